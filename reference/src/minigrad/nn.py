@@ -45,7 +45,7 @@ class Neuron(Module):
 
     def __call__(self, x: Input) -> Value:
         # BEGIN SOLUTION lab03
-        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
         return act.tanh() if self.nonlin else act
         # END SOLUTION
 

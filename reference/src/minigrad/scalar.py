@@ -109,7 +109,9 @@ class Value:
     def __pow__(self, n: int | float) -> Value:
         # BEGIN SOLUTION lab01
         if not isinstance(n, (int, float)):
-            raise TypeError(f"the exponent must be an int or float constant, not {type(n).__name__}")
+            raise TypeError(
+                f"the exponent must be an int or float constant, not {type(n).__name__}"
+            )
         out = Value(self.data**n, (self,), f"**{n}")
 
         def _backward() -> None:

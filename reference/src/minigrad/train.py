@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from minigrad.nn import MLP
 from minigrad.scalar import Value
 
@@ -40,14 +42,14 @@ def squared_error(pred: Value | list[Value], target: float | list[float]) -> Val
     # BEGIN SOLUTION lab04
     preds = pred if isinstance(pred, list) else [pred]
     targets = target if isinstance(target, list) else [target]
-    return sum(((p - t) ** 2 for p, t in zip(preds, targets)), Value(0.0))
+    return sum(((p - t) ** 2 for p, t in zip(preds, targets, strict=True)), Value(0.0))
     # END SOLUTION
 
 
 def fit(
     model: MLP,
     xs: list[list[float]],
-    ys: list[float] | list[list[float]],
+    ys: Sequence[float | list[float]],
     epochs: int,
     lr: float,
 ) -> list[float]:
@@ -60,7 +62,7 @@ def fit(
     # BEGIN SOLUTION lab04
     losses: list[float] = []
     for _ in range(epochs):
-        loss = sum((squared_error(model(x), y) for x, y in zip(xs, ys)), Value(0.0))
+        loss = sum((squared_error(model(x), y) for x, y in zip(xs, ys, strict=True)), Value(0.0))
         model.zero_grad()
         loss.backward()
         for p in model.parameters():
