@@ -1,0 +1,154 @@
+"""The check registry and what a check gets to work with.
+
+A check is a small function that asks the student's code to compute something through
+the sandbox, compares with what it expects, and raises ``Fail`` with numbers a student
+can act on. Checks declare the checks they depend on: when a dependency fails, the
+check is reported as "not run because ... failed" instead of failing noisily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.program import Program, close, fmt
+from grader.sandbox import Sandbox, StudentFault
+
+
+class Fail(Exception):
+    """The student's code did not do what the check wanted."""
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        expected: str = "",
+        got: str = "",
+        counterexample: str | None = None,
+        observed: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.expected = expected
+        self.got = got
+        self.counterexample = counterexample
+        self.observed = observed or {}
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    func: Callable[[Context], None]
+    depends: tuple[str, ...]
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(check_id: str, *, depends: Sequence[str] = ()) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register ``func`` as the check ``check_id`` (ids must match grader/rubric.toml)."""
+
+    def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
+        if check_id in REGISTRY:
+            raise ValueError(f"check {check_id!r} registered twice")
+        REGISTRY[check_id] = Check(check_id, func, tuple(depends))
+        return func
+
+    return register
+
+
+@dataclass
+class Run:
+    """What one program returned: read values, or the student's exception."""
+
+    program: Program
+    reads: dict[str, Any]
+    error: dict[str, Any] | None
+
+    def pair(self, name: str) -> tuple[float, float]:
+        """(data, grad) of a read Value, type-checked: only real floats come back."""
+        item = self.reads.get(name)
+        if not isinstance(item, dict):
+            raise StudentFault(f"no value came back for {name!r}")
+        data, grad = item.get("data"), item.get("grad")
+        if type(data) not in (float, int) or type(grad) not in (float, int):
+            raise StudentFault(f"the value read for {name!r} is not a plain number")
+        return float(data), float(grad)
+
+    def raised(self) -> str | None:
+        """The type name of the exception the student's code raised, if any."""
+        return None if self.error is None else str(self.error.get("type"))
+
+    def describe_error(self) -> str:
+        assert self.error is not None
+        step = self.error.get("step")
+        where = ""
+        if isinstance(step, int) and 0 <= step < len(self.program.steps):
+            line = Program(self.program.steps[: step + 1]).python().splitlines()[-1]
+            where = f" at `{line}`"
+        return f"{self.error.get('type')}: {self.error.get('message')}{where}"
+
+
+@dataclass
+class Context:
+    """What a check can use: the sandbox, the copied package, shared results."""
+
+    sandbox: Sandbox
+    package_dir: Path
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, program: Program, timeout: float | None = None) -> Run:
+        reply = self.sandbox.request(program.payload(), timeout)
+        if not reply.get("ok"):
+            raise StudentFault(f"the request failed in your code: {reply.get('error')}")
+        reads = reply.get("reads")
+        error = reply.get("error")
+        if not isinstance(reads, dict) or not (error is None or isinstance(error, dict)):
+            raise StudentFault("your code wrote over the grader's reply channel")
+        self.cache.setdefault("blocked_imports", set()).update(reply.get("blocked_imports") or [])
+        return Run(program, reads, error)
+
+    def run_ok(self, program: Program, timeout: float | None = None) -> Run:
+        """Run and fail the check if the student's code raised."""
+        result = self.run(program, timeout)
+        if result.error is not None:
+            raise Fail(
+                f"your code raised {result.describe_error()}",
+                counterexample=program.python(),
+                observed={"raised": result.raised()},
+            )
+        return result
+
+    def run_steps(self, steps: list[list[Any]], timeout: float | None = None) -> Run:
+        """Run raw steps (networks, training) that have no Program helper."""
+        return self.run_ok(Program(steps), timeout)
+
+
+def compare(
+    run: Run,
+    expected: dict[str, tuple[float, float]],
+    *,
+    what: Sequence[str] = ("data", "grad"),
+    tol: float = 1e-9,
+    source: str = "PyTorch float64",
+    observed: dict[str, Any] | None = None,
+) -> None:
+    """Fail with every mismatching number when the student's reads differ from expected."""
+    wrong_expected: list[str] = []
+    wrong_got: list[str] = []
+    for name, (data, grad) in expected.items():
+        got_data, got_grad = run.pair(name)
+        for field_name, want, got in (("data", data, got_data), ("grad", grad, got_grad)):
+            if field_name in what and not close(want, got, tol):
+                wrong_expected.append(f"{name}.{field_name} = {fmt(want)}")
+                wrong_got.append(f"{name}.{field_name} = {fmt(got)}")
+    if wrong_expected:
+        raise Fail(
+            f"the numbers differ from {source}",
+            expected=", ".join(wrong_expected),
+            got=", ".join(wrong_got),
+            counterexample=run.program.python(),
+            observed=observed or {},
+        )

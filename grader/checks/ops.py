@@ -1,0 +1,248 @@
+"""Lab 1: each op's value and local gradient, the reflected forms and the conventions.
+
+Every op is tested in isolation: the grader sets ``out.grad`` to a non-unit upstream
+gradient and calls ``out._backward()`` directly, so lab 1 never depends on lab 2's
+``backward()``. Expected numbers come from PyTorch float64.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from grader.checks.base import Context, Fail, check, compare
+from grader.expect import evaluate
+from grader.program import Program, fmt
+
+UPSTREAM = (1.7, -0.6)  # non-unit upstream gradients: forgetting out.grad shows
+
+BINARY_CASES: dict[str, list[tuple[float, float]]] = {
+    "add": [(2.0, -3.0), (-1.25, -4.5), (0.5, 7.0)],
+    "sub": [(2.0, -3.0), (-1.25, -4.5), (7.0, 0.5)],
+    "mul": [(2.0, -3.0), (-1.25, -4.5), (0.5, 7.0)],
+    "truediv": [(6.0, -3.0), (-1.5, 0.25), (2.0, 5.0)],
+}
+POW_CASES: list[tuple[float, float]] = [
+    (2.0, 3),
+    (-1.5, 2),
+    (-2.0, 3),
+    (2.5, 0.5),
+    (3.0, -1),
+    (1.7, -2.5),
+]
+UNARY_CASES: dict[str, list[float]] = {
+    "neg": [-2.0, 3.5],
+    "exp": [-2.0, 0.5, 3.0],
+    "log": [0.5, 2.0, 7.3],
+    "relu": [-1.5, 0.7, 3.0],
+    "tanh": [-2.0, 0.5, 1.3],
+}
+
+
+def one_op(op: str, args: tuple[float, ...], g: float, constants: tuple[int, ...] = ()) -> Program:
+    """``out = op(args)`` with out.grad = g, then one local backward step.
+
+    ``constants`` lists argument positions passed as plain numbers, not Values.
+    """
+    p = Program()
+    operands: list[str | float] = [
+        a if i in constants else p.const(a) for i, a in enumerate(args)
+    ]
+    out = p.op(op, *operands)
+    p.set_grad(out, g)
+    p.local_backward(out)
+    p.read(*[o for o in operands if isinstance(o, str)])
+    return p
+
+
+def check_cases(ctx: Context, programs: list[Program]) -> None:
+    for program in programs:
+        compare(ctx.run_ok(program), evaluate(program))
+
+
+def _register_binary(op: str, check_id: str) -> None:
+    @check(check_id, depends=["ops.construct"])
+    def run(ctx: Context) -> None:
+        check_cases(ctx, [one_op(op, case, g) for case in BINARY_CASES[op] for g in UPSTREAM])
+
+
+def _register_unary(op: str) -> None:
+    @check(f"ops.{op}", depends=["ops.construct"])
+    def run(ctx: Context) -> None:
+        check_cases(ctx, [one_op(op, (x,), g) for x in UNARY_CASES[op] for g in UPSTREAM])
+
+
+@check("ops.construct")
+def construct(ctx: Context) -> None:
+    p = Program()
+    a = p.const(2.0)
+    p.steps.append(["read_node", a])
+    p.read(a)
+    run = ctx.run_ok(p)
+    data, grad = run.pair(a)
+    node = run.reads[a + "#node"]
+    if data != 2.0 or grad != 0.0:
+        raise Fail(
+            "a new Value must hold its data and a zero gradient",
+            expected="a.data = 2.0, a.grad = 0.0",
+            got=f"a.data = {fmt(data)}, a.grad = {fmt(grad)}",
+            counterexample=p.python(),
+        )
+    if node.get("prev") != [] or node.get("op") != "":
+        raise Fail(
+            "a leaf Value has no parents and an empty _op",
+            expected="a._prev empty, a._op == ''",
+            got=f"{len(node.get('prev') or [])} parent(s), _op == {node.get('op')!r}",
+        )
+
+
+for _op, _id in (("add", "ops.add"), ("sub", "ops.sub"), ("mul", "ops.mul"), ("truediv", "ops.div")):
+    _register_binary(_op, _id)
+for _op in UNARY_CASES:
+    _register_unary(_op)
+
+
+@check("ops.pow", depends=["ops.construct"])
+def power(ctx: Context) -> None:
+    check_cases(ctx, [one_op("pow", case, g, constants=(1,)) for case in POW_CASES for g in UPSTREAM])
+
+
+@check("ops.reflected", depends=["ops.construct"])
+def reflected(ctx: Context) -> None:
+    programs = [
+        one_op(op, (3.0, x), g, constants=(0,))
+        for op in ("add", "sub", "mul", "truediv")
+        for x in (2.0, -0.5)
+        for g in UPSTREAM
+    ]
+    check_cases(ctx, programs)
+
+
+def expect_raise(ctx: Context, program: Program, exc: str, rule: str) -> None:
+    run = ctx.run(program)
+    raised = run.raised()
+    if raised != exc:
+        raise Fail(
+            rule,
+            expected=f"{exc} is raised",
+            got=f"{raised} was raised: {run.error and run.error.get('message')}"
+            if raised
+            else "no exception",
+            counterexample=program.python(),
+            observed={"raised": raised},
+        )
+
+
+@check("conv.relu_at_zero", depends=["ops.construct"])
+def relu_at_zero(ctx: Context) -> None:
+    program = one_op("relu", (0.0,), 1.7)
+    compare(ctx.run_ok(program), {"a": (0.0, 0.0)})
+
+
+@check("conv.pow_value_exponent", depends=["ops.construct"])
+def pow_value_exponent(ctx: Context) -> None:
+    p = Program()
+    a, n = p.const(2.0), p.const(3.0)
+    p.op("pow", a, n)
+    expect_raise(ctx, p, "TypeError", "a Value exponent must be refused")
+
+
+@check("conv.log_nonpositive", depends=["ops.construct"])
+def log_nonpositive(ctx: Context) -> None:
+    for x in (0.0, -1.0):
+        p = Program()
+        p.op("log", p.const(x))
+        expect_raise(ctx, p, "ValueError", f"log({fmt(x)}) must raise, not clamp")
+
+
+@check("conv.div_by_zero", depends=["ops.construct"])
+def div_by_zero(ctx: Context) -> None:
+    p = Program()
+    p.op("truediv", p.const(1.0), p.const(0.0))
+    expect_raise(ctx, p, "ZeroDivisionError", "division by a zero Value must raise")
+
+
+@check("conv.zero_pow_zero", depends=["ops.construct"])
+def zero_pow_zero(ctx: Context) -> None:
+    program = one_op("pow", (0.0, 0), 1.7, constants=(1,))
+    program.read("b")
+    compare(ctx.run_ok(program), evaluate(program))
+
+
+@check("conv.tanh_large", depends=["ops.construct"])
+def tanh_large(ctx: Context) -> None:
+    for x in (400.0, -400.0):
+        program = one_op("tanh", (x,), 1.7)
+        program.read("b")
+        compare(ctx.run_ok(program), evaluate(program))
+
+
+@check("conv.identity", depends=["ops.construct"])
+def identity(ctx: Context) -> None:
+    # Two distinct leaves with equal data feed one product: if equality or hashing
+    # were by value, a set-based walk would merge them. Checked through the product's
+    # local step (lab 1 only) and the recorded parents.
+    p = Program()
+    a, b = p.const(2.0), p.const(2.0)
+    c = p.op("mul", a, b)
+    p.steps.append(["read_node", a])
+    p.steps.append(["read_node", b])
+    p.steps.append(["read_node", c])
+    run = ctx.run_ok(p)
+    na, nb, nc = (run.reads[n + "#node"] for n in (a, b, c))
+    if na.get("id") == nb.get("id") or nc.get("prev") != [na.get("id"), nb.get("id")]:
+        raise Fail(
+            "two Values with equal data must stay two separate nodes",
+            expected="c._prev holds a and b, two different objects",
+            got="c._prev does not hold both a and b",
+            counterexample=p.python(),
+        )
+    eq = ctx.run(_eq_probe())
+    if eq.error is not None or eq.reads.get("eq") is not False or eq.reads.get("set_size") != 2:
+        raise Fail(
+            "Value must keep identity equality and hashing (do not define __eq__ or __hash__)",
+            expected="Value(2.0) == Value(2.0) is False and {Value(2.0), Value(2.0)} has 2 members",
+            got=f"== gives {eq.reads.get('eq')!r}, the set has {eq.reads.get('set_size')!r} members"
+            if eq.error is None
+            else f"{eq.describe_error()}",
+            observed={"eq": eq.reads.get("eq")},
+        )
+
+
+def _eq_probe() -> Program:
+    return Program([["const", "a", 2.0], ["const", "b", 2.0], ["identity", "eq", "set_size", "a", "b"]])
+
+
+STDLIB_OK = {"math", "random", "__future__", "typing", "collections", "dataclasses"}
+
+
+LAB01_FUNCTIONAL = [
+    *(f"ops.{op}" for op in ("add", "sub", "neg", "mul", "div", "pow", "exp", "log", "relu", "tanh")),
+    "ops.reflected",
+]
+
+
+@check("lab01.imports", depends=LAB01_FUNCTIONAL)
+def imports(ctx: Context) -> None:
+    """scalar.py imports math/random only (statically), nothing tries numpy/torch at run time."""
+    path = ctx.package_dir / "scalar.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Fail(f"scalar.py could not be read: {exc}") from exc
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    extra = sorted(found - STDLIB_OK - {"minigrad"})
+    blocked = sorted(ctx.cache.get("blocked_imports", set()))
+    if extra or blocked:
+        raise Fail(
+            "the engine may import math and random only",
+            expected="imports: math, random (typing helpers allowed)",
+            got=", ".join(
+                [f"scalar.py imports {m}" for m in extra]
+                + [f"at run time your code tried to import {m}" for m in blocked]
+            ),
+        )

@@ -1,0 +1,152 @@
+"""Lab 4: training. The student's fit, and the grader's own SGD loop on the student's
+engine, so a broken fit is told apart from a broken engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.checks.base import Context, Fail, check
+from grader.program import close, fmt
+
+TOY_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+TOY_YS = [1.0, -1.0, -1.0, 1.0]
+SEEDS = (1, 2, 3)
+TOY_EPOCHS, TOY_LR, TOY_GOAL = 100, 0.05, 0.1
+TENSE_EPOCHS, TENSE_LR, TENSE_GOAL, TENSE_CHUNK = 300, 0.05, 0.5, 25
+NETWORK = ["nn.build", "nn.param_count", "graph.backward_runs", "ops.sub", "ops.pow"]
+
+
+def data(rows: list[list[float]] | list[float]) -> list[Any]:
+    return [[{"num": x} for x in row] if isinstance(row, list) else {"num": row} for row in rows]
+
+
+def toy_model(seed: int) -> list[list[Any]]:
+    return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]]]
+
+
+@check("train.datasets", depends=["ops.construct"])
+def datasets(ctx: Context) -> None:
+    run = ctx.run_steps(
+        [
+            ["call", "h", "train:one_hot", {"num": 2}, {"num": 5}],
+            ["read_plain", "h"],
+            ["call", "d", "train:tense_dataset"],
+            ["read_plain", "d"],
+        ]
+    )
+    if run.reads["h"] != [0.0, 0.0, 1.0, 0.0, 0.0]:
+        raise Fail("one_hot(2, 5) is wrong", expected="[0.0, 0.0, 1.0, 0.0, 0.0]", got=str(run.reads["h"]))
+    dataset = run.reads["d"]
+    ok = isinstance(dataset, list) and len(dataset) == 2
+    if ok:
+        xs, ys = dataset
+        ok = all(_one_hots(rows) for rows in (xs, ys)) and len(xs) == len(ys) == 5
+    if not ok:
+        raise Fail(
+            "tense_dataset() must return (xs, ys): five distinct one-hot inputs and five distinct one-hot targets",
+            expected="two lists of five one-hot rows of length 5",
+            got=str(dataset)[:300],
+        )
+
+
+def _one_hots(rows: Any) -> bool:
+    if not isinstance(rows, list) or len(rows) != 5:
+        return False
+    hots = [r.index(1.0) for r in rows if isinstance(r, list) and sorted(r) == [0.0] * 4 + [1.0]]
+    return len(hots) == 5 and len(set(hots)) == 5
+
+
+def _losses(run_reads: Any, what: str) -> list[float]:
+    if not isinstance(run_reads, list) or not all(isinstance(x, float) for x in run_reads):
+        raise Fail(f"{what} must return a list of float losses", got=str(run_reads)[:200])
+    return run_reads
+
+
+@check("train.engine_sgd", depends=NETWORK)
+def engine_sgd(ctx: Context) -> None:
+    for seed in SEEDS:
+        run = ctx.run_steps(
+            [*toy_model(seed), ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR]],
+            timeout=60.0,
+        )
+        losses = run.reads["loss"]
+        if not losses[-1] < TOY_GOAL:
+            raise Fail(
+                f"the grader's own SGD loop on your engine does not fit the toy set (seed {seed})",
+                expected=f"loss < {TOY_GOAL} after {TOY_EPOCHS} steps at lr {TOY_LR}",
+                got=f"loss {fmt(losses[0])} -> {fmt(losses[-1])}",
+            )
+
+
+@check("train.fit_toy", depends=NETWORK)
+def fit_toy(ctx: Context) -> None:
+    for seed in SEEDS:
+        run = ctx.run_steps(
+            [
+                *toy_model(seed),
+                ["call", "losses", "train:fit", "m", data(TOY_XS), data(TOY_YS), {"num": TOY_EPOCHS}, {"num": TOY_LR}],
+                ["read_plain", "losses"],
+            ],
+            timeout=60.0,
+        )
+        losses = _losses(run.reads["losses"], "fit")
+        if len(losses) != TOY_EPOCHS or not losses[-1] < TOY_GOAL:
+            raise Fail(
+                f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring the loss near 0 (seed {seed})",
+                expected=f"{TOY_EPOCHS} losses, the last < {TOY_GOAL}",
+                got=f"{len(losses)} losses"
+                + (f", {fmt(losses[0])} -> {fmt(losses[-1])}" if losses else ""),
+                observed={"losses": losses[:3] + losses[-3:]},
+            )
+
+
+@check("train.fit_matches_sgd", depends=["train.engine_sgd"])
+def fit_matches_sgd(ctx: Context) -> None:
+    epochs = 20
+    fitted = ctx.run_steps(
+        [
+            *toy_model(7),
+            ["call", "losses", "train:fit", "m", data(TOY_XS), data(TOY_YS), {"num": epochs}, {"num": TOY_LR}],
+            ["read_plain", "losses"],
+        ],
+        timeout=60.0,
+    )
+    ours = ctx.run_steps(
+        [*toy_model(7), ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), epochs, TOY_LR]], timeout=60.0
+    )
+    got = _losses(fitted.reads["losses"], "fit")
+    want: list[float] = ours.reads["loss"]
+    if len(got) != len(want) or not all(close(w, g, 1e-6) for w, g in zip(want, got, strict=True)):
+        first = next(
+            (i for i, (w, g) in enumerate(zip(want, got, strict=False)) if not close(w, g, 1e-6)),
+            min(len(want), len(got)),
+        )
+        raise Fail(
+            "fit's losses differ from forward / zero_grad / backward / step on the same model",
+            expected=f"{len(want)} losses; epoch {first}: {fmt(want[first]) if first < len(want) else '-'}",
+            got=f"{len(got)} losses; epoch {first}: {fmt(got[first]) if first < len(got) else '-'}",
+            observed={"want": want[:5], "got": got[:5]},
+        )
+
+
+@check("train.fit_tense", depends=[*NETWORK, "train.datasets"])
+def fit_tense(ctx: Context) -> None:
+    for seed in SEEDS:
+        run = ctx.run_steps(
+            [
+                ["seed", seed],
+                ["new", "m", "MLP", 5, [8, 5]],
+                ["call", "d", "train:tense_dataset"],
+                ["index", "xs", "d", 0],
+                ["index", "ys", "d", 1],
+                ["fit_until", "losses", "m", "xs", "ys", TENSE_CHUNK, TENSE_EPOCHS, TENSE_LR, TENSE_GOAL],
+            ],
+            timeout=120.0,
+        )
+        losses = _losses(run.reads["losses"], "fit")
+        if not losses or not losses[-1] < TENSE_GOAL:
+            raise Fail(
+                f"the tense-identity loss stays above {TENSE_GOAL} (seed {seed})",
+                expected=f"loss < {TENSE_GOAL} within {TENSE_EPOCHS} epochs at lr {TENSE_LR}",
+                got=f"loss {fmt(losses[0]) if losses else '-'} -> {fmt(losses[-1]) if losses else '-'} after {len(losses)} epochs",
+            )

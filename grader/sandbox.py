@@ -1,0 +1,221 @@
+"""Isolate: copy a submission's package into a fresh temp dir and drive it in a child.
+
+The child is ``python -I -S -B grader/worker.py`` with a scrubbed environment, its own
+process group, and the limits of the rubric (see ``worker.py`` for what it does on its
+side). This module never imports student code: it only exchanges JSON lines with the
+child and turns every way the child can misbehave into a ``StudentFault`` that the
+checks report as the student's problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+WORKER = Path(__file__).with_name("worker.py")
+MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
+MAX_REPLY_BYTES = 16_000_000
+MODULES = ("scalar", "nn", "train", "viz")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission (from the rubric's [limits] table)."""
+
+    request_seconds: float = 10.0
+    submission_seconds: float = 300.0
+    memory_mb: float = 1024.0
+    output_kb: float = 1024.0
+
+
+class StudentFault(Exception):
+    """The student's code made a request fail: it hung, died, or broke the protocol."""
+
+
+class BudgetExhausted(StudentFault):
+    """The submission used up its total time budget; later checks are not run."""
+
+
+def copy_package(submission: Path, dest: Path) -> list[str]:
+    """Copy ``submission/src/minigrad/*.py`` (regular files only) into ``dest/minigrad``.
+
+    Returns notes about what was left out. Nothing else of the submission is copied:
+    no conftest, no config, no plugins, no data files.
+    """
+    source = submission / "src" / "minigrad"
+    target = dest / "minigrad"
+    target.mkdir(parents=True)
+    notes = []
+    for path in sorted(source.glob("*.py")):
+        if path.is_symlink() or not path.is_file():
+            notes.append(f"{path.name} was not copied: only regular files are graded")
+        elif path.stat().st_size > MAX_FILE_BYTES:
+            notes.append(f"{path.name} was not copied: larger than {MAX_FILE_BYTES} bytes")
+        else:
+            shutil.copyfile(path, target / path.name)
+    if not (target / "__init__.py").exists():
+        (target / "__init__.py").write_text("")
+    return notes
+
+
+class Sandbox:
+    """A temp dir holding the submission's package, and the child that runs it."""
+
+    def __init__(self, submission: Path, limits: Limits) -> None:
+        self.limits = limits
+        self.root = Path(tempfile.mkdtemp(prefix="minigrad-sandbox-"))
+        self.notes = copy_package(submission, self.root / "pkg")
+        self.package_dir = self.root / "pkg" / "minigrad"
+        self.deadline = time.monotonic() + limits.submission_seconds
+        self.process: subprocess.Popen[bytes] | None = None
+        self.next_id = 0
+        self.starts = 0
+        self.events: list[str] = []  # what went wrong, for the report
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the child --------------------------------------------------------------------
+    def _start(self) -> subprocess.Popen[bytes]:
+        limits = {
+            "memory_mb": self.limits.memory_mb,
+            "cpu_seconds": self.limits.submission_seconds,
+            "output_kb": self.limits.output_kb,
+        }
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        self.starts += 1
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", str(WORKER), json.dumps(limits)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self.root,
+            env=env,
+            start_new_session=True,
+        )
+
+    def _kill(self) -> None:
+        """Kill the child and anything it left behind in its process group."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream:
+                stream.close()
+        self.process = None
+
+    def close(self) -> None:
+        self._kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def output_tail(self, limit: int = 1500) -> str:
+        """The end of what the student's code printed so far."""
+        try:
+            data = (self.root / "output.log").read_bytes()
+        except OSError:
+            return ""
+        return data[-limit:].decode("utf-8", "replace")
+
+    def _death(self, code: int) -> str:
+        if code == -signal.SIGXFSZ:
+            return f"printed more than {self.limits.output_kb:g} KB of output and was stopped"
+        if code == -signal.SIGXCPU:
+            return "used up its CPU time limit and was stopped"
+        if code == -signal.SIGKILL:
+            return "was killed (most likely it ran out of memory)"
+        if code < 0:
+            return f"died from signal {signal.Signals(-code).name}"
+        return f"exited with status {code} (os._exit or a crash of the interpreter)"
+
+    # -- requests ---------------------------------------------------------------------
+    def request(self, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send one request; return the child's reply or raise StudentFault."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise BudgetExhausted(
+                f"the submission used up its {self.limits.submission_seconds:g} s time budget"
+            )
+        if self.process is None or self.process.poll() is not None:
+            self._kill()
+            self.process = self._start()
+        proc = self.process
+        assert proc.stdin is not None and proc.stdout is not None
+        self.next_id += 1
+        message = {"id": self.next_id, **payload}
+        limit = min(timeout or self.limits.request_seconds, remaining)
+        try:
+            proc.stdin.write(json.dumps(message).encode() + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the child died while starting; the read below says how
+        line, closed = self._read_line(proc, limit)
+        if line is None:
+            code = None
+            if closed:
+                try:
+                    code = proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    code = None
+            self._kill()
+            if code is None:
+                what = f"did not answer within {limit:g} s (an endless loop?) and was stopped"
+            else:
+                what = self._death(code)
+            self.events.append(what)
+            raise StudentFault(f"your code {what}")
+        try:
+            reply = json.loads(line)
+        except ValueError as exc:
+            self._kill()
+            raise StudentFault("your code wrote over the grader's reply channel") from exc
+        if not isinstance(reply, dict) or reply.get("id") != message["id"]:
+            self._kill()
+            raise StudentFault("your code wrote over the grader's reply channel")
+        return reply
+
+    def _read_line(self, proc: subprocess.Popen[bytes], limit: float) -> tuple[bytes | None, bool]:
+        """One reply line, or None with whether the child closed its end (died)."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        chunks: list[bytes] = []
+        size = 0
+        end = time.monotonic() + limit
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                left = end - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return None, False
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None, True
+                chunks.append(chunk)
+                size += len(chunk)
+                if b"\n" in chunk:
+                    data = b"".join(chunks)
+                    return data[: data.index(b"\n")], False
+                if size > MAX_REPLY_BYTES:
+                    return b"{}", False

@@ -1,0 +1,217 @@
+"""Run: every check of the rubric on one submission, in dependency order, and score it.
+
+Outcomes are plain data (``Outcome``), ready for the reports. Three kinds of trouble
+are kept apart: the student's code failed a check (``failed``), a check could not run
+because a check it depends on failed (``not_run``), and the grader itself broke
+(``grader_error``, never counted against the student's score in the summary).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.checks import REGISTRY, Context, Fail
+from grader.discover import Submission
+from grader.rubric import RUBRIC, Rubric
+from grader.sandbox import BudgetExhausted, Sandbox, StudentFault
+
+PASSED, FAILED, NOT_RUN, GRADER_ERROR = "passed", "failed", "not_run", "grader_error"
+
+
+@dataclass
+class Outcome:
+    id: str
+    lab: str
+    name: str
+    status: str
+    score: float
+    max_score: float
+    visibility: str
+    summary: str = ""
+    expected: str = ""
+    got: str = ""
+    counterexample: str | None = None
+    hint: str = ""
+    reread: str = ""
+    blocked_by: str | None = None
+    seconds: float = 0.0
+    observed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Graded:
+    """Everything the reports need about one graded submission."""
+
+    name: str
+    path: str
+    status: str  # graded | invalid | grader_error
+    problem: str  # for invalid / grader_error: what went wrong, one line
+    outcomes: list[Outcome]
+    labs: dict[str, str]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    output_tail: str = ""
+
+    @property
+    def score(self) -> float:
+        return sum(o.score for o in self.outcomes)
+
+    @property
+    def max_score(self) -> float:
+        return sum(o.max_score for o in self.outcomes)
+
+    def lab_score(self, lab: str) -> tuple[float, float]:
+        mine = [o for o in self.outcomes if o.lab == lab]
+        return sum(o.score for o in mine), sum(o.max_score for o in mine)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "score": self.score, "max_score": self.max_score}
+
+
+def order(rubric: Rubric, labs: set[str] | None) -> list[str]:
+    """Check ids to run: the selected labs' checks and what they depend on, deps first."""
+    wanted = [cid for cid, item in rubric.items.items() if labs is None or item.lab in labs]
+    result: list[str] = []
+    seen: set[str] = set()
+
+    def visit(cid: str) -> None:
+        if cid in seen:
+            return
+        seen.add(cid)
+        for dep in REGISTRY[cid].depends:
+            visit(dep)
+        result.append(cid)
+
+    for cid in wanted:
+        visit(cid)
+    return result
+
+
+def _outcome(cid: str, rubric: Rubric, status: str, **extra: Any) -> Outcome:
+    item = rubric.items[cid]
+    return Outcome(
+        id=cid,
+        lab=item.lab,
+        name=item.name,
+        status=status,
+        score=item.points if status == PASSED else 0.0,
+        max_score=item.points,
+        visibility=item.visibility,
+        hint="" if status == PASSED else item.message,
+        reread=item.reread,
+        **extra,
+    )
+
+
+def run_checks(submission: Submission, rubric: Rubric = RUBRIC, labs: set[str] | None = None) -> Graded:
+    """Grade one submission: never raises for anything the student's code does."""
+    start = time.monotonic()
+    ids = order(rubric, labs)
+    shown = {cid for cid in ids if labs is None or rubric.items[cid].lab in labs}
+    outcomes: dict[str, Outcome] = {}
+    with Sandbox(submission.path, rubric.limits) as sandbox:
+        ctx = Context(sandbox, sandbox.package_dir)
+        notes = list(sandbox.notes)
+        notes.extend(_import_notes(sandbox))
+        for cid in ids:
+            failed_dep = next((d for d in REGISTRY[cid].depends if outcomes[d].status != PASSED), None)
+            if failed_dep is not None:
+                dep = outcomes[failed_dep]
+                reason = (
+                    "the grader failed on it" if dep.status == GRADER_ERROR else "it did not pass"
+                )
+                outcomes[cid] = _outcome(
+                    cid,
+                    rubric,
+                    NOT_RUN,
+                    summary=f"not run because '{dep.name}' ({failed_dep}) {reason}",
+                    blocked_by=failed_dep,
+                )
+                continue
+            outcomes[cid] = _run_one(cid, ctx, rubric)
+        tail = sandbox.output_tail()
+        notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))
+    return Graded(
+        name=submission.name,
+        path=str(submission.path),
+        status="graded",
+        problem="",
+        outcomes=[outcomes[cid] for cid in ids if cid in shown],
+        labs={lab: title for lab, title in rubric.labs.items() if labs is None or lab in labs},
+        seconds=time.monotonic() - start,
+        notes=notes,
+        output_tail=tail,
+    )
+
+
+def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
+    t0 = time.monotonic()
+    try:
+        REGISTRY[cid].func(ctx)
+    except Fail as fail:
+        return _outcome(
+            cid,
+            rubric,
+            FAILED,
+            summary=fail.summary,
+            expected=fail.expected,
+            got=fail.got,
+            counterexample=fail.counterexample,
+            observed=fail.observed,
+            seconds=time.monotonic() - t0,
+        )
+    except BudgetExhausted as fault:
+        return _outcome(cid, rubric, FAILED, summary=str(fault), seconds=time.monotonic() - t0)
+    except StudentFault as fault:
+        return _outcome(cid, rubric, FAILED, summary=str(fault), seconds=time.monotonic() - t0)
+    except Exception:
+        return _outcome(
+            cid,
+            rubric,
+            GRADER_ERROR,
+            summary="the grader itself failed on this check (not your fault): "
+            + traceback.format_exc(limit=3).strip().splitlines()[-1],
+            observed={"traceback": traceback.format_exc(limit=6)},
+            seconds=time.monotonic() - t0,
+        )
+    return _outcome(cid, rubric, PASSED, seconds=time.monotonic() - t0)
+
+
+def _import_notes(sandbox: Sandbox) -> list[str]:
+    """One line per module of the submission that does not import."""
+    try:
+        reply = sandbox.request({"kind": "hello"})
+    except StudentFault as fault:
+        return [f"importing your package failed: {fault}"]
+    notes = []
+    modules = reply.get("modules")
+    if isinstance(modules, dict):
+        for name, error in modules.items():
+            if isinstance(error, dict):
+                notes.append(
+                    f"minigrad/{name}.py does not import: {error.get('type')}: {error.get('message')}"
+                )
+    return notes
+
+
+def invalid(submission: Submission, problem: str, rubric: Rubric = RUBRIC, labs: set[str] | None = None, status: str = "invalid") -> Graded:
+    """A report for a submission that could not be graded at all (score 0 or error)."""
+    ids = [cid for cid, item in rubric.items.items() if labs is None or item.lab in labs]
+    outcomes = [_outcome(cid, rubric, NOT_RUN if status == "invalid" else GRADER_ERROR, summary=problem) for cid in ids]
+    return Graded(
+        name=submission.name,
+        path=str(submission.path),
+        status=status,
+        problem=problem,
+        outcomes=outcomes,
+        labs={lab: t for lab, t in rubric.labs.items() if labs is None or lab in labs},
+        seconds=0.0,
+    )
+
+
+def reference_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "reference"

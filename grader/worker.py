@@ -1,0 +1,349 @@
+"""The only grader code that runs next to student code: inside the sandboxed child.
+
+Started by ``grader.sandbox`` as ``python -I -S -B worker.py LIMITS_JSON`` with its cwd
+in a temp dir that holds a copy of the submission's ``minigrad`` package. It
+  1. sets its own resource limits (memory, CPU time, file size = output cap),
+  2. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
+     elsewhere (student prints go to ``output.log``, capped by RLIMIT_FSIZE),
+  3. blocks imports of numerical libraries and remembers who tried,
+  4. answers one JSON request per line: a list of steps that build graphs, call the
+     student's code and read back plain numbers and strings.
+It computes; it never judges. The grader compares the numbers in its own process.
+Standard library only: it runs with site-packages disabled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import operator
+import os
+import random
+import resource
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+FORBIDDEN = frozenset(
+    {"numpy", "torch", "jax", "jaxlib", "tensorflow", "scipy", "autograd", "micrograd"}
+)
+MAX_TEXT = 2000  # longest string (message, DOT text is separate) sent back
+MAX_DOT = 200_000
+MAX_GRAPH = 20_000
+
+blocked_imports: list[str] = []
+
+
+class _Blocker:
+    """A meta-path finder that refuses the numerical libraries the engine may not use."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.split(".")[0] in FORBIDDEN:
+            if name not in blocked_imports:
+                blocked_imports.append(name)
+            raise ImportError(f"the minigrad grader does not allow importing {name!r}")
+        return None
+
+
+def _set_limits(limits: dict[str, float]) -> None:
+    memory = int(limits["memory_mb"] * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = math.ceil(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    out = int(limits["output_kb"] * 1024)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _text(value: object, limit: int = MAX_TEXT) -> str:
+    try:
+        text = str(value)
+    except Exception:  # a hostile __str__
+        text = f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def number(x: object, what: str) -> float:
+    """The true float value of ``x``; a float subclass cannot change what is reported."""
+    if type(x) is bool:
+        raise TypeError(f"{what} is a bool, not a number")
+    if isinstance(x, float):
+        return float.__float__(x)
+    if isinstance(x, int):
+        return float(int.__index__(x))
+    raise TypeError(f"{what} is a {type(x).__name__}, not a float")
+
+
+def _plain(x: object, what: str, depth: int = 0) -> Any:
+    """Plain JSON data (numbers, strings, lists) from a student return value."""
+    if depth > 4:
+        raise TypeError(f"{what} is nested too deeply")
+    if isinstance(x, (list, tuple)):
+        return [_plain(v, f"{what}[{i}]", depth + 1) for i, v in enumerate(x)]
+    if isinstance(x, str):
+        return str.__str__(x)[:MAX_TEXT]
+    if x is None:
+        return None
+    return number(x, what)
+
+
+class Program:
+    """Runs the steps of one request against the student's package."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, Any] = {}
+        self.reads: dict[str, Any] = {}
+
+    def arg(self, a: Any) -> Any:
+        if isinstance(a, dict):
+            return a["num"]
+        if isinstance(a, list):
+            return [self.arg(v) for v in a]
+        return self.env[a]
+
+    def value(self, x: float) -> Any:
+        return importlib.import_module("minigrad.scalar").Value(x)
+
+    def step(self, s: Sequence[Any]) -> None:
+        kind = s[0]
+        handler: Callable[..., None] = getattr(self, "do_" + kind)
+        handler(*s[1:])
+
+    # -- building and running graphs ----------------------------------------------
+    def do_const(self, name: str, x: float) -> None:
+        self.env[name] = self.value(x)
+
+    def do_op(self, name: str, op: str, *args: Any) -> None:
+        vals = [self.arg(a) for a in args]
+        binary: dict[str, Callable[[Any, Any], Any]] = {
+            "add": operator.add,
+            "sub": operator.sub,
+            "mul": operator.mul,
+            "truediv": operator.truediv,
+            "pow": operator.pow,
+        }
+        if op in binary:
+            self.env[name] = binary[op](vals[0], vals[1])
+        elif op == "neg":
+            self.env[name] = -vals[0]
+        else:  # exp, log, relu, tanh: methods of Value
+            self.env[name] = getattr(vals[0], op)()
+
+    def do_sum(self, name: str, items: list[Any], start: Any) -> None:
+        """``sum(items, start)`` with Python's builtin, as a student loop would."""
+        self.env[name] = sum((self.arg(i) for i in items), self.arg(start))
+
+    def do_index(self, name: str, source: str, i: int) -> None:
+        self.env[name] = self.env[source][i]
+
+    def do_set_grad(self, name: str, g: float) -> None:
+        self.env[name].grad = g
+
+    def do_set_data(self, name: str, x: float) -> None:
+        self.env[name].data = x
+
+    def do_local_backward(self, name: str) -> None:
+        self.env[name]._backward()
+
+    def do_backward(self, name: str) -> None:
+        self.env[name].backward()
+
+    # -- reading results -----------------------------------------------------------
+    def do_read(self, name: str) -> None:
+        """Data and grad of a Value, or of each Value in a list."""
+        obj = self.env[name]
+        if isinstance(obj, (list, tuple)):
+            self.reads[name] = {
+                "kind": "list",
+                "items": [self._pair(v, f"{name}[{i}]") for i, v in enumerate(obj)],
+            }
+        else:
+            self.reads[name] = {"kind": type(obj).__name__, **self._pair(obj, name)}
+
+    def _pair(self, v: Any, name: str) -> dict[str, float]:
+        return {
+            "data": number(v.data, f"{name}.data"),
+            "grad": number(v.grad, f"{name}.grad"),
+        }
+
+    def do_read_node(self, name: str) -> None:
+        """Parents, op and data of a Value, for inspecting the recorded graph."""
+        v = self.env[name]
+        self.reads[name + "#node"] = {
+            "op": _text(v._op),
+            "prev": [id(p) for p in v._prev],
+            "id": id(v),
+            "data": number(v.data, f"{name}.data"),
+        }
+
+    def do_read_graph(self, name: str) -> None:
+        """Every node under a Value: op, data, grad and parent positions (iterative walk)."""
+        root = self.env[name]
+        names = {id(v): k for k, v in self.env.items() if not isinstance(v, (list, tuple))}
+        index: dict[int, int] = {}
+        nodes: list[Any] = []
+        stack = [root]
+        while stack:
+            v = stack.pop()
+            if id(v) in index:
+                continue
+            if len(nodes) >= MAX_GRAPH:
+                raise RuntimeError(f"the graph has more than {MAX_GRAPH} nodes")
+            index[id(v)] = len(nodes)
+            nodes.append(v)
+            stack.extend(v._prev)
+        self.reads[name + "#graph"] = [
+            {
+                "name": names.get(id(v)),
+                "op": _text(v._op),
+                "data": number(v.data, "node.data"),
+                "grad": number(v.grad, "node.grad"),
+                "prev": [index[id(p)] for p in v._prev],
+            }
+            for v in nodes
+        ]
+
+    def do_identity(self, eq_name: str, size_name: str, a: str, b: str) -> None:
+        """Whether ``a == b`` and how many members ``{a, b}`` has (identity expected)."""
+        eq = self.env[a] == self.env[b]
+        self.reads[eq_name] = eq if type(eq) is bool else _text(type(eq).__name__)
+        self.reads[size_name] = len({self.env[a], self.env[b]})
+
+    def do_read_plain(self, name: str) -> None:
+        self.reads[name] = _plain(self.env[name], name)
+
+    def do_count_distinct(self, name: str, source: str) -> None:
+        self.reads[name] = len({id(v) for v in self.env[source]})
+
+    def do_length(self, name: str, source: str) -> None:
+        self.reads[name] = len(self.env[source])
+
+    # -- networks and training -----------------------------------------------------
+    def do_seed(self, s: int) -> None:
+        random.seed(s)
+
+    def do_new(self, name: str, cls: str, *args: Any) -> None:
+        module = importlib.import_module("minigrad.nn")
+        self.env[name] = getattr(module, cls)(*args)
+
+    def do_call(self, name: str, fn: str, *args: Any) -> None:
+        """``name = fn(*args)``: fn is an env object or ``module:function``."""
+        if ":" in fn:
+            module, attr = fn.split(":")
+            target = getattr(importlib.import_module(f"minigrad.{module}"), attr)
+        else:
+            target = self.env[fn]
+        self.env[name] = target(*[self.arg(a) for a in args])
+
+    def do_method(self, name: str, obj: str, method: str) -> None:
+        self.env[name] = getattr(self.env[obj], method)()
+
+    def do_params_data(self, name: str, source: str) -> None:
+        self.reads[name] = [number(p.data, f"parameter {i}") for i, p in enumerate(self.env[source])]
+
+    def do_params_grad(self, name: str, source: str) -> None:
+        self.reads[name] = [number(p.grad, f"parameter {i}.grad") for i, p in enumerate(self.env[source])]
+
+    def do_sgd(self, name: str, model: str, xs: list[Any], ys: list[Any], epochs: int, lr: float) -> None:
+        """The grader's own training loop on the student's engine (not the student's fit).
+
+        Loss: sum of squared errors built with the student's ops; the gradients are
+        reset by assigning 0.0 directly, so a broken zero_grad or fit cannot matter.
+        """
+        net = self.env[model]
+        xs, ys = self.arg(xs), self.arg(ys)
+        params = net.parameters()
+        losses = []
+        for _ in range(epochs):
+            loss = self.value(0.0)
+            for x, y in zip(xs, ys, strict=True):
+                out = net(x)
+                outs = out if isinstance(out, list) else [out]
+                targets = y if isinstance(y, list) else [y]
+                for o, t in zip(outs, targets, strict=True):
+                    diff = o - t
+                    loss = loss + diff * diff
+            for p in params:
+                p.grad = 0.0
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad
+            losses.append(number(loss.data, "loss.data"))
+        self.reads[name] = losses
+
+    def do_fit_until(self, name: str, model: str, xs: Any, ys: Any, chunk: int, most: int, lr: float, goal: float) -> None:
+        """The student's fit, called ``chunk`` epochs at a time until the loss < goal.
+
+        fit keeps no state beyond the model, so chunks equal one long call; stopping
+        early only saves time.
+        """
+        fit = importlib.import_module("minigrad.train").fit
+        xs, ys = self.arg(xs), self.arg(ys)
+        losses: list[float] = []
+        while len(losses) < most and not (losses and losses[-1] < goal):
+            part = fit(self.env[model], xs, ys, chunk, lr)
+            if not isinstance(part, list) or not part:
+                raise TypeError("fit must return a non-empty list of losses")
+            losses.extend(_plain(list(part), "fit(...)"))
+        self.reads[name] = losses
+
+    def do_to_dot(self, name: str, root: str) -> None:
+        text = importlib.import_module("minigrad.viz").to_dot(self.env[root])
+        if not isinstance(text, str):
+            raise TypeError(f"to_dot returned a {type(text).__name__}, not a str")
+        self.reads[name] = str.__str__(text)[:MAX_DOT]
+
+
+def _error(exc: BaseException, step: int | None) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "message": _text(exc), "step": step}
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("kind") == "hello":
+        modules: dict[str, Any] = {}
+        for mod in ("scalar", "nn", "train", "viz"):
+            try:
+                importlib.import_module(f"minigrad.{mod}")
+                modules[mod] = None
+            except BaseException as exc:  # SyntaxError, SystemExit, ... all reported
+                modules[mod] = _error(exc, None)
+        return {"modules": modules, "blocked_imports": list(blocked_imports)}
+    program = Program()
+    for i, s in enumerate(request["steps"]):
+        try:
+            program.step(s)
+        except BaseException as exc:  # the student's exception is data, not our crash
+            return {"reads": program.reads, "error": _error(exc, i), "blocked_imports": list(blocked_imports)}
+    return {"reads": program.reads, "error": None, "blocked_imports": list(blocked_imports)}
+
+
+def main() -> None:
+    limits = json.loads(sys.argv[1])
+    _set_limits(limits)
+    sys.setrecursionlimit(1000)  # the default, whatever the parent had
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.path.insert(0, os.path.join(os.getcwd(), "pkg"))
+    sys.meta_path.insert(0, _Blocker())  # type: ignore[arg-type]
+    dumps = json.dumps
+    for line in requests:
+        request = json.loads(line)
+        try:
+            reply = {"id": request["id"], "ok": True, **handle(request)}
+            data = dumps(reply, allow_nan=True)
+        except BaseException as exc:  # e.g. a reply that cannot be serialised
+            data = dumps({"id": request["id"], "ok": False, "error": _error(exc, None)})
+        replies.write(data.encode() + b"\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Sessions of the minigrad-lab repository. Each is thin: the logic lives in modules.
+
+    nox -s grade      grade the bundled skeleton, or submissions given after --
+    nox -s tests      the project's own tests (reference, skeleton, grader)
+    nox -s lint       ruff check and ruff format --check
+    nox -s typecheck  mypy --strict on reference/, skeleton/, grader/ and tools/
+    nox -s skeleton   regenerate skeleton/ from the reference's solution markers
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def grade(session: nox.Session) -> None:
+    """Grade submissions: `nox -s grade -- [SUBMISSION ...] [--out DIR] [--jobs N] [--lab LAB]`."""
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "grader", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the project's own tests (pass pytest options after --)."""
+    session.install("-r", "requirements/tests.txt")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.install("-r", "requirements/tools.txt")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict, once per import root (reference and skeleton both hold `minigrad`)."""
+    session.install("-r", "requirements/tests.txt")
+    session.run("mypy", "reference/src/minigrad", "reference/tests", env={"MYPYPATH": "reference/src"})
+    session.run("mypy", "skeleton/src/minigrad", env={"MYPYPATH": "skeleton/src"})
+    session.run("mypy", "grader", "tools", "tests", "noxfile.py", env={"MYPYPATH": "reference/src"})
+
+
+@nox.session(python=PYTHON)
+def skeleton(session: nox.Session) -> None:
+    """Regenerate skeleton/ from the reference, then check it is complete and leak-free."""
+    session.run("python", "-m", "tools.skeleton", "write")
+    session.run("python", "-m", "tools.skeleton", "check")
