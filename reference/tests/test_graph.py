@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable
 
 import pytest
-
 from minigrad import Value
 
 

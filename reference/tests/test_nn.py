@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
-
+import torch
 from minigrad import Value
 from minigrad.nn import MLP, Layer, Module, Neuron
 
@@ -30,7 +31,7 @@ def distinct(params: Sequence[Value]) -> int:
         pytest.param(lambda: MLP(5, [8, 5]), 8 * 6 + 5 * 9, id="MLP(5,[8,5])"),
     ],
 )
-def test_parameter_count_counts_distinct_objects(make: type[Module], expected: int) -> None:
+def test_parameter_count_counts_distinct_objects(make: Callable[[], Module], expected: int) -> None:
     params = make().parameters()
     assert len(params) == expected
     assert distinct(params) == expected
@@ -91,12 +92,12 @@ def manual_forward(nin: int, nouts: list[int], params: list[Value], x: list[floa
     flat = iter(p.data for p in params)
     acts = list(x)
     sizes = [nin, *nouts]
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         new = []
         for _ in range(fan_out):
             weights = [next(flat) for _ in range(fan_in)]
             bias = next(flat)
-            new.append(math.tanh(sum(w * a for w, a in zip(weights, acts)) + bias))
+            new.append(math.tanh(sum(w * a for w, a in zip(weights, acts, strict=True)) + bias))
         acts = new
     assert next(flat, None) is None, "every parameter used exactly once"
     return acts
@@ -110,7 +111,7 @@ def test_parameter_order_matches_a_manual_forward(nin: int, nouts: list[int]) ->
     outs = out if isinstance(out, list) else [out]
     expected = manual_forward(nin, nouts, model.parameters(), x)
     assert len(outs) == len(expected)
-    for got, want in zip(outs, expected):
+    for got, want in zip(outs, expected, strict=True):
         assert math.isclose(got.data, want, rel_tol=1e-12, abs_tol=1e-12)
 
 
@@ -118,7 +119,9 @@ def test_neuron_parameters_are_weights_then_bias() -> None:
     neuron = Neuron(3)
     params = neuron.parameters()
     x = [0.3, -1.2, 2.0]
-    expected = math.tanh(sum(p.data * xi for p, xi in zip(params[:3], x)) + params[3].data)
+    expected = math.tanh(
+        sum(p.data * xi for p, xi in zip(params[:3], x, strict=True)) + params[3].data
+    )
     assert math.isclose(neuron(x).data, expected, rel_tol=1e-12, abs_tol=1e-12)
 
 
@@ -153,8 +156,6 @@ def test_callables_accept_floats_and_values_alike(kind: str) -> None:
 
 def test_mlp_gradients_match_torch() -> None:
     """The whole network's parameter gradients against PyTorch float64."""
-    import torch
-
     model = MLP(3, [4, 4, 1])
     x = [2.0, 3.0, -1.0]
     out = model(x)
@@ -172,11 +173,11 @@ def test_mlp_gradients_match_torch() -> None:
         for _ in range(fan_out):
             ws = [next(flat) for _ in range(fan_in)]
             b = next(flat)
-            new.append(torch.tanh(sum((w * a for w, a in zip(ws, acts)), b)))
+            new.append(torch.tanh(sum((w * a for w, a in zip(ws, acts, strict=True)), b)))
         acts = new
     t_loss = (acts[0] - 1.0) ** 2
-    t_loss.backward()
+    torch.autograd.backward(t_loss)
     assert math.isclose(loss.data, float(t_loss.item()), rel_tol=1e-12, abs_tol=1e-12)
-    for p, t in zip(model.parameters(), params):
+    for p, t in zip(model.parameters(), params, strict=True):
         assert t.grad is not None
         assert math.isclose(p.grad, float(t.grad.item()), rel_tol=1e-9, abs_tol=1e-12)

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from minigrad import Value
 
 TOL = 1e-9
@@ -80,7 +79,7 @@ def torch_reference(fn: Fn, xs: tuple[float, ...]) -> tuple[float, list[float]]:
     """Value of ``fn(*xs)`` and d(UPSTREAM * fn)/dx for every input, from torch."""
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
     out: torch.Tensor = fn(*leaves)
-    out.backward(torch.tensor(UPSTREAM, dtype=torch.float64))
+    torch.autograd.backward(out, torch.tensor(UPSTREAM, dtype=torch.float64))
     grads = [0.0 if t.grad is None else float(t.grad.item()) for t in leaves]
     return float(out.item()), grads
 
@@ -95,7 +94,7 @@ def test_local_backward_matches_torch(case: OpCase, xs: tuple[float, ...]) -> No
     # A reflected op wraps the constant in its own Value; only real leaves are checked.
     expected_value, expected_grads = torch_reference(case.fn, xs)
     assert close(out.data, expected_value), (out.data, expected_value)
-    for leaf, expected in zip(leaves, expected_grads):
+    for leaf, expected in zip(leaves, expected_grads, strict=True):
         assert close(leaf.grad, expected), (leaf.grad, expected)
 
 
@@ -109,7 +108,7 @@ def test_backward_through_scaled_output_matches_torch(case: OpCase, xs: tuple[fl
     expected_value, expected_grads = torch_reference(case.fn, xs)
     assert close(out.data, expected_value)
     assert out.grad == UPSTREAM
-    for leaf, expected in zip(leaves, expected_grads):
+    for leaf, expected in zip(leaves, expected_grads, strict=True):
         assert close(leaf.grad, expected), (leaf.grad, expected)
 
 

@@ -15,7 +15,6 @@ import random
 
 import pytest
 import torch
-
 from minigrad import Value
 from minigrad.nn import MLP
 from minigrad.train import TENSES, fit, one_hot, squared_error, tense_dataset, toy_dataset
@@ -39,7 +38,7 @@ def test_tense_dataset_is_five_one_hot_inputs_to_their_own_tense() -> None:
     xs, ys = tense_dataset()
     assert len(xs) == len(ys) == 5
     identity = [[1.0 if i == j else 0.0 for j in range(5)] for i in range(5)]
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         assert len(x) == len(y) == 5
         assert sorted(x) == sorted(y) == [0.0, 0.0, 0.0, 0.0, 1.0]
         assert x.index(1.0) == y.index(1.0), "each form maps to its own tense"
@@ -69,7 +68,7 @@ def torch_sgd(
     losses = []
     for _ in range(steps):
         total = torch.tensor(0.0, dtype=torch.float64)
-        for x, y in zip(xs, ys):
+        for x, y in zip(xs, ys, strict=True):
             flat = iter(ts)
             acts = [torch.tensor(v, dtype=torch.float64) for v in x]
             for fan_in, fan_out in [(3, 4), (4, 4), (4, 1)]:
@@ -77,12 +76,12 @@ def torch_sgd(
                 for _ in range(fan_out):
                     ws = [next(flat) for _ in range(fan_in)]
                     b = next(flat)
-                    new.append(torch.tanh(sum((w * a for w, a in zip(ws, acts)), b)))
+                    new.append(torch.tanh(sum((w * a for w, a in zip(ws, acts, strict=True)), b)))
                 acts = new
             total = total + (acts[0] - y) ** 2
         for t in ts:
             t.grad = None
-        total.backward()
+        torch.autograd.backward(total)
         with torch.no_grad():
             for t in ts:
                 assert t.grad is not None
@@ -101,9 +100,9 @@ def test_fit_does_plain_sgd_like_torch() -> None:
     losses = fit(model, xs, ys, epochs=3, lr=0.1)
     expected_losses, expected_params = torch_sgd(start, xs, ys, steps=3, lr=0.1)
     assert len(losses) == 3
-    for got, want in zip(losses, expected_losses):
+    for got, want in zip(losses, expected_losses, strict=True):
         assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
-    for p, want in zip(model.parameters(), expected_params):
+    for p, want in zip(model.parameters(), expected_params, strict=True):
         assert math.isclose(p.data, want, rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -137,7 +136,7 @@ def test_tense_identity_reaches_half_within_300_epochs(seed: int) -> None:
     assert losses[0] > losses[-1]
     assert losses[-1] < 0.5
     # and the trained net picks the right tense for every form
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         out = model(x)
         assert isinstance(out, list)
         logits = [v.data for v in out]

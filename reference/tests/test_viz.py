@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import minigrad.viz
 from minigrad import Value
 from minigrad.viz import draw, to_dot
 
@@ -88,7 +86,7 @@ def test_to_dot_walks_a_deep_chain() -> None:
 def test_draw_without_graphviz_writes_dot_and_explains(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(minigrad.viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr("minigrad.viz.shutil.which", lambda name: None)
     o = neuron()
     with pytest.raises(RuntimeError, match="graphviz"):
         draw(o, tmp_path / "graph.svg")
@@ -111,7 +109,7 @@ def test_draw_feeds_the_dot_text_to_the_dot_program(
         encoding="utf-8",
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setattr(minigrad.viz.shutil, "which", lambda name: str(fake))
+    monkeypatch.setattr("minigrad.viz.shutil.which", lambda name: str(fake))
     o = neuron()
     target = tmp_path / "graph.svg"
     assert draw(o, target) == target
