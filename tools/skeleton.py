@@ -17,6 +17,8 @@ Everything outside the regions (signatures, docstrings, given helpers) is copied
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reference" / "src" / "minigrad"
 SKELETON = ROOT / "skeleton" / "src" / "minigrad"
+LOCK = ROOT / "tools" / "skeleton.lock"  # sha256 of each reference file at generation
 
 LAB_STATEMENTS = {
     "lab01": "labs/lab01-ops.md",
@@ -113,9 +116,18 @@ def generate(reference: Path = REFERENCE) -> dict[str, str]:
     }
 
 
-def write(reference: Path = REFERENCE, skeleton: Path = SKELETON) -> list[Path]:
+def fingerprint(reference: Path = REFERENCE) -> dict[str, str]:
+    """sha256 of every reference module: a changed solution line changes it."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(reference.glob("*.py"))
+    }
+
+
+def write(reference: Path = REFERENCE, skeleton: Path = SKELETON, lock: Path = LOCK) -> list[Path]:
     """Regenerate ``skeleton`` from ``reference``; return the files written."""
     skeleton.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps(fingerprint(reference), indent=2) + "\n")
     wanted = generate(reference)
     for stale in skeleton.glob("*.py"):
         if stale.name not in wanted:
@@ -146,10 +158,20 @@ def _signatures(source: str) -> list[str]:
     return sorted(found)
 
 
-def check(reference: Path = REFERENCE, skeleton: Path = SKELETON) -> list[str]:
+def check(reference: Path = REFERENCE, skeleton: Path = SKELETON, lock: Path = LOCK) -> list[str]:
     """Problems that make ``skeleton`` wrong against ``reference`` (empty when fine)."""
     problems: list[str] = []
     wanted = generate(reference)
+    try:
+        locked = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        locked = {}
+    for name, digest in fingerprint(reference).items():
+        if locked.get(name) != digest:
+            problems.append(
+                f"skeleton/{name} is stale: reference/{name} changed since the skeleton was "
+                "generated; run `nox -s skeleton`"
+            )
     present = {p.name for p in skeleton.glob("*.py")}
     for name in sorted(present - wanted.keys()):
         problems.append(f"skeleton/{name} has no counterpart in the reference")

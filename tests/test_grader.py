@@ -1,0 +1,170 @@
+"""The grader end to end: the reference scores the maximum, the skeleton 0 with a full
+report, the reports follow their schemas and are deterministic, bad input is refused
+with one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from grader import cli
+from grader.checks import REGISTRY
+from grader.discover import Submission, UsageError, find
+from grader.rubric import RUBRIC
+from grader.score import FAILED, NOT_RUN, PASSED, Graded, run_checks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def reference() -> Graded:
+    return run_checks(Submission("reference", ROOT / "reference"))
+
+
+@pytest.fixture(scope="module")
+def skeleton() -> Graded:
+    return run_checks(Submission("skeleton", ROOT / "skeleton"))
+
+
+def test_rubric_and_checks_agree() -> None:
+    assert set(RUBRIC.items) == set(REGISTRY)
+    for check in REGISTRY.values():
+        assert set(check.depends) <= set(REGISTRY), check.id
+    assert RUBRIC.max_score() == 100
+
+
+def test_reference_scores_the_maximum(reference: Graded) -> None:
+    not_passed = [(o.id, o.summary) for o in reference.outcomes if o.status != PASSED]
+    assert not_passed == []
+    assert reference.score == reference.max_score == 100
+
+
+def test_skeleton_scores_zero_on_every_check(skeleton: Graded) -> None:
+    assert skeleton.score == 0
+    assert len(skeleton.outcomes) == len(RUBRIC.items)
+    # Only the given-code root check passes, and it is worth nothing.
+    assert [o.id for o in skeleton.outcomes if o.status == PASSED] == ["ops.construct"]
+    failed = [o for o in skeleton.outcomes if o.status == FAILED]
+    assert all("NotImplementedError" in o.summary or "raised" in o.got for o in failed)
+    blocked = [o for o in skeleton.outcomes if o.status == NOT_RUN]
+    assert blocked and all(o.blocked_by in REGISTRY for o in blocked)
+
+
+def _validate_gradescope(data: dict[str, Any]) -> None:
+    """The fields Gradescope's autograder reads, with their types."""
+    assert isinstance(data["score"], float | int)
+    assert isinstance(data["execution_time"], float | int)
+    assert isinstance(data["output"], str)
+    assert data["visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
+    assert data["stdout_visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
+    for test in data["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "tags", "visibility"}
+        assert isinstance(test["name"], str) and isinstance(test["output"], str)
+        assert isinstance(test["score"], float | int) and isinstance(test["max_score"], float | int)
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["status"] in {"passed", "failed"}
+        assert test["visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
+        assert all(isinstance(tag, str) for tag in test["tags"])
+        assert isinstance(test["extra_data"], dict)
+        assert {"lab", "check_id", "diagnosis", "counterexample"} <= set(test["extra_data"])
+    assert data["score"] == sum(t["score"] for t in data["tests"])
+
+
+def test_cli_writes_every_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli.main([str(ROOT / "reference"), str(ROOT / "skeleton"), "--out", str(out)]) == 0
+    for name, score in (("reference", 100), ("skeleton", 0)):
+        data = json.loads((out / name / "results.json").read_text())
+        _validate_gradescope(data)
+        assert data["score"] == score
+        report = (out / name / "report.md").read_text()
+        assert f"Score {score} / 100" in report
+        suites = ET.parse(out / name / "junit.xml").getroot()
+        assert sum(int(s.get("tests", "0")) for s in suites) == len(RUBRIC.items)
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [(r["name"], r["total"], r["lab01"]) for r in rows] == [
+        ("reference", "100", "36"),
+        ("skeleton", "0", "0"),
+    ]
+    skeleton_md = (out / "skeleton" / "report.md").read_text()
+    assert "## Points lost" in skeleton_md and "## Not run yet" in skeleton_md
+
+
+def test_reports_are_deterministic(tmp_path: Path) -> None:
+    sub = tmp_path / "student"
+    shutil.copytree(ROOT / "reference" / "src", sub / "src")
+    scalar = sub / "src" / "minigrad" / "scalar.py"
+    scalar.write_text(
+        scalar.read_text().replace("other.grad -= out.grad", "other.grad += out.grad")
+    )
+    first, second = tmp_path / "one", tmp_path / "two"
+    cli.main([str(sub), "--out", str(first)])
+    cli.main([str(sub), "--out", str(second)])
+    assert (first / "student" / "report.md").read_text() == (
+        second / "student" / "report.md"
+    ).read_text()
+    one = json.loads((first / "student" / "results.json").read_text())
+    two = json.loads((second / "student" / "results.json").read_text())
+    one.pop("execution_time"), two.pop("execution_time")
+    assert one == two
+    assert one["score"] < 100
+
+
+def test_lab_filter_grades_only_that_lab(tmp_path: Path) -> None:
+    assert cli.main([str(ROOT / "reference"), "--lab", "lab03", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "reference" / "results.json").read_text())
+    assert {t["extra_data"]["lab"] for t in data["tests"]} == {"lab03"}
+    assert data["score"] == 16
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--lab", "lab09"], "invalid choice"),
+    ],
+)
+def test_bad_flags_get_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_folder_and_wrong_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "empty" / "stuff").mkdir(parents=True)
+    assert cli.main([str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "wrong layout" in err and len(err.strip().splitlines()) == 1
+
+
+def test_batch_folder_reports_a_misplaced_submission(tmp_path: Path) -> None:
+    batch = tmp_path / "subs"
+    shutil.copytree(ROOT / "skeleton" / "src", batch / "alice" / "src")
+    (batch / "bob" / "minigrad").mkdir(parents=True)  # forgot the src/ level
+    subs = find([batch])
+    assert [(s.name, bool(s.problem)) for s in subs] == [("alice", False), ("bob", True)]
+    out = tmp_path / "out"
+    assert cli.main([str(batch), "--out", str(out)]) == 0
+    bob = (out / "bob" / "report.md").read_text()
+    assert "Not graded" in bob and "src/minigrad" in bob
+
+
+def test_find_refuses_a_file(tmp_path: Path) -> None:
+    (tmp_path / "f.py").write_text("")
+    with pytest.raises(UsageError, match="is a file"):
+        find([tmp_path / "f.py"])
