@@ -1,10 +1,10 @@
 """Sessions of the minigrad-lab repository. Each is thin: the logic lives in modules.
 
-    nox -s grade      grade the bundled skeleton, or submissions given after --
-    nox -s tests      the project's own tests (reference, skeleton, grader)
-    nox -s lint       ruff check and ruff format --check
-    nox -s typecheck  mypy --strict on reference/, skeleton/, grader/ and tools/
-    nox -s skeleton   regenerate skeleton/ from the reference's solution markers
+nox -s grade      grade the bundled skeleton, or submissions given after --
+nox -s tests      the project's own tests (reference, skeleton, grader)
+nox -s lint       ruff check and ruff format --check
+nox -s typecheck  mypy --strict on reference/, skeleton/, grader/ and tools/
+nox -s skeleton   regenerate skeleton/ from the reference's solution markers
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict, once per import root (reference and skeleton both hold `minigrad`)."""
     session.install("-r", "requirements/tests.txt")
-    session.run("mypy", "reference/src/minigrad", "reference/tests", env={"MYPYPATH": "reference/src"})
+    session.run(
+        "mypy", "reference/src/minigrad", "reference/tests", env={"MYPYPATH": "reference/src"}
+    )
     session.run("mypy", "skeleton/src/minigrad", env={"MYPYPATH": "skeleton/src"})
-    session.run("mypy", "grader", "tools", "tests", "noxfile.py", env={"MYPYPATH": "reference/src"})
+    session.run("mypy", "grader", "tools", "tests", env={"MYPYPATH": "reference/src"})
 
 
 @nox.session(python=PYTHON)

@@ -39,9 +39,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=Path,
         help="folders holding src/minigrad/, or folders of such folders (default: skeleton/)",
     )
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default: reports/)")
-    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: 1)")
-    parser.add_argument("--lab", action="append", choices=sorted(RUBRIC.labs), help="grade only this lab (repeatable)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("reports"), help="report folder (default: reports/)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="submissions graded at once (default: 1)"
+    )
+    parser.add_argument(
+        "--lab",
+        action="append",
+        choices=sorted(RUBRIC.labs),
+        help="grade only this lab (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
@@ -57,7 +66,9 @@ def grade_one(submission: Submission, out_dir: Path, labs: set[str] | None) -> G
             graded = run_checks(submission, labs=labs)
         except Exception as exc:  # a bug of ours: say so, never a silent student zero
             detail = traceback.format_exception_only(exc)[-1].strip()
-            graded = invalid(submission, f"the grader crashed: {detail}", labs=labs, status="grader_error")
+            graded = invalid(
+                submission, f"the grader crashed: {detail}", labs=labs, status="grader_error"
+            )
     write_all(graded, out_dir)
     return graded
 
@@ -100,20 +111,29 @@ def main(argv: list[str] | None = None) -> int:
                     done(future.result())
                 except BrokenProcessPool as exc:
                     sub = futures[future]
-                    g = invalid(sub, f"the grading process died: {exc}", labs=labs, status="grader_error")
+                    g = invalid(
+                        sub, f"the grading process died: {exc}", labs=labs, status="grader_error"
+                    )
                     write_all(g, out_dir)
                     done(g)
     lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
     grades_csv(results, lab_titles, out_dir / "grades.csv")
     _table(results, lab_titles)
-    print(f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; reports in {out_dir}/")
+    print(
+        f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
+        f"reports in {out_dir}/"
+    )
     return 1 if any(_status(g) == "grader_error" for g in results) else 0
 
 
 def _table(results: list[Graded], labs: dict[str, str]) -> None:
     width = max([len(g.name) for g in results] + [10])
     print()
-    print(f"{'submission':<{width}}  {'total':>9}  " + "  ".join(f"{lab:>5}" for lab in labs) + "  status")
+    print(
+        f"{'submission':<{width}}  {'total':>9}  "
+        + "  ".join(f"{lab:>5}" for lab in labs)
+        + "  status"
+    )
     for g in sorted(results, key=lambda g: g.name):
         cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
         total = f"{g.score:g}/{g.max_score:g}"

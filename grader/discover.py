@@ -43,9 +43,13 @@ def find(paths: list[Path]) -> list[Submission]:
                 f"A submission is a folder with src/minigrad/scalar.py in it."
             )
         for child in children:
-            problem = "" if is_submission(child) else (
-                f"{child.name}/ has no src/minigrad/ folder: put the package at "
-                f"{child.name}/src/minigrad/ and grade again"
+            problem = (
+                ""
+                if is_submission(child)
+                else (
+                    f"{child.name}/ has no src/minigrad/ folder: put the package at "
+                    f"{child.name}/src/minigrad/ and grade again"
+                )
             )
             found.append(Submission(child.name, child, problem))
     return _unique(found)

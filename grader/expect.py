@@ -65,9 +65,10 @@ def evaluate(program: Program) -> dict[str, tuple[float, float]]:
             name = step[1]
             if name not in pending:
                 raise ExpectError("local_backward needs set_grad first")
-            env[name].backward(torch.tensor(pending[name], dtype=torch.float64), retain_graph=True)
+            upstream = torch.tensor(pending[name], dtype=torch.float64)
+            torch.autograd.backward([env[name]], [upstream], retain_graph=True)
         elif kind == "backward":
-            env[step[1]].backward(retain_graph=True)
+            torch.autograd.backward([env[step[1]]], retain_graph=True)
         elif kind == "read":
             t = env[step[1]]
             grad = 0.0 if t.grad is None else float(t.grad)

@@ -27,7 +27,9 @@ def write_all(graded: Graded, out_dir: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results_json(graded), indent=2) + "\n")
     (folder / "report.md").write_text(report_md(graded))
-    ET.ElementTree(junit(graded)).write(folder / "junit.xml", encoding="utf-8", xml_declaration=True)
+    ET.ElementTree(junit(graded)).write(
+        folder / "junit.xml", encoding="utf-8", xml_declaration=True
+    )
     return folder
 
 
@@ -121,17 +123,31 @@ def report_md(graded: Graded) -> str:
     if blocked:
         lines += ["## Not run yet", "", "These checks wait for a check above to pass:", ""]
         for o in blocked:
-            lines.append(f"- `{o.id}` ({_points(o.max_score)} pts) {o.name}: waits for `{o.blocked_by}`")
+            lines.append(
+                f"- `{o.id}` ({_points(o.max_score)} pts) {o.name}: waits for `{o.blocked_by}`"
+            )
         lines.append("")
     if graded.output_tail.strip():
-        lines += ["## What your code printed (last lines)", "", "```", graded.output_tail.rstrip(), "```", ""]
+        lines += [
+            "## What your code printed (last lines)",
+            "",
+            "```",
+            graded.output_tail.rstrip(),
+            "```",
+            "",
+        ]
     if not failed and not blocked and graded.status == "graded" and not errors:
         lines += ["Every check passed.", ""]
     return "\n".join(lines)
 
 
 def _failure_md(o: Outcome) -> list[str]:
-    lines = [f"### {o.lab} `{o.id}`: {o.name} (0 / {_points(o.max_score)})", "", o.summary + ".", ""]
+    lines = [
+        f"### {o.lab} `{o.id}`: {o.name} (0 / {_points(o.max_score)})",
+        "",
+        o.summary + ".",
+        "",
+    ]
     if o.expected or o.got:
         lines += [f"- expected: {o.expected}", f"- got: {o.got}", ""]
     if o.counterexample:
@@ -178,5 +194,9 @@ def grades_csv(rows: list[Graded], labs: dict[str, str], path: Path) -> None:
             writer.writerow(
                 [g.name, _points(g.score), _points(g.max_score)]
                 + [_points(g.lab_score(lab)[0]) for lab in labs]
-                + [g.status if not any(o.status == GRADER_ERROR for o in g.outcomes) else "grader_error"]
+                + [
+                    g.status
+                    if not any(o.status == GRADER_ERROR for o in g.outcomes)
+                    else "grader_error"
+                ]
             )

@@ -9,6 +9,7 @@ checks report as the student's problem.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -117,10 +118,8 @@ class Sandbox:
         """Kill the child and anything it left behind in its process group."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream:

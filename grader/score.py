@@ -107,7 +107,9 @@ def _outcome(cid: str, rubric: Rubric, status: str, **extra: Any) -> Outcome:
     )
 
 
-def run_checks(submission: Submission, rubric: Rubric = RUBRIC, labs: set[str] | None = None) -> Graded:
+def run_checks(
+    submission: Submission, rubric: Rubric = RUBRIC, labs: set[str] | None = None
+) -> Graded:
     """Grade one submission: never raises for anything the student's code does."""
     start = time.monotonic()
     ids = order(rubric, labs)
@@ -118,7 +120,9 @@ def run_checks(submission: Submission, rubric: Rubric = RUBRIC, labs: set[str] |
         notes = list(sandbox.notes)
         notes.extend(_import_notes(sandbox))
         for cid in ids:
-            failed_dep = next((d for d in REGISTRY[cid].depends if outcomes[d].status != PASSED), None)
+            failed_dep = next(
+                (d for d in REGISTRY[cid].depends if outcomes[d].status != PASSED), None
+            )
             if failed_dep is not None:
                 dep = outcomes[failed_dep]
                 reason = (
@@ -192,16 +196,24 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
     if isinstance(modules, dict):
         for name, error in modules.items():
             if isinstance(error, dict):
-                notes.append(
-                    f"minigrad/{name}.py does not import: {error.get('type')}: {error.get('message')}"
-                )
+                what = f"{error.get('type')}: {error.get('message')}"
+                notes.append(f"minigrad/{name}.py does not import: {what}")
     return notes
 
 
-def invalid(submission: Submission, problem: str, rubric: Rubric = RUBRIC, labs: set[str] | None = None, status: str = "invalid") -> Graded:
+def invalid(
+    submission: Submission,
+    problem: str,
+    rubric: Rubric = RUBRIC,
+    labs: set[str] | None = None,
+    status: str = "invalid",
+) -> Graded:
     """A report for a submission that could not be graded at all (score 0 or error)."""
     ids = [cid for cid, item in rubric.items.items() if labs is None or item.lab in labs]
-    outcomes = [_outcome(cid, rubric, NOT_RUN if status == "invalid" else GRADER_ERROR, summary=problem) for cid in ids]
+    outcomes = [
+        _outcome(cid, rubric, NOT_RUN if status == "invalid" else GRADER_ERROR, summary=problem)
+        for cid in ids
+    ]
     return Graded(
         name=submission.name,
         path=str(submission.path),

@@ -240,12 +240,18 @@ class Program:
         self.env[name] = getattr(self.env[obj], method)()
 
     def do_params_data(self, name: str, source: str) -> None:
-        self.reads[name] = [number(p.data, f"parameter {i}") for i, p in enumerate(self.env[source])]
+        self.reads[name] = [
+            number(p.data, f"parameter {i}") for i, p in enumerate(self.env[source])
+        ]
 
     def do_params_grad(self, name: str, source: str) -> None:
-        self.reads[name] = [number(p.grad, f"parameter {i}.grad") for i, p in enumerate(self.env[source])]
+        self.reads[name] = [
+            number(p.grad, f"parameter {i}.grad") for i, p in enumerate(self.env[source])
+        ]
 
-    def do_sgd(self, name: str, model: str, xs: list[Any], ys: list[Any], epochs: int, lr: float) -> None:
+    def do_sgd(
+        self, name: str, model: str, xs: list[Any], ys: list[Any], epochs: int, lr: float
+    ) -> None:
         """The grader's own training loop on the student's engine (not the student's fit).
 
         Loss: sum of squared errors built with the student's ops; the gradients are
@@ -272,7 +278,9 @@ class Program:
             losses.append(number(loss.data, "loss.data"))
         self.reads[name] = losses
 
-    def do_fit_until(self, name: str, model: str, xs: Any, ys: Any, chunk: int, most: int, lr: float, goal: float) -> None:
+    def do_fit_until(
+        self, name: str, model: str, xs: Any, ys: Any, chunk: int, most: int, lr: float, goal: float
+    ) -> None:
         """The student's fit, called ``chunk`` epochs at a time until the loss < goal.
 
         fit keeps no state beyond the model, so chunks equal one long call; stopping
@@ -314,7 +322,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         try:
             program.step(s)
         except BaseException as exc:  # the student's exception is data, not our crash
-            return {"reads": program.reads, "error": _error(exc, i), "blocked_imports": list(blocked_imports)}
+            return {
+                "reads": program.reads,
+                "error": _error(exc, i),
+                "blocked_imports": list(blocked_imports),
+            }
     return {"reads": program.reads, "error": None, "blocked_imports": list(blocked_imports)}
 
 
@@ -332,7 +344,7 @@ def main() -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.path.insert(0, os.path.join(os.getcwd(), "pkg"))
-    sys.meta_path.insert(0, _Blocker())  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _Blocker())
     dumps = json.dumps
     for line in requests:
         request = json.loads(line)

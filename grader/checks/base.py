@@ -47,7 +47,9 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(check_id: str, *, depends: Sequence[str] = ()) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+def check(
+    check_id: str, *, depends: Sequence[str] = ()
+) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register ``func`` as the check ``check_id`` (ids must match grader/rubric.toml)."""
 
     def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
@@ -75,6 +77,7 @@ class Run:
         data, grad = item.get("data"), item.get("grad")
         if type(data) not in (float, int) or type(grad) not in (float, int):
             raise StudentFault(f"the value read for {name!r} is not a plain number")
+        assert isinstance(data, float | int) and isinstance(grad, float | int)
         return float(data), float(grad)
 
     def raised(self) -> str | None:

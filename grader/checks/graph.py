@@ -107,11 +107,12 @@ def shared_input(ctx: Context) -> None:
 
 @check("graph.repeated_variable", depends=[*BACKWARD, "ops.mul"])
 def repeated_variable(ctx: Context) -> None:
-    for build, grad in (
+    cases: list[tuple[Callable[[Program, str], str], float]] = [
         (lambda p, a: p.op("mul", a, a), 6.0),
         (lambda p, a: p.op("add", a, a), 2.0),
         (lambda p, a: p.op("add", p.op("mul", a, a), a), 7.0),
-    ):
+    ]
+    for build, grad in cases:
         p = Program()
         a = p.const(3.0)
         p.backward(build(p, a))
@@ -153,7 +154,9 @@ def accumulate(ctx: Context) -> None:
     p.backward(c)
     p.read(a, b)
     compare(
-        ctx.run_ok(p), {a: (2.0, -6.0), b: (-3.0, 4.0)}, source="two backward() calls (grads add up)"
+        ctx.run_ok(p),
+        {a: (2.0, -6.0), b: (-3.0, 4.0)},
+        source="two backward() calls (grads add up)",
     )
 
 
@@ -185,7 +188,9 @@ IntSource = Callable[[int, int], int]
 LEAF_STEPS = 17  # leaf values k/2 - 4 for k in 0..16: -4.0 .. 4.0
 
 
-def build_dag(pick: IntSource, offset: float = 0.0, max_leaves: int = 4, max_ops: int = 8) -> Program:
+def build_dag(
+    pick: IntSource, offset: float = 0.0, max_leaves: int = 4, max_ops: int = 8
+) -> Program:
     """A random expression DAG whose nodes may be shared by several later ops.
 
     ``pick(lo, hi)`` chooses integers (hypothesis draws or a seeded Random), so the
@@ -201,7 +206,9 @@ def build_dag(pick: IntSource, offset: float = 0.0, max_leaves: int = 4, max_ops
         values[name] = x
         nodes.append(name)
     for _ in range(pick(1, max_ops)):
-        op = ("add", "sub", "mul", "truediv", "pow", "neg", "exp", "log", "relu", "tanh")[pick(0, 9)]
+        op = ("add", "sub", "mul", "truediv", "pow", "neg", "exp", "log", "relu", "tanh")[
+            pick(0, 9)
+        ]
         a = nodes[pick(0, len(nodes) - 1)]
         b = nodes[pick(0, len(nodes) - 1)]
         va, vb = values[a], values[b]
@@ -213,7 +220,9 @@ def build_dag(pick: IntSource, offset: float = 0.0, max_leaves: int = 4, max_ops
             left = pick(0, 1) == 0
             args: tuple[str | float, str | float] = (k, a) if left else (a, k)
             nums = (k, va) if left else (va, k)
-            result = {"add": nums[0] + nums[1], "sub": nums[0] - nums[1], "mul": nums[0] * nums[1]}[op]
+            result = {"add": nums[0] + nums[1], "sub": nums[0] - nums[1], "mul": nums[0] * nums[1]}[
+                op
+            ]
             out = p.op(op, *args)
         elif op == "add":
             out, result = p.op("add", a, b), va + vb

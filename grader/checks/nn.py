@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -36,10 +37,19 @@ def build(ctx: Context) -> None:
 
 @check("nn.param_count", depends=BUILT)
 def param_count(ctx: Context) -> None:
-    cases = [("Neuron", [3], 4), ("Layer", [3, 4], 16), ("MLP", [3, [4, 4, 1]], 41)]
+    cases: list[tuple[str, list[Any], int]] = [
+        ("Neuron", [3], 4),
+        ("Layer", [3, 4], 16),
+        ("MLP", [3, [4, 4, 1]], 41),
+    ]
     for cls, args, want in cases:
         run = ctx.run_steps(
-            [["seed", 1], ["new", "m", cls, *args], ["method", "ps", "m", "parameters"], ["length", "n", "ps"]]
+            [
+                ["seed", 1],
+                ["new", "m", cls, *args],
+                ["method", "ps", "m", "parameters"],
+                ["length", "n", "ps"],
+            ]
         )
         if run.reads["n"] != want:
             shown = ", ".join(map(str, args))
@@ -54,7 +64,12 @@ def param_count(ctx: Context) -> None:
 @check("nn.distinct_params", depends=BUILT)
 def distinct_params(ctx: Context) -> None:
     run = ctx.run_steps(
-        [*mlp_steps(), ["method", "ps", "m", "parameters"], ["length", "n", "ps"], ["count_distinct", "k", "ps"]]
+        [
+            *mlp_steps(),
+            ["method", "ps", "m", "parameters"],
+            ["length", "n", "ps"],
+            ["count_distinct", "k", "ps"],
+        ]
     )
     if run.reads["k"] != run.reads["n"]:
         raise Fail(
@@ -115,7 +130,12 @@ def zero_grad(ctx: Context) -> None:
 def layer_single(ctx: Context) -> None:
     for nout, want in ((1, "a Value"), (2, "a list of 2 Values")):
         run = ctx.run_steps(
-            [["seed", 1], ["new", "l", "Layer", 3, nout], ["call", "out", "l", nums(X)], ["read", "out"]]
+            [
+                ["seed", 1],
+                ["new", "l", "Layer", 3, nout],
+                ["call", "out", "l", nums(X)],
+                ["read", "out"],
+            ]
         )
         out = run.reads["out"]
         got = f"a list of {len(out['items'])} Values" if out.get("kind") == "list" else "a Value"
@@ -125,7 +145,9 @@ def layer_single(ctx: Context) -> None:
 
 @check("nn.weights_random", depends=BUILT)
 def weights_random(ctx: Context) -> None:
-    run = ctx.run_steps([*mlp_steps(), ["method", "ps", "m", "parameters"], ["params_data", "w", "ps"]])
+    run = ctx.run_steps(
+        [*mlp_steps(), ["method", "ps", "m", "parameters"], ["params_data", "w", "ps"]]
+    )
     weights: list[float] = run.reads["w"]
     outside = [w for w in weights if not -1.0 <= w <= 1.0]
     if outside or len(set(weights)) < len(weights) // 2:
@@ -150,11 +172,11 @@ def forward(ctx: Context) -> None:
     )
     weights: list[float] = run.reads["w"]
     sizes = [3, 4, 4, 1]
-    if len(weights) != sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False)):
+    if len(weights) != sum((a + 1) * b for a, b in itertools.pairwise(sizes)):
         raise Fail("cannot recompute the forward pass: wrong number of parameters")
     acts = X
     i = 0
-    for nin, nout in zip(sizes, sizes[1:], strict=False):
+    for nin, nout in itertools.pairwise(sizes):
         nxt = []
         for _ in range(nout):
             w, b = weights[i : i + nin], weights[i + nin]

@@ -44,9 +44,7 @@ def one_op(op: str, args: tuple[float, ...], g: float, constants: tuple[int, ...
     ``constants`` lists argument positions passed as plain numbers, not Values.
     """
     p = Program()
-    operands: list[str | float] = [
-        a if i in constants else p.const(a) for i, a in enumerate(args)
-    ]
+    operands: list[str | float] = [a if i in constants else p.const(a) for i, a in enumerate(args)]
     out = p.op(op, *operands)
     p.set_grad(out, g)
     p.local_backward(out)
@@ -95,7 +93,12 @@ def construct(ctx: Context) -> None:
         )
 
 
-for _op, _id in (("add", "ops.add"), ("sub", "ops.sub"), ("mul", "ops.mul"), ("truediv", "ops.div")):
+for _op, _id in (
+    ("add", "ops.add"),
+    ("sub", "ops.sub"),
+    ("mul", "ops.mul"),
+    ("truediv", "ops.div"),
+):
     _register_binary(_op, _id)
 for _op in UNARY_CASES:
     _register_unary(_op)
@@ -103,7 +106,9 @@ for _op in UNARY_CASES:
 
 @check("ops.pow", depends=["ops.construct"])
 def power(ctx: Context) -> None:
-    check_cases(ctx, [one_op("pow", case, g, constants=(1,)) for case in POW_CASES for g in UPSTREAM])
+    check_cases(
+        ctx, [one_op("pow", case, g, constants=(1,)) for case in POW_CASES for g in UPSTREAM]
+    )
 
 
 @check("ops.reflected", depends=["ops.construct"])
@@ -209,14 +214,19 @@ def identity(ctx: Context) -> None:
 
 
 def _eq_probe() -> Program:
-    return Program([["const", "a", 2.0], ["const", "b", 2.0], ["identity", "eq", "set_size", "a", "b"]])
+    return Program(
+        [["const", "a", 2.0], ["const", "b", 2.0], ["identity", "eq", "set_size", "a", "b"]]
+    )
 
 
 STDLIB_OK = {"math", "random", "__future__", "typing", "collections", "dataclasses"}
 
 
 LAB01_FUNCTIONAL = [
-    *(f"ops.{op}" for op in ("add", "sub", "neg", "mul", "div", "pow", "exp", "log", "relu", "tanh")),
+    *(
+        f"ops.{op}"
+        for op in ("add", "sub", "neg", "mul", "div", "pow", "exp", "log", "relu", "tanh")
+    ),
     "ops.reflected",
 ]
 

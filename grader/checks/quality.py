@@ -45,7 +45,17 @@ def findings(ctx: Context) -> dict[str, list[str]]:
     files = sorted(p.name for p in ctx.package_dir.glob("*.py"))
     found = {name: [] for name in files}
     ruff = _tool(
-        ["ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", "--quiet", *RUFF_RULES, "minigrad"],
+        [
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--output-format",
+            "concise",
+            "--quiet",
+            *RUFF_RULES,
+            "minigrad",
+        ],
         pkg,
     )
     mypy = _tool(
@@ -78,7 +88,9 @@ def _quality(ctx: Context, filename: str) -> None:
     if problems is None:
         raise Fail(f"{filename} is missing")
     if problems:
-        shown = "\n".join(problems[:15]) + (f"\n... and {len(problems) - 15} more" if len(problems) > 15 else "")
+        shown = "\n".join(problems[:15]) + (
+            f"\n... and {len(problems) - 15} more" if len(problems) > 15 else ""
+        )
         raise Fail(
             f"ruff / mypy --strict report {len(problems)} finding(s) in {filename}",
             expected="no findings",

@@ -35,7 +35,9 @@ def datasets(ctx: Context) -> None:
         ]
     )
     if run.reads["h"] != [0.0, 0.0, 1.0, 0.0, 0.0]:
-        raise Fail("one_hot(2, 5) is wrong", expected="[0.0, 0.0, 1.0, 0.0, 0.0]", got=str(run.reads["h"]))
+        raise Fail(
+            "one_hot(2, 5) is wrong", expected="[0.0, 0.0, 1.0, 0.0, 0.0]", got=str(run.reads["h"])
+        )
     dataset = run.reads["d"]
     ok = isinstance(dataset, list) and len(dataset) == 2
     if ok:
@@ -43,7 +45,8 @@ def datasets(ctx: Context) -> None:
         ok = all(_one_hots(rows) for rows in (xs, ys)) and len(xs) == len(ys) == 5
     if not ok:
         raise Fail(
-            "tense_dataset() must return (xs, ys): five distinct one-hot inputs and five distinct one-hot targets",
+            "tense_dataset() must return (xs, ys): five distinct one-hot inputs and "
+            "five distinct one-hot targets",
             expected="two lists of five one-hot rows of length 5",
             got=str(dataset)[:300],
         )
@@ -66,7 +69,10 @@ def _losses(run_reads: Any, what: str) -> list[float]:
 def engine_sgd(ctx: Context) -> None:
     for seed in SEEDS:
         run = ctx.run_steps(
-            [*toy_model(seed), ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR]],
+            [
+                *toy_model(seed),
+                ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR],
+            ],
             timeout=60.0,
         )
         losses = run.reads["loss"]
@@ -84,7 +90,16 @@ def fit_toy(ctx: Context) -> None:
         run = ctx.run_steps(
             [
                 *toy_model(seed),
-                ["call", "losses", "train:fit", "m", data(TOY_XS), data(TOY_YS), {"num": TOY_EPOCHS}, {"num": TOY_LR}],
+                [
+                    "call",
+                    "losses",
+                    "train:fit",
+                    "m",
+                    data(TOY_XS),
+                    data(TOY_YS),
+                    {"num": TOY_EPOCHS},
+                    {"num": TOY_LR},
+                ],
                 ["read_plain", "losses"],
             ],
             timeout=60.0,
@@ -92,7 +107,8 @@ def fit_toy(ctx: Context) -> None:
         losses = _losses(run.reads["losses"], "fit")
         if len(losses) != TOY_EPOCHS or not losses[-1] < TOY_GOAL:
             raise Fail(
-                f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring the loss near 0 (seed {seed})",
+                f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
+                f"the loss near 0 (seed {seed})",
                 expected=f"{TOY_EPOCHS} losses, the last < {TOY_GOAL}",
                 got=f"{len(losses)} losses"
                 + (f", {fmt(losses[0])} -> {fmt(losses[-1])}" if losses else ""),
@@ -106,25 +122,39 @@ def fit_matches_sgd(ctx: Context) -> None:
     fitted = ctx.run_steps(
         [
             *toy_model(7),
-            ["call", "losses", "train:fit", "m", data(TOY_XS), data(TOY_YS), {"num": epochs}, {"num": TOY_LR}],
+            [
+                "call",
+                "losses",
+                "train:fit",
+                "m",
+                data(TOY_XS),
+                data(TOY_YS),
+                {"num": epochs},
+                {"num": TOY_LR},
+            ],
             ["read_plain", "losses"],
         ],
         timeout=60.0,
     )
     ours = ctx.run_steps(
-        [*toy_model(7), ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), epochs, TOY_LR]], timeout=60.0
+        [*toy_model(7), ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), epochs, TOY_LR]],
+        timeout=60.0,
     )
     got = _losses(fitted.reads["losses"], "fit")
     want: list[float] = ours.reads["loss"]
     if len(got) != len(want) or not all(close(w, g, 1e-6) for w, g in zip(want, got, strict=True)):
+
+        def at(losses: list[float], i: int) -> str:
+            return fmt(losses[i]) if i < len(losses) else "-"
+
         first = next(
             (i for i, (w, g) in enumerate(zip(want, got, strict=False)) if not close(w, g, 1e-6)),
             min(len(want), len(got)),
         )
         raise Fail(
             "fit's losses differ from forward / zero_grad / backward / step on the same model",
-            expected=f"{len(want)} losses; epoch {first}: {fmt(want[first]) if first < len(want) else '-'}",
-            got=f"{len(got)} losses; epoch {first}: {fmt(got[first]) if first < len(got) else '-'}",
+            expected=f"{len(want)} losses; epoch {first}: {at(want, first)}",
+            got=f"{len(got)} losses; epoch {first}: {at(got, first)}",
             observed={"want": want[:5], "got": got[:5]},
         )
 
@@ -139,7 +169,17 @@ def fit_tense(ctx: Context) -> None:
                 ["call", "d", "train:tense_dataset"],
                 ["index", "xs", "d", 0],
                 ["index", "ys", "d", 1],
-                ["fit_until", "losses", "m", "xs", "ys", TENSE_CHUNK, TENSE_EPOCHS, TENSE_LR, TENSE_GOAL],
+                [
+                    "fit_until",
+                    "losses",
+                    "m",
+                    "xs",
+                    "ys",
+                    TENSE_CHUNK,
+                    TENSE_EPOCHS,
+                    TENSE_LR,
+                    TENSE_GOAL,
+                ],
             ],
             timeout=120.0,
         )
@@ -148,5 +188,6 @@ def fit_tense(ctx: Context) -> None:
             raise Fail(
                 f"the tense-identity loss stays above {TENSE_GOAL} (seed {seed})",
                 expected=f"loss < {TENSE_GOAL} within {TENSE_EPOCHS} epochs at lr {TENSE_LR}",
-                got=f"loss {fmt(losses[0]) if losses else '-'} -> {fmt(losses[-1]) if losses else '-'} after {len(losses)} epochs",
+                got=f"loss {fmt(losses[0]) if losses else '-'} -> "
+                f"{fmt(losses[-1]) if losses else '-'} after {len(losses)} epochs",
             )

@@ -72,5 +72,6 @@ def to_dot(ctx: Context) -> None:
         raise Fail(
             "to_dot of the neuron must show 10 Values and 5 ops, wired by 14 edges, with data",
             expected="15 nodes, 14 edges, the output's data 0.7071 shown",
-            got=f"{nodes} nodes, {edges} edges" + ("" if "0.7071" in text else ", 0.7071 not shown"),
+            got=f"{nodes} nodes, {edges} edges"
+            + ("" if "0.7071" in text else ", 0.7071 not shown"),
         )
