@@ -9,6 +9,8 @@ nox -s skeleton   regenerate skeleton/ from the reference's solution markers
 
 from __future__ import annotations
 
+import sys
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -52,7 +54,15 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks that print numbers: engine speed, grading time, batch throughput."""
+    session.install("-r", "requirements/tests.txt")
+    session.run("python", "bench/engine_speed.py")
+    session.run("python", "bench/grade_speed.py")
+
+
+@nox.session(venv_backend="none")
 def skeleton(session: nox.Session) -> None:
     """Regenerate skeleton/ from the reference, then check it is complete and leak-free."""
-    session.run("python", "-m", "tools.skeleton", "write")
-    session.run("python", "-m", "tools.skeleton", "check")
+    session.run(sys.executable, "-m", "tools.skeleton", "write")
+    session.run(sys.executable, "-m", "tools.skeleton", "check")
