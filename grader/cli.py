@@ -51,23 +51,34 @@ def parse(argv: list[str]) -> argparse.Namespace:
         choices=sorted(RUBRIC.labs),
         help="grade only this lab (repeatable)",
     )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="only the checks students see (visibility = visible): fast local feedback",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     return args
 
 
-def grade_one(submission: Submission, out_dir: Path, labs: set[str] | None) -> Graded:
+def grade_one(
+    submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
+) -> Graded:
     """Grade and write reports for one submission. Never raises."""
     if submission.problem:
-        graded = invalid(submission, submission.problem, labs=labs)
+        graded = invalid(submission, submission.problem, labs=labs, public=public)
     else:
         try:
-            graded = run_checks(submission, labs=labs)
+            graded = run_checks(submission, labs=labs, public=public)
         except Exception as exc:  # a bug of ours: say so, never a silent student zero
             detail = traceback.format_exception_only(exc)[-1].strip()
             graded = invalid(
-                submission, f"the grader crashed: {detail}", labs=labs, status="grader_error"
+                submission,
+                f"the grader crashed: {detail}",
+                labs=labs,
+                status="grader_error",
+                public=public,
             )
     write_all(graded, out_dir)
     return graded
@@ -102,17 +113,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.jobs == 1 or len(submissions) == 1:
         for sub in submissions:
-            done(grade_one(sub, out_dir, labs))
+            done(grade_one(sub, out_dir, labs, args.public))
     else:
         with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(grade_one, sub, out_dir, labs): sub for sub in submissions}
+            futures = {
+                pool.submit(grade_one, sub, out_dir, labs, args.public): sub for sub in submissions
+            }
             for future in as_completed(futures):
                 try:
                     done(future.result())
                 except BrokenProcessPool as exc:
                     sub = futures[future]
                     g = invalid(
-                        sub, f"the grading process died: {exc}", labs=labs, status="grader_error"
+                        sub,
+                        f"the grading process died: {exc}",
+                        labs=labs,
+                        status="grader_error",
+                        public=args.public,
                     )
                     write_all(g, out_dir)
                     done(g)

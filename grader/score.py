@@ -72,9 +72,23 @@ class Graded:
         return {**asdict(self), "score": self.score, "max_score": self.max_score}
 
 
-def order(rubric: Rubric, labs: set[str] | None) -> list[str]:
-    """Check ids to run: the selected labs' checks and what they depend on, deps first."""
-    wanted = [cid for cid, item in rubric.items.items() if labs is None or item.lab in labs]
+def selected(rubric: Rubric, labs: set[str] | None, public: bool) -> list[str]:
+    """Rubric ids in the chosen labs (and only the visible ones when ``public``)."""
+    return [
+        cid
+        for cid, item in rubric.items.items()
+        if (labs is None or item.lab in labs) and (not public or item.visibility == "visible")
+    ]
+
+
+def depends(cid: str, rubric: Rubric) -> list[str]:
+    """Dependencies of a check that this rubric grades (others count as satisfied)."""
+    return [d for d in REGISTRY[cid].depends if d in rubric.items and d in REGISTRY]
+
+
+def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[str]:
+    """Check ids to run: the selected checks and what they depend on, deps first."""
+    wanted = [cid for cid in selected(rubric, labs, public) if cid in REGISTRY]
     result: list[str] = []
     seen: set[str] = set()
 
@@ -82,7 +96,7 @@ def order(rubric: Rubric, labs: set[str] | None) -> list[str]:
         if cid in seen:
             return
         seen.add(cid)
-        for dep in REGISTRY[cid].depends:
+        for dep in depends(cid, rubric):
             visit(dep)
         result.append(cid)
 
@@ -108,12 +122,15 @@ def _outcome(cid: str, rubric: Rubric, status: str, **extra: Any) -> Outcome:
 
 
 def run_checks(
-    submission: Submission, rubric: Rubric = RUBRIC, labs: set[str] | None = None
+    submission: Submission,
+    rubric: Rubric = RUBRIC,
+    labs: set[str] | None = None,
+    public: bool = False,
 ) -> Graded:
     """Grade one submission: never raises for anything the student's code does."""
     start = time.monotonic()
-    ids = order(rubric, labs)
-    shown = {cid for cid in ids if labs is None or rubric.items[cid].lab in labs}
+    ids = order(rubric, labs, public)
+    shown = set(selected(rubric, labs, public))
     outcomes: dict[str, Outcome] = {}
     with Sandbox(submission.path, rubric.limits) as sandbox:
         ctx = Context(sandbox, sandbox.package_dir)
@@ -207,9 +224,10 @@ def invalid(
     rubric: Rubric = RUBRIC,
     labs: set[str] | None = None,
     status: str = "invalid",
+    public: bool = False,
 ) -> Graded:
     """A report for a submission that could not be graded at all (score 0 or error)."""
-    ids = [cid for cid, item in rubric.items.items() if labs is None or item.lab in labs]
+    ids = selected(rubric, labs, public)
     outcomes = [
         _outcome(cid, rubric, NOT_RUN if status == "invalid" else GRADER_ERROR, summary=problem)
         for cid in ids

@@ -21,6 +21,7 @@ import operator
 import os
 import random
 import resource
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -54,6 +55,9 @@ def _set_limits(limits: dict[str, float]) -> None:
     out = int(limits["output_kb"] * 1024)
     resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # CPython ignores SIGXFSZ at startup, so a write past the cap would only raise
+    # OSError in the student's code; restore the default so the cap stops the child.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
 def _text(value: object, limit: int = MAX_TEXT) -> str:
