@@ -69,7 +69,7 @@ def results_json(graded: Graded) -> dict[str, Any]:
                     "check_id": o.id,
                     "outcome": o.status,
                     "blocked_by": o.blocked_by,
-                    "diagnosis": None,
+                    "diagnosis": o.diagnosis,
                     "counterexample": o.counterexample,
                     "expected": o.expected,
                     "got": o.got,
@@ -98,6 +98,13 @@ def report_md(graded: Graded) -> str:
     lines = [f"# minigrad report: {graded.name}", ""]
     lines.append(f"**{_summary_line(graded)}**")
     lines.append("")
+    likely = graded.diagnosis
+    if likely:
+        lines += [
+            f"**Most likely mistake:** {likely['explanation']} (`{likely['code']}`; "
+            f"reread [labs/{likely['reread']}](../../labs/{likely['reread']}))",
+            "",
+        ]
     if graded.status != "graded":
         lines += ["Fix the problem above and grade again.", ""]
     lines += ["| lab | score | checks passed |", "|---|---|---|"]
@@ -148,6 +155,8 @@ def _failure_md(o: Outcome) -> list[str]:
         o.summary + ".",
         "",
     ]
+    if o.diagnosis:
+        lines += [f"Likely mistake: {o.diagnosis['explanation']} (`{o.diagnosis['code']}`)", ""]
     if o.expected or o.got:
         lines += [f"- expected: {o.expected}", f"- got: {o.got}", ""]
     if o.counterexample:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail
+from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.rubric import RUBRIC, Rubric
 from grader.sandbox import BudgetExhausted, Sandbox, StudentFault
@@ -40,6 +41,7 @@ class Outcome:
     blocked_by: str | None = None
     seconds: float = 0.0
     observed: dict[str, Any] = field(default_factory=dict)
+    diagnosis: dict[str, str] | None = None  # code, explanation, reread
 
 
 @dataclass
@@ -64,12 +66,22 @@ class Graded:
     def max_score(self) -> float:
         return sum(o.max_score for o in self.outcomes)
 
+    @property
+    def diagnosis(self) -> dict[str, str] | None:
+        """The most likely mistake: that of the first failed check that has one."""
+        return next((o.diagnosis for o in self.outcomes if o.diagnosis), None)
+
     def lab_score(self, lab: str) -> tuple[float, float]:
         mine = [o for o in self.outcomes if o.lab == lab]
         return sum(o.score for o in mine), sum(o.max_score for o in mine)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "score": self.score, "max_score": self.max_score}
+        return {
+            **asdict(self),
+            "score": self.score,
+            "max_score": self.max_score,
+            "diagnosis": self.diagnosis,
+        }
 
 
 def selected(rubric: Rubric, labs: set[str] | None, public: bool) -> list[str]:
@@ -154,6 +166,12 @@ def run_checks(
                 )
                 continue
             outcomes[cid] = _run_one(cid, ctx, rubric)
+        failed = [o for o in outcomes.values() if o.status == FAILED]
+        if failed:
+            facts = probe(ctx)
+            for o in failed:
+                code = diagnose_check(o.id, o.observed, facts)
+                o.diagnosis = explain(code) if code else None
         tail = sandbox.output_tail()
         notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))
     return Graded(

@@ -120,7 +120,7 @@ class Context:
             raise Fail(
                 f"your code raised {result.describe_error()}",
                 counterexample=program.python(),
-                observed={"raised": result.raised()},
+                observed={"raised": result.raised(), "steps": program.steps},
             )
         return result
 
@@ -141,8 +141,10 @@ def compare(
     """Fail with every mismatching number when the student's reads differ from expected."""
     wrong_expected: list[str] = []
     wrong_got: list[str] = []
+    seen: dict[str, list[float]] = {}
     for name, (data, grad) in expected.items():
         got_data, got_grad = run.pair(name)
+        seen[name] = [got_data, got_grad]
         for field_name, want, got in (("data", data, got_data), ("grad", grad, got_grad)):
             if field_name in what and not close(want, got, tol):
                 wrong_expected.append(f"{name}.{field_name} = {fmt(want)}")
@@ -153,5 +155,10 @@ def compare(
             expected=", ".join(wrong_expected),
             got=", ".join(wrong_got),
             counterexample=run.program.python(),
-            observed=observed or {},
+            observed={
+                "steps": run.program.steps,
+                "got": seen,
+                "want": {k: list(v) for k, v in expected.items()},
+                **(observed or {}),
+            },
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 from grader.checks.base import Context, Fail, check
@@ -27,10 +28,12 @@ def build(ctx: Context) -> None:
     run = ctx.run_steps([*mlp_steps(), ["call", "out", "m", nums(X)], ["read", "out"]])
     kind = run.reads["out"].get("kind")
     if kind == "list":
+        count = len(run.reads["out"].get("items", []))
         raise Fail(
             "MLP(3, [4, 4, 1]) must return one Value, not a list",
             expected="a Value",
-            got=f"a list of {len(run.reads['out'].get('items', []))}",
+            got=f"a list of {count}",
+            observed={"list_of": count},
         )
     run.pair("out")
 
@@ -126,7 +129,7 @@ def zero_grad(ctx: Context) -> None:
         )
 
 
-@check("nn.layer_single", depends=BUILT)
+@check("nn.layer_single", depends=ENGINE)
 def layer_single(ctx: Context) -> None:
     for nout, want in ((1, "a Value"), (2, "a list of 2 Values")):
         run = ctx.run_steps(
@@ -140,7 +143,12 @@ def layer_single(ctx: Context) -> None:
         out = run.reads["out"]
         got = f"a list of {len(out['items'])} Values" if out.get("kind") == "list" else "a Value"
         if got != want:
-            raise Fail(f"Layer(3, {nout}) returns the wrong kind of result", expected=want, got=got)
+            raise Fail(
+                f"Layer(3, {nout}) returns the wrong kind of result",
+                expected=want,
+                got=got,
+                observed={"nout": nout, "kind": out.get("kind")},
+            )
 
 
 @check("nn.weights_random", depends=BUILT)
@@ -151,11 +159,13 @@ def weights_random(ctx: Context) -> None:
     weights: list[float] = run.reads["w"]
     outside = [w for w in weights if not -1.0 <= w <= 1.0]
     if outside or len(set(weights)) < len(weights) // 2:
+        observed = {"distinct": len(set(weights)), "count": len(weights)}
         raise Fail(
             "weights must start as different random numbers in [-1, 1]",
             expected="random.uniform(-1, 1) for every weight and bias",
             got=f"{len(set(weights))} different values among {len(weights)}"
             + (f", {len(outside)} outside [-1, 1]" if outside else ""),
+            observed=observed,
         )
 
 
@@ -174,6 +184,19 @@ def forward(ctx: Context) -> None:
     sizes = [3, 4, 4, 1]
     if len(weights) != sum((a + 1) * b for a, b in itertools.pairwise(sizes)):
         raise Fail("cannot recompute the forward pass: wrong number of parameters")
+    want = chain(weights, sizes, math.tanh)
+    got, _ = run.pair("out")
+    if not close(want, got):
+        raise Fail(
+            "the MLP output differs from tanh(w.x + b) chained through its own parameters",
+            expected=f"output = {fmt(want)}",
+            got=f"output = {fmt(got)}",
+            observed={"got": got, "linear": chain(weights, sizes, lambda v: v)},
+        )
+
+
+def chain(weights: list[float], sizes: list[int], act: Callable[[float], float]) -> float:
+    """The MLP output computed from its parameter list, with activation ``act``."""
     acts = X
     i = 0
     for nin, nout in itertools.pairwise(sizes):
@@ -181,12 +204,6 @@ def forward(ctx: Context) -> None:
         for _ in range(nout):
             w, b = weights[i : i + nin], weights[i + nin]
             i += nin + 1
-            nxt.append(math.tanh(sum(wi * xi for wi, xi in zip(w, acts, strict=True)) + b))
+            nxt.append(act(sum(wi * xi for wi, xi in zip(w, acts, strict=True)) + b))
         acts = nxt
-    got, _ = run.pair("out")
-    if not close(acts[0], got):
-        raise Fail(
-            "the MLP output differs from tanh(w.x + b) chained through its own parameters",
-            expected=f"output = {fmt(acts[0])}",
-            got=f"output = {fmt(got)}",
-        )
+    return acts[0]

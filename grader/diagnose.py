@@ -1,0 +1,310 @@
+"""Diagnose: name the classic mistake most likely behind a submission's failures.
+
+Only behaviour observed through the sandbox counts: the numbers each failed check
+recorded (``Outcome.observed``) and a few small probe programs run on the student's
+engine after the checks. The student's source is never read or diffed for this.
+When no pattern fits, a check gets no diagnosis: the report then shows only what
+failed and the smallest counterexample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from grader.checks.base import Context
+from grader.mistakes import MISTAKES
+from grader.program import Program, close
+from grader.sandbox import StudentFault
+
+Observed = dict[str, Any]
+PRE = 5.0  # a gradient already on a leaf before a local backward step
+G = 1.7
+
+
+# ---------------------------------------------------------------- local derivatives
+def local(op: str, args: list[float]) -> list[float]:
+    """d out / d arg for each argument of ``op`` (the exponent of pow is a constant)."""
+    a = args[0]
+    b = args[1] if len(args) > 1 else 0.0
+    if op == "add":
+        return [1.0, 1.0]
+    if op == "sub":
+        return [1.0, -1.0]
+    if op == "mul":
+        return [b, a]
+    if op == "truediv":
+        return [1 / b, -a / b**2]
+    if op == "pow":
+        return [b * a ** (b - 1) if b != 0 else 0.0]
+    if op == "neg":
+        return [-1.0]
+    if op == "exp":
+        return [math.exp(a)]
+    if op == "log":
+        return [1 / a]
+    if op == "relu":
+        return [1.0 if a > 0 else 0.0]
+    return [1 - math.tanh(a) ** 2]
+
+
+def models(op: str, args: list[float], g: float) -> list[tuple[str, list[float]]]:
+    """The gradients each classic per-op mistake would produce (code, grads)."""
+    right = [d * g for d in local(op, args)]
+    found = [("missing-upstream", local(op, args)), ("sign-error", [-x for x in right])]
+    if op == "mul":
+        a, b = args
+        found += [
+            ("wrong-operand", [a * g, a * g]),
+            ("wrong-operand", [b * g, b * g]),
+            ("wrong-operand", [a * g, b * g]),
+        ]
+    if op == "truediv":
+        found.append(("wrong-operand", [g / args[0], right[1]]))
+    if op == "tanh":
+        found.append(("tanh-from-input", [(1 - args[0] ** 2) * g]))
+    if op == "exp":
+        found.append(("exp-from-input", [args[0] * g]))
+    if op == "relu" and args[0] == 0:
+        found.append(("relu-grad-at-zero", [g]))
+    return found
+
+
+def _per_op(obs: Observed) -> str | None:
+    """Match a failed one-op program's grads against each mistake model."""
+    steps = obs.get("steps") or []
+    consts = {s[1]: s[2] for s in steps if s[0] == "const"}
+    ops = [s for s in steps if s[0] == "op"]
+    upstream = [s[2] for s in steps if s[0] == "set_grad"]
+    got = obs.get("got") or {}
+    if len(ops) != 1 or len(upstream) != 1:
+        return None
+    _, _, op, *args = ops[0]
+    values = [consts[a] if isinstance(a, str) else a["num"] for a in args]
+    names = [a if isinstance(a, str) else None for a in args]
+    if op in ("sub", "truediv") and names[0] is None and names[1] in got:
+        swapped = values[1] - values[0] if op == "sub" else values[1] / values[0]
+        if any(s[0] == "read" for s in steps) and _data_of(got, ops[0][1]) == swapped:
+            return "reflected-order"
+    for code, grads in models(op, values, upstream[0]):
+        pairs = [(n, g) for n, g in zip(names, grads, strict=False) if n is not None and n in got]
+        if pairs and all(close(g, got[n][1], 1e-9) for n, g in pairs):
+            return code
+    return None
+
+
+def _data_of(got: dict[str, Any], name: str) -> float | None:
+    return got[name][0] if name in got else None
+
+
+# ---------------------------------------------------------------- probes
+@dataclass
+class Facts:
+    """What small probe programs show about the student's engine (None: unknown)."""
+
+    assign: bool | None = None
+    seeded: bool | None = None
+    order: str | None = None  # "reverse" | "forward" | "late" | "other"
+    resets: bool | None = None
+    recorded: bool | None = None
+    identity: bool | None = None
+
+
+def _probe(ctx: Context, p: Program) -> dict[str, tuple[float, float]] | None:
+    try:
+        run = ctx.run(p)
+    except StudentFault:
+        return None
+    if run.error is not None:
+        return None
+    try:
+        return {name: run.pair(name) for name in p.reads}
+    except StudentFault:
+        return None
+
+
+def probe(ctx: Context) -> Facts:
+    facts = Facts()
+    # = instead of +=: a gradient already on a leaf must survive one more local step.
+    assign = False
+    for op, args in (
+        ("add", (3.0, 2.0)),
+        ("sub", (3.0, 2.0)),
+        ("mul", (3.0, 2.0)),
+        ("truediv", (3.0, 2.0)),
+        ("tanh", (0.5,)),
+        ("exp", (0.5,)),
+    ):
+        p = Program()
+        leaves = [p.const(x) for x in args]
+        for leaf in leaves:
+            p.set_grad(leaf, PRE)
+        out = p.op(op, *leaves)
+        p.set_grad(out, G)
+        p.local_backward(out)
+        p.read(*leaves)
+        reads = _probe(ctx, p)
+        if reads is None:
+            continue
+        for leaf, d in zip(leaves, local(op, list(args)), strict=False):
+            if close(reads[leaf][1], d * G) and not close(d * G, PRE + d * G):
+                assign = True
+    facts.assign = assign
+    # Seed and order: L = a*b + c.
+    p = Program()
+    a, b, c = p.const(2.0), p.const(-3.0), p.const(4.0)
+    e = p.op("mul", a, b)
+    loss = p.op("add", e, c)
+    p.backward(loss)
+    p.read(a, e, c, loss)
+    reads = _probe(ctx, p)
+    if reads is not None:
+        facts.seeded = reads[loss][1] != 0.0
+        grads = (reads[a][1], reads[e][1], reads[c][1])
+        if grads == (-3.0, 1.0, 1.0):
+            facts.order = "reverse"
+        elif grads == (0.0, 1.0, 1.0):
+            facts.order = "forward"
+        elif facts.seeded and grads == (0.0, 0.0, 0.0):
+            facts.order = "late"
+        else:
+            facts.order = "other"
+    # Two backward passes on a depth-1 graph must add up.
+    p = Program()
+    a, b = p.const(2.0), p.const(-3.0)
+    out = p.op("mul", a, b)
+    p.backward(out)
+    p.backward(out)
+    p.read(a)
+    reads = _probe(ctx, p)
+    if reads is not None:
+        facts.resets = reads[a][1] == -3.0
+    # Every op records its parents.
+    recorded = True
+    for op, n in (("add", 2), ("sub", 2), ("mul", 2), ("truediv", 2), ("tanh", 1), ("exp", 1)):
+        p = Program()
+        leaves = [p.const(1.5) for _ in range(n)]
+        out = p.op(op, *leaves)
+        p.steps.append(["read_node", out])
+        try:
+            run = ctx.run(p)
+        except StudentFault:
+            continue
+        node = run.reads.get(out + "#node")
+        if run.error is None and isinstance(node, dict) and len(node.get("prev") or []) != n:
+            recorded = False
+    facts.recorded = recorded
+    # Identity equality and hashing.
+    try:
+        run = ctx.run(
+            Program(
+                [["const", "a", 2.0], ["const", "b", 2.0], ["identity", "eq", "size", "a", "b"]]
+            )
+        )
+        facts.identity = (
+            run.error is None and run.reads.get("eq") is False and run.reads.get("size") == 2
+        )
+    except StudentFault:
+        pass
+    return facts
+
+
+# ---------------------------------------------------------------- rules per check
+def _graph(obs: Observed, facts: Facts) -> str | None:
+    if facts.seeded is False:
+        return "no-seed"
+    if facts.order == "late":
+        return "late-closure"
+    if facts.order == "forward":
+        return "forward-order"
+    if facts.recorded is False:
+        return "op-not-recorded"
+    if facts.identity is False:
+        return "eq-hash-override"
+    if facts.assign:
+        return "assign-not-accumulate"
+    return None
+
+
+def _raised(expected: str | None, code: str) -> Callable[[Observed, Facts], str | None]:
+    return lambda obs, facts: code if obs.get("raised") == expected else None
+
+
+def _losses(obs: Observed, facts: Facts) -> str | None:
+    first, last = (
+        obs.get("first") or obs.get("got_losses"),
+        obs.get("last") or obs.get("got_losses"),
+    )
+    if first and last and last[-1] > first[0]:
+        return "update-sign"
+    want, got = obs.get("want_losses"), obs.get("got_losses")
+    if want and got and close(want[0], got[0], 1e-6):
+        return "fit-no-zero-grad"
+    return None
+
+
+PARAM_COUNTS: dict[tuple[object, object], str] = {
+    ("Neuron", 3): "bias-missing",
+    ("MLP", 36): "last-layer-dropped",
+}
+
+RULES: dict[str, Callable[[Observed, Facts], str | None]] = {
+    "conv.relu_at_zero": lambda obs, facts: "relu-grad-at-zero",
+    "conv.pow_value_exponent": _raised(None, "value-exponent"),
+    "conv.log_nonpositive": _raised(None, "log-clamp"),
+    "conv.div_by_zero": _raised(None, "div-zero-guard"),
+    "conv.zero_pow_zero": _raised("ZeroDivisionError", "pow-zero-exponent"),
+    "conv.tanh_large": _raised("OverflowError", "tanh-overflow"),
+    "conv.identity": lambda obs, facts: (
+        "eq-hash-override"
+        if facts.identity is False
+        else ("op-not-recorded" if facts.recorded is False else None)
+    ),
+    "lab01.imports": lambda obs, facts: "forbidden-import",
+    "graph.deep_chain": lambda obs, facts: (
+        "recursive-topo" if obs.get("raised") == "RecursionError" else _graph(obs, facts)
+    ),
+    "graph.accumulate": lambda obs, facts: (
+        _graph(obs, facts) or ("backward-resets" if facts.resets else None)
+    ),
+    "nn.build": lambda obs, facts: {4: "last-layer-dropped", 1: "layer-always-list"}.get(
+        obs.get("list_of", 0)
+    ),
+    "nn.layer_single": lambda obs, facts: (
+        "layer-always-list" if obs.get("kind") == "list" else None
+    ),
+    "nn.param_count": lambda obs, facts: PARAM_COUNTS.get((obs.get("class"), obs.get("count"))),
+    "nn.bias_included": lambda obs, facts: "bias-missing",
+    "nn.distinct_params": lambda obs, facts: "repeated-neuron",
+    "nn.zero_grad": lambda obs, facts: "zero-grad-noop",
+    "nn.weights_random": lambda obs, facts: "zero-init" if obs.get("distinct", 2) <= 1 else None,
+    "nn.forward": lambda obs, facts: (
+        "missing-activation" if close(obs.get("linear", math.nan), obs.get("got", 0.0)) else None
+    ),
+    "train.datasets": lambda obs, facts: "one-hot-wrong",
+    "train.fit_toy": _losses,
+    "train.fit_matches_sgd": _losses,
+    "viz.to_dot": lambda obs, facts: "dot-incomplete",
+    "lab02.quality": lambda obs, facts: "lint-findings",
+    "lab03.quality": lambda obs, facts: "lint-findings",
+    "lab04.quality": lambda obs, facts: "lint-findings",
+}
+
+
+def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
+    """The mistake code for one failed check, or None when no pattern fits."""
+    if check_id.startswith("ops."):
+        return _per_op(obs)
+    rule = RULES.get(check_id)
+    if rule is not None:
+        return rule(obs, facts)
+    if check_id.startswith(("graph.", "viz.graph")):
+        return _graph(obs, facts)
+    return None
+
+
+def explain(code: str) -> dict[str, str]:
+    mistake = MISTAKES[code]
+    return {"code": code, "explanation": mistake.explain, "reread": mistake.reread}
