@@ -54,6 +54,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Grade every planted-bug variant of the catalog and print the kill matrix."""
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "grader.mistakes.matrix", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks that print numbers: engine speed, grading time, batch throughput."""
     session.install("-r", "requirements/tests.txt")

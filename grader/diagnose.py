@@ -293,8 +293,25 @@ RULES: dict[str, Callable[[Observed, Facts], str | None]] = {
 }
 
 
+# Checks whose diagnosis is about which exception the student's code raised.
+ABOUT_EXCEPTIONS = {
+    "conv.pow_value_exponent",
+    "conv.log_nonpositive",
+    "conv.div_by_zero",
+    "conv.zero_pow_zero",
+    "conv.tanh_large",
+    "graph.deep_chain",
+}
+
+
 def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
-    """The mistake code for one failed check, or None when no pattern fits."""
+    """The mistake code for one failed check, or None when no pattern fits.
+
+    A check that failed because the student's code raised (an unfinished stub, a
+    crash) gets no guessed mistake unless the exception itself is the symptom.
+    """
+    if obs.get("raised") is not None and check_id not in ABOUT_EXCEPTIONS:
+        return None
     if check_id.startswith("ops."):
         return _per_op(obs)
     rule = RULES.get(check_id)

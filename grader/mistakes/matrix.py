@@ -1,0 +1,132 @@
+"""The kill matrix: grade every catalog variant and record which checks catch it.
+
+    python -m grader.mistakes.matrix [--jobs N]     (what `nox -s mutants` runs)
+
+Prints the matrix (variant x check: X = the check failed), then the verdicts the
+self-tests enforce: every variant loses points in its lab and keeps full points in
+the labs before it; every check with points catches at least one variant; the
+diagnosis names the variant's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from grader.discover import Submission
+from grader.mistakes import VARIANTS, Variant, materialize
+from grader.rubric import RUBRIC
+from grader.score import FAILED, PASSED, run_checks
+
+# Checks that cannot catch a planted bug, and why.
+EXEMPT = {"ops.construct": "given code worth 0 points: a root other checks depend on"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One variant's grading, reduced to what the matrix needs."""
+
+    variant: Variant
+    status: dict[str, str]
+    lab_scores: dict[str, tuple[float, float]]
+    diagnosis: str | None
+
+
+def grade_variant(variant: Variant) -> Row:
+    with tempfile.TemporaryDirectory() as tmp:
+        sub = materialize(variant, Path(tmp) / variant.id)
+        graded = run_checks(Submission(variant.id, sub))
+    return Row(
+        variant,
+        {o.id: o.status for o in graded.outcomes},
+        {lab: graded.lab_score(lab) for lab in graded.labs},
+        graded.diagnosis["code"] if graded.diagnosis else None,
+    )
+
+
+def compute(jobs: int = 2) -> list[Row]:
+    if jobs <= 1:
+        return [grade_variant(v) for v in VARIANTS]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(grade_variant, VARIANTS))
+
+
+def problems(rows: list[Row]) -> list[str]:
+    """Everything the mutation self-test fails on (empty when the catalog is covered)."""
+    found = []
+    labs = list(RUBRIC.labs)
+    for row in rows:
+        v = row.variant
+        score, top = row.lab_scores[v.lab]
+        if score >= top:
+            found.append(f"variant {v.id} keeps full points in {v.lab}: no check catches it")
+        for lab in labs[: labs.index(v.lab)]:
+            kept, lab_top = row.lab_scores[lab]
+            if kept < lab_top:
+                lost = [
+                    c for c, s in row.status.items() if RUBRIC.items[c].lab == lab and s != PASSED
+                ]
+                found.append(f"variant {v.id} ({v.lab}) also costs {lab} points: {lost}")
+        if row.diagnosis != v.mistake:
+            found.append(f"variant {v.id} is diagnosed as {row.diagnosis}, not {v.mistake}")
+    for cid, item in RUBRIC.items.items():
+        if cid in EXEMPT or item.points == 0:
+            continue
+        if not any(row.status.get(cid) == FAILED for row in rows):
+            found.append(f"check {cid} catches no variant: add a variant it catches, or drop it")
+    return found
+
+
+def render(rows: list[Row]) -> str:
+    checks = list(RUBRIC.items)
+    width = max(len(r.variant.id) for r in rows)
+    lines = [
+        f"kill matrix: {len(rows)} variants x {len(checks)} checks (X failed, . passed, - not run)"
+    ]
+    numbers = [f"{i + 1:02d}" for i in range(len(checks))]  # columns, see the legend
+    lines.append(" " * (width + 8) + "".join(n[0] for n in numbers))
+    lines.append(" " * (width + 8) + "".join(n[1] for n in numbers))
+    marks = {FAILED: "X", PASSED: ".", "not_run": "-"}
+    for r in rows:
+        cells = "".join(marks.get(r.status.get(c, ""), " ") for c in checks)
+        lines.append(f"{r.variant.id:<{width}} {r.variant.lab}  {cells}")
+    kills = {c: sum(r.status.get(c) == FAILED for r in rows) for c in checks}
+    unique = [
+        c
+        for c in checks
+        if any(
+            r.status.get(c) == FAILED and sum(s == FAILED for s in r.status.values()) == 1
+            for r in rows
+        )
+    ]
+    right = sum(r.diagnosis == r.variant.mistake for r in rows)
+    lines += ["", "columns:"]
+    lines += [f"  {n} {c} (catches {kills[c]})" for n, c in zip(numbers, checks, strict=True)]
+    lines += [
+        "",
+        f"variants caught: {sum(any(s == FAILED for s in r.status.values()) for r in rows)}"
+        f" / {len(rows)}",
+        f"diagnosis accuracy: {right} / {len(rows)}",
+        f"checks that catch at least one variant: {sum(k > 0 for k in kills.values())}"
+        f" / {len(checks)}; sole catcher of some variant: {len(unique)}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.mistakes.matrix")
+    parser.add_argument("--jobs", type=int, default=2)
+    rows = compute(parser.parse_args().jobs)
+    print(render(rows))
+    found = problems(rows)
+    for problem in found:
+        print(f"PROBLEM: {problem}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
