@@ -1,0 +1,98 @@
+"""The catalog of classic mistakes: every variant is caught in its lab, diagnosed as its
+mistake, and every check earns its place by catching at least one variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.mistakes import MISTAKES, VARIANTS, CatalogError, Variant, materialize, patched
+from grader.mistakes.matrix import Row, compute, problems, render
+from grader.score import FAILED
+
+COURSE_MISTAKES = {  # the 18 "Classic mistakes" of COURSE.md, by catalog code
+    "assign-not-accumulate",
+    "missing-upstream",
+    "wrong-operand",
+    "reflected-order",
+    "relu-grad-at-zero",
+    "tanh-from-input",
+    "exp-from-input",
+    "value-exponent",
+    "log-clamp",
+    "no-seed",
+    "forward-order",
+    "late-closure",
+    "eq-hash-override",
+    "recursive-topo",
+    "bias-missing",
+    "zero-grad-noop",
+    "repeated-neuron",
+    "zero-init",
+}
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[Row]:
+    return compute(jobs=2)
+
+
+def test_catalog_covers_the_course() -> None:
+    assert len(VARIANTS) >= 20
+    assert len({v.id for v in VARIANTS}) == len(VARIANTS)
+    assert {v.mistake for v in VARIANTS} >= COURSE_MISTAKES
+    assert {m for m in MISTAKES if MISTAKES[m].course} >= COURSE_MISTAKES
+    assert {v.mistake for v in VARIANTS} == set(MISTAKES)  # no mistake without a variant
+
+
+def test_every_patch_applies_exactly_once() -> None:
+    for variant in VARIANTS:
+        assert patched(variant) != ""
+
+
+def test_a_stale_patch_is_refused(tmp_path: Path) -> None:
+    stale = Variant("stale", "log-clamp", "scalar.py", "text not in the reference", "x", "lab01")
+    with pytest.raises(CatalogError, match="matches 0 times"):
+        materialize(stale, tmp_path / "stale")
+
+
+def test_the_kill_matrix_has_no_problems(rows: list[Row]) -> None:
+    assert problems(rows) == []
+    text = render(rows)
+    assert f"variants caught: {len(VARIANTS)} / {len(VARIANTS)}" in text
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_variant_is_caught_in_its_lab_and_diagnosed(rows: list[Row], variant: Variant) -> None:
+    row = next(r for r in rows if r.variant.id == variant.id)
+    score, top = row.lab_scores[variant.lab]
+    assert score < top
+    assert any(s == FAILED for s in row.status.values())
+    assert row.diagnosis == variant.mistake
+
+
+def test_problems_reports_an_uncaught_variant_and_a_useless_check(rows: list[Row]) -> None:
+    # A variant that changes nothing, and a matrix in which one check never fails.
+    harmless = Variant("harmless", "log-clamp", "scalar.py", "x", "x", "lab01")
+    reference_row = Row(
+        harmless,
+        {c: "passed" for c in rows[0].status},
+        {lab: (top, top) for lab, (_, top) in rows[0].lab_scores.items()},
+        None,
+    )
+    found = problems([*rows, reference_row])
+    assert any("harmless keeps full points" in p for p in found)
+    without_relu = [r for r in rows if r.status.get("conv.relu_at_zero") != FAILED]
+    assert any("conv.relu_at_zero catches no variant" in p for p in problems(without_relu))
+
+
+def test_report_names_the_mistake_at_the_top(tmp_path: Path) -> None:
+    variant = next(v for v in VARIANTS if v.id == "mul-assign-not-accumulate")
+    sub = materialize(variant, tmp_path / "student")
+    assert cli.main([str(sub), "--out", str(tmp_path / "out"), "--lab", "lab02"]) == 0
+    report = (tmp_path / "out" / "student" / "report.md").read_text()
+    head = "\n".join(report.splitlines()[:6])
+    assert "**Most likely mistake:**" in head
+    assert MISTAKES["assign-not-accumulate"].explain in head
