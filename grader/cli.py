@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import NoReturn
 
+from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.report import grades_csv, write_all
 from grader.rubric import RUBRIC
@@ -80,7 +81,18 @@ def grade_one(
                 status="grader_error",
                 public=public,
             )
-    write_all(graded, out_dir)
+    try:
+        write_all(graded, out_dir)
+    except Exception as exc:  # a report writer bug: keep the batch going, say so plainly
+        detail = traceback.format_exception_only(exc)[-1].strip()
+        graded = invalid(
+            submission,
+            f"the grader could not write this report: {detail}",
+            labs=labs,
+            status="grader_error",
+            public=public,
+        )
+        write_all(graded, out_dir)
     return graded
 
 
@@ -135,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     done(g)
     lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
     grades_csv(results, lab_titles, out_dir / "grades.csv")
+    write_class_view(results, out_dir)
     _table(results, lab_titles)
     print(
         f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "

@@ -22,11 +22,14 @@ def _points(x: float) -> str:
 
 
 def write_all(graded: Graded, out_dir: Path) -> Path:
-    """Write the three per-submission reports into ``out_dir/<name>/``; return that dir."""
+    """Write the per-submission reports into ``out_dir/<name>/``; return that dir."""
+    from grader.html_report import write_html  # it builds on this module's helpers
+
     folder = out_dir / graded.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results_json(graded), indent=2) + "\n")
     (folder / "report.md").write_text(report_md(graded))
+    write_html(graded, folder)
     ET.ElementTree(junit(graded)).write(
         folder / "junit.xml", encoding="utf-8", xml_declaration=True
     )

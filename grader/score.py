@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail
+from grader.checks.base import graph_nodes
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.rubric import RUBRIC, Rubric
@@ -172,6 +173,10 @@ def run_checks(
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
+                if "got" in o.observed and "steps" in o.observed:
+                    nodes = graph_nodes(ctx, o.observed["steps"])
+                    if nodes:
+                        o.observed["graph"] = nodes
         tail = sandbox.output_tail()
         notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))
     return Graded(

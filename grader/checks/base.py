@@ -8,6 +8,7 @@ check is reported as "not run because ... failed" instead of failing noisily.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,3 +163,58 @@ def compare(
                 **(observed or {}),
             },
         )
+
+
+MAX_GRAPH_STEPS = 200  # bigger programs (the 10,000-node chain) are not drawn
+GRAPH_STEPS = {"const", "op", "sum", "set_grad", "local_backward", "backward", "read"}
+
+
+def graph_nodes(ctx: Context, steps: list[list[Any]]) -> list[dict[str, Any]] | None:
+    """Every node of a failed graph program with its expected (PyTorch) and actual grad.
+
+    Re-runs the program reading every node, on the student's engine and in PyTorch,
+    for the drawing in the HTML report. None when the program is not a plain graph.
+    """
+    from grader.expect import evaluate  # torch: imported only when a report needs it
+
+    if not steps or len(steps) > MAX_GRAPH_STEPS or any(s[0] not in GRAPH_STEPS for s in steps):
+        return None
+    program = Program([s for s in steps if s[0] != "read"])
+    names: list[str] = []
+    parents: dict[str, list[str]] = {}
+    ops: dict[str, str] = {}
+    for s in program.steps:
+        if s[0] == "const":
+            names.append(s[1])
+            parents[s[1]], ops[s[1]] = [], ""
+        elif s[0] == "op":
+            names.append(s[1])
+            parents[s[1]] = [a for a in s[3:] if isinstance(a, str)]
+            ops[s[1]] = s[2]
+        elif s[0] == "sum":
+            names.append(s[1])
+            parents[s[1]], ops[s[1]] = [*s[2], s[3]], "sum"
+    program.read(*names)
+    try:
+        want = evaluate(program)
+        run = ctx.run(program)
+    except Exception:  # the drawing is a convenience; the failure is already reported
+        return None
+    index = {n: i for i, n in enumerate(names)}
+    nodes = []
+    for name in names:
+        try:
+            data, grad = run.pair(name)
+        except StudentFault:
+            data, grad = math.nan, math.nan
+        nodes.append(
+            {
+                "name": name,
+                "op": ops[name],
+                "data": data,
+                "prev": [index[p] for p in parents[name]],
+                "expected_grad": want[name][1],
+                "got_grad": grad,
+            }
+        )
+    return nodes

@@ -1,0 +1,389 @@
+"""Class view: one page for TAs over a whole batch of graded submissions.
+
+``write_class_view`` writes ``index.html`` (self-contained: inline CSS and an inline SVG
+histogram drawn here, no scripts, no network) and ``summary.md`` (the same numbers as
+Markdown tables) next to the per-submission folders ``<name>/report.html`` and
+``<name>/report.md``, which the student table links to.
+
+Submissions the grader itself failed on (status ``grader_error``) are listed but left
+out of the statistics: their zero is not the student's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from grader.html_report import diagnosis_of, esc, page, total_class
+from grader.report import _points
+from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded
+
+BINS = 10
+
+
+def status_of(g: Graded) -> str:
+    """graded | invalid | grader_error (a graded submission with a grader error counts)."""
+    if g.status != "graded":
+        return g.status
+    return GRADER_ERROR if any(o.status == GRADER_ERROR for o in g.outcomes) else "graded"
+
+
+def histogram(scores: Sequence[float], max_score: float, bins: int = BINS) -> list[int]:
+    """Counts of ``scores`` in ``bins`` equal bins over 0..max_score.
+
+    Bin k holds [k*w, (k+1)*w) with w = max_score / bins; the last bin also holds
+    max_score itself. Scores outside 0..max_score are clamped into the end bins.
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, not {bins}")
+    counts = [0] * bins
+    for score in scores:
+        k = 0 if max_score <= 0 else int(score * bins / max_score)
+        counts[min(max(k, 0), bins - 1)] += 1
+    return counts
+
+
+def bin_labels(max_score: float, bins: int = BINS) -> list[str]:
+    """'0-10', '10-20', ... (with an en dash) for the bins of ``histogram``."""
+    width = max_score / bins if bins else 0.0
+    return [f"{_points(k * width)}\u2013{_points((k + 1) * width)}" for k in range(bins)]
+
+
+@dataclass
+class CheckStats:
+    id: str
+    lab: str
+    name: str
+    passed: int = 0
+    failed: int = 0
+    not_run: int = 0
+    grader_error: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.not_run + self.grader_error
+
+    @property
+    def pass_rate(self) -> float:
+        """Percent of submissions that passed this check (0 when nobody was graded)."""
+        return 100.0 * self.passed / self.total if self.total else 0.0
+
+
+@dataclass
+class DiagnosisStats:
+    code: str
+    count: int = 0
+    students: set[str] = field(default_factory=set)
+    checks: list[str] = field(default_factory=list)
+    explanation: str = ""
+
+
+@dataclass
+class ClassStats:
+    count: int
+    counted: int  # submissions in the statistics (all but grader errors)
+    invalid: int
+    grader_errors: int
+    mean: float
+    median: float
+    low: float
+    high: float
+    max_score: float
+    bins: list[int]
+    labels: list[str]
+    checks: list[CheckStats]  # pass rate ascending
+    diagnoses: list[DiagnosisStats]  # most frequent first
+    labs: dict[str, str]
+
+
+def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
+    """Every number of the class view, computed once for both pages."""
+    counted = [g for g in results if status_of(g) != GRADER_ERROR]
+    totals = [g.score for g in counted]
+    max_score = max((g.max_score for g in results), default=0.0)
+    labs: dict[str, str] = {}
+    for g in results:
+        for lab, title in g.labs.items():
+            labs.setdefault(lab, title)
+    checks: dict[str, CheckStats] = {}
+    diagnoses: dict[str, DiagnosisStats] = {}
+    for g in counted:
+        for o in g.outcomes:
+            stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, o.name))
+            if o.status == PASSED:
+                stats.passed += 1
+            elif o.status == FAILED:
+                stats.failed += 1
+            elif o.status == NOT_RUN:
+                stats.not_run += 1
+            else:
+                stats.grader_error += 1
+            found = diagnosis_of(o)
+            if found is None:
+                continue
+            code, explanation = found["code"], found["explanation"]
+            d = diagnoses.setdefault(code, DiagnosisStats(code, explanation=explanation))
+            d.count += 1
+            d.students.add(g.name)
+            if o.id not in d.checks:
+                d.checks.append(o.id)
+            d.explanation = d.explanation or explanation
+    ordered = sorted(checks.values(), key=lambda c: c.pass_rate)  # stable: rubric order
+    frequent = sorted(diagnoses.values(), key=lambda d: (-d.count, d.code))
+    return ClassStats(
+        count=len(results),
+        counted=len(counted),
+        invalid=sum(g.status == "invalid" for g in results),
+        grader_errors=len(results) - len(counted),
+        mean=statistics.fmean(totals) if totals else 0.0,
+        median=statistics.median(totals) if totals else 0.0,
+        low=min(totals, default=0.0),
+        high=max(totals, default=0.0),
+        max_score=max_score,
+        bins=histogram(totals, max_score, bins),
+        labels=bin_labels(max_score, bins),
+        checks=ordered,
+        diagnoses=frequent,
+        labs=labs,
+    )
+
+
+def write_class_view(results: list[Graded], out_dir: Path) -> None:
+    """Write ``out_dir/index.html`` and ``out_dir/summary.md`` for the batch."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = class_stats(results)
+    ordered = sorted(results, key=lambda g: g.name)
+    (out_dir / "index.html").write_text(index_html(ordered, stats), encoding="utf-8")
+    (out_dir / "summary.md").write_text(summary_md(ordered, stats), encoding="utf-8")
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}" if x != int(x) else f"{x:g}"
+
+
+# ------------------------------------------------------------------ HTML
+
+
+def histogram_svg(counts: Sequence[int], labels: Sequence[str]) -> str:
+    """A small bar chart as inline SVG (no xmlns needed inside HTML)."""
+    width, height, left, bottom, top = 640, 220, 36, 40, 18
+    plot_h = height - bottom - top
+    step = (width - left - 8) / max(len(counts), 1)
+    peak = max(counts, default=0) or 1
+    parts = [
+        f'<svg class="histogram" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="score distribution">',
+        "<title>Score distribution</title>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" '
+        'stroke="#6e7781"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="11" '
+        f'fill="#6e7781">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" font-size="11" '
+        'fill="#6e7781">0</text>',
+    ]
+    for k, count in enumerate(counts):
+        bar_h = plot_h * count / peak
+        x = left + k * step + 3
+        y = top + plot_h - bar_h
+        label = labels[k] if k < len(labels) else ""
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step - 6:.1f}" height="{bar_h:.1f}" '
+            f'fill="#0969da" rx="2"><title>{esc(label)}: {count}</title></rect>'
+        )
+        if count:
+            parts.append(
+                f'<text x="{x + (step - 6) / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" '
+                f'font-size="12" fill="#1f2328">{count}</text>'
+            )
+        parts.append(
+            f'<text x="{x + (step - 6) / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+            f'font-size="11" fill="#1f2328">{esc(label)}</text>'
+        )
+    parts.append(
+        f'<text x="{(left + width) / 2:.0f}" y="{height - 4}" text-anchor="middle" '
+        'font-size="11" fill="#6e7781">total score</text>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
+
+CSS = """
+.score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
+.score.full { color: #1a7f37; background: #dafbe1; }
+.score.part { color: #9a6700; background: #fff8c5; }
+.score.low { color: #cf222e; background: #ffebe9; }
+.score.none { color: #6e7781; background: #f6f8fa; }
+svg.histogram { max-width: 100%; height: auto; }
+"""
+
+
+def _status_badge(status: str) -> str:
+    kind = STATUS_BADGE.get(status, NOT_RUN)
+    return f'<span class="badge {kind}">{esc(status.replace("_", " "))}</span>'
+
+
+def _href(name: str, file: str) -> str:
+    return esc(quote(name, safe="") + "/" + file)
+
+
+def index_html(results: Sequence[Graded], stats: ClassStats) -> str:
+    parts = ["<h1>minigrad class view</h1>\n"]
+    line = f"{stats.count} submission(s)"
+    if stats.invalid:
+        line += f", {stats.invalid} not gradable (invalid)"
+    if stats.grader_errors:
+        line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
+    parts.append(f"<p>{esc(line)}.</p>\n")
+    parts.append(
+        '<table class="stats"><thead><tr><th class="num">submissions</th>'
+        '<th class="num">mean</th><th class="num">median</th><th class="num">min</th>'
+        '<th class="num">max</th><th class="num">out of</th></tr></thead>\n<tbody><tr>'
+        f'<td class="num">{stats.count}</td><td class="num">{_num(stats.mean)}</td>'
+        f'<td class="num">{_num(stats.median)}</td><td class="num">{_num(stats.low)}</td>'
+        f'<td class="num">{_num(stats.high)}</td>'
+        f'<td class="num">{_num(stats.max_score)}</td></tr></tbody></table>\n'
+    )
+    parts.append("<h2>Score distribution</h2>\n")
+    parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
+    parts.append(_checks_html(stats))
+    parts.append(_diagnoses_html(stats))
+    parts.append(_students_html(results, stats))
+    return page("minigrad class view", "".join(parts), CSS)
+
+
+def _checks_html(stats: ClassStats) -> str:
+    rows = [
+        '<h2 id="checks">Checks, hardest first</h2>\n<table>\n<thead><tr><th>check</th><th>lab</th>'
+        '<th>name</th><th class="num">pass rate</th><th class="num">failed</th>'
+        '<th class="num">not run</th></tr></thead>\n<tbody>\n'
+    ]
+    for c in stats.checks:
+        rows.append(
+            f"<tr><td><code>{esc(c.id)}</code></td><td>{esc(c.lab)}</td><td>{esc(c.name)}</td>"
+            f'<td class="num">{c.pass_rate:.0f}%</td><td class="num">{c.failed}</td>'
+            f'<td class="num">{c.not_run}</td></tr>\n'
+        )
+    rows.append("</tbody>\n</table>\n")
+    return "".join(rows)
+
+
+def _diagnoses_html(stats: ClassStats) -> str:
+    if not stats.diagnoses:
+        return '<h2>Most frequent mistakes</h2>\n<p class="muted">No diagnosis recorded.</p>\n'
+    rows = [
+        "<h2>Most frequent mistakes</h2>\n<table>\n<thead><tr><th>diagnosis</th>"
+        '<th class="num">times</th><th class="num">students</th><th>in checks</th>'
+        "<th>explanation</th></tr></thead>\n<tbody>\n"
+    ]
+    for d in stats.diagnoses:
+        rows.append(
+            f'<tr><td><code>{esc(d.code)}</code></td><td class="num">{d.count}</td>'
+            f'<td class="num">{len(d.students)}</td>'
+            f"<td>{', '.join(f'<code>{esc(c)}</code>' for c in d.checks)}</td>"
+            f"<td>{esc(d.explanation)}</td></tr>\n"
+        )
+    rows.append("</tbody>\n</table>\n")
+    return "".join(rows)
+
+
+def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
+    head = "".join(
+        f'<th class="num" title="{esc(t)}">{esc(lab)}</th>' for lab, t in stats.labs.items()
+    )
+    rows = [
+        '<h2 id="students">Students</h2>\n<table>\n<thead><tr><th>name</th>'
+        f'<th class="num">total</th>{head}<th>status</th></tr></thead>\n<tbody>\n'
+    ]
+    for g in results:
+        status = status_of(g)
+        kind = total_class(g.score, g.max_score, "graded" if status == "graded" else status)
+        labs = "".join(
+            f'<td class="num">{esc(_points(g.lab_score(lab)[0]))}</td>' for lab in stats.labs
+        )
+        rows.append(
+            f'<tr><td><a href="{_href(g.name, "report.html")}">{esc(g.name)}</a> '
+            f'<a class="muted" href="{_href(g.name, "report.md")}">(md)</a></td>'
+            f'<td class="num"><span class="score {kind}">{esc(_points(g.score))} / '
+            f"{esc(_points(g.max_score))}</span></td>{labs}"
+            f"<td>{_status_badge(status)}</td></tr>\n"
+        )
+    rows.append("</tbody>\n</table>\n")
+    return "".join(rows)
+
+
+# ------------------------------------------------------------------ Markdown
+
+
+def _md(text: object) -> str:
+    """A table cell: no newlines, pipes and backslashes escaped."""
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def summary_md(results: Sequence[Graded], stats: ClassStats) -> str:
+    lines = ["# minigrad class summary", ""]
+    line = f"{stats.count} submission(s)"
+    if stats.invalid:
+        line += f", {stats.invalid} not gradable (invalid)"
+    if stats.grader_errors:
+        line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
+    lines += [line + ".", ""]
+    lines += [
+        "| submissions | mean | median | min | max | out of |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {stats.count} | {_num(stats.mean)} | {_num(stats.median)} | {_num(stats.low)} "
+        f"| {_num(stats.high)} | {_num(stats.max_score)} |",
+        "",
+        "## Score distribution",
+        "",
+        "| score | submissions |",
+        "|---|---:|",
+    ]
+    lines += [f"| {label} | {n} |" for label, n in zip(stats.labels, stats.bins, strict=True)]
+    lines += [
+        "",
+        "## Checks, hardest first",
+        "",
+        "| check | lab | name | pass rate | failed | not run |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {c.pass_rate:.0f}% | {c.failed} "
+        f"| {c.not_run} |"
+        for c in stats.checks
+    ]
+    lines += ["", "## Most frequent mistakes", ""]
+    if stats.diagnoses:
+        lines += [
+            "| diagnosis | times | students | in checks | explanation |",
+            "|---|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| `{_md(d.code)}` | {d.count} | {len(d.students)} | "
+            f"{', '.join(f'`{_md(c)}`' for c in d.checks)} | {_md(d.explanation)} |"
+            for d in stats.diagnoses
+        ]
+    else:
+        lines.append("No diagnosis recorded.")
+    lab_head = " | ".join(_md(lab) for lab in stats.labs)
+    lines += [
+        "",
+        "## Students",
+        "",
+        f"| name | total | {lab_head} | status |",
+        "|---|---:|" + "---:|" * len(stats.labs) + "---|",
+    ]
+    for g in results:
+        labs = " | ".join(_points(g.lab_score(lab)[0]) for lab in stats.labs)
+        link = quote(g.name, safe="")
+        text = _md(g.name).replace("[", "\\[").replace("]", "\\]")
+        lines.append(
+            f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | "
+            f"{_points(g.score)} / {_points(g.max_score)} | {labs} | {status_of(g)} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
