@@ -10,6 +10,7 @@ checks report as the student's problem.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import selectors
@@ -38,6 +39,55 @@ class Limits:
     submission_seconds: float = 300.0
     memory_mb: float = 1024.0
     output_kb: float = 1024.0
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Adopt every orphan our descendants leave behind (Linux), so none can escape.
+
+    A process the student starts in a new session (setsid, double fork) leaves the
+    sandbox's process group; as a subreaper, this process becomes its parent when
+    its own parent dies, and ``reap_orphans`` can find and kill it.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _children() -> list[tuple[int, int]]:
+    """(pid, process group) of every child of this process, from /proc."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if int(fields[1]) == me:
+            found.append((int(entry), int(fields[2])))
+    return found
+
+
+def reap_orphans() -> int:
+    """Kill and reap adopted orphans: children of ours outside our own process group.
+
+    Our legitimate children (pool workers, finished tool runs) share our process
+    group; anything else that is our child was adopted from a sandbox.
+    """
+    own_group, killed = os.getpgrp(), 0
+    for pid, group in _children():
+        if group == own_group:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return killed
 
 
 class StudentFault(Exception):
@@ -74,6 +124,7 @@ class Sandbox:
     """A temp dir holding the submission's package, and the child that runs it."""
 
     def __init__(self, submission: Path, limits: Limits) -> None:
+        _become_subreaper()
         self.limits = limits
         self.root = Path(tempfile.mkdtemp(prefix="minigrad-sandbox-"))
         self.notes = copy_package(submission, self.root / "pkg")
@@ -128,6 +179,8 @@ class Sandbox:
 
     def close(self) -> None:
         self._kill()
+        if reap_orphans():
+            self.events.append("left processes running after grading; they were killed")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def output_tail(self, limit: int = 1500) -> str:
