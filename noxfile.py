@@ -28,6 +28,22 @@ def grade(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def check(session: nox.Session) -> None:
+    """Fast feedback: only the public checks, on the skeleton or a given submission."""
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "grader", "--public", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def release(session: nox.Session) -> None:
+    """Write the student repository: `nox -s release -- OUT_DIR` (fails on any leak)."""
+    if not session.posargs:
+        session.error("give the folder to write: nox -s release -- OUT_DIR")
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "tools.release", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the project's own tests (pass pytest options after --)."""
     session.install("-r", "requirements/tests.txt")

@@ -38,7 +38,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "submissions",
         nargs="*",
         type=Path,
-        help="folders holding src/minigrad/, or folders of such folders (default: skeleton/)",
+        help="folders holding src/minigrad/, or folders of such folders "
+        "(default: skeleton/, or . where there is no skeleton/)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("reports"), help="report folder (default: reports/)"
@@ -104,7 +105,8 @@ def _status(g: Graded) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    paths = args.submissions or [ROOT / "skeleton"]
+    default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
+    paths = args.submissions or [default]
     try:
         submissions = find(paths)
     except UsageError as exc:

@@ -10,16 +10,40 @@ failed and the smallest counterexample.
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from grader.checks.base import Context
-from grader.mistakes import MISTAKES
 from grader.program import Program, close
 from grader.sandbox import StudentFault
 
 Observed = dict[str, Any]
+DIAGNOSES = Path(__file__).with_name("diagnoses.toml")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake the grader can name (grader/diagnoses.toml)."""
+
+    code: str
+    lab: str
+    explain: str
+    reread: str
+    course: bool
+
+
+def load_mistakes(path: Path = DIAGNOSES) -> dict[str, Mistake]:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {
+        code: Mistake(code, m["lab"], m["explain"], m["reread"], bool(m.get("course", False)))
+        for code, m in raw["mistakes"].items()
+    }
+
+
+MISTAKES = load_mistakes()
 PRE = 5.0  # a gradient already on a leaf before a local backward step
 G = 1.7
 

@@ -94,9 +94,18 @@ def selected(rubric: Rubric, labs: set[str] | None, public: bool) -> list[str]:
     ]
 
 
-def depends(cid: str, rubric: Rubric) -> list[str]:
-    """Dependencies of a check that this rubric grades (others count as satisfied)."""
-    return [d for d in REGISTRY[cid].depends if d in rubric.items and d in REGISTRY]
+def depends(cid: str, rubric: Rubric, public: bool = False) -> list[str]:
+    """Dependencies of a check that this run grades (others count as satisfied).
+
+    A public run never runs or names a hidden check, even as a dependency.
+    """
+    return [
+        d
+        for d in REGISTRY[cid].depends
+        if d in rubric.items
+        and d in REGISTRY
+        and (not public or rubric.items[d].visibility == "visible")
+    ]
 
 
 def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[str]:
@@ -109,7 +118,7 @@ def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[s
         if cid in seen:
             return
         seen.add(cid)
-        for dep in depends(cid, rubric):
+        for dep in depends(cid, rubric, public):
             visit(dep)
         result.append(cid)
 
@@ -151,7 +160,7 @@ def run_checks(
         notes.extend(_import_notes(sandbox))
         for cid in ids:
             failed_dep = next(
-                (d for d in REGISTRY[cid].depends if outcomes[d].status != PASSED), None
+                (d for d in depends(cid, rubric, public) if outcomes[d].status != PASSED), None
             )
             if failed_dep is not None:
                 dep = outcomes[failed_dep]

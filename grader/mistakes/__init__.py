@@ -11,21 +11,15 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.diagnose import MISTAKES, Mistake
+
 CATALOG = Path(__file__).with_name("catalog.toml")
+__all__ = ["MISTAKES", "VARIANTS", "CatalogError", "Mistake", "Variant", "materialize", "patched"]
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "reference" / "src" / "minigrad"
 
 
 class CatalogError(ValueError):
     """catalog.toml is malformed or a patch no longer applies to the reference."""
-
-
-@dataclass(frozen=True)
-class Mistake:
-    code: str
-    lab: str
-    explain: str
-    reread: str
-    course: bool
 
 
 @dataclass(frozen=True)
@@ -38,22 +32,19 @@ class Variant:
     lab: str  # the lab that must lose points (the mistake's lab unless overridden)
 
 
-def _load() -> tuple[dict[str, Mistake], list[Variant]]:
+def _load() -> list[Variant]:
     raw = tomllib.loads(CATALOG.read_text(encoding="utf-8"))
-    mistakes = {
-        code: Mistake(code, m["lab"], m["explain"], m["reread"], bool(m.get("course", False)))
-        for code, m in raw["mistakes"].items()
-    }
+    mistakes = MISTAKES
     variants = []
     for v in raw["variant"]:
         if v["mistake"] not in mistakes:
             raise CatalogError(f"variant {v['id']} names unknown mistake {v['mistake']!r}")
         lab = v.get("lab", mistakes[v["mistake"]].lab)
         variants.append(Variant(v["id"], v["mistake"], v["file"], v["old"], v["new"], lab))
-    return mistakes, variants
+    return variants
 
 
-MISTAKES, VARIANTS = _load()
+VARIANTS = _load()
 
 
 def patched(variant: Variant, reference: Path = REFERENCE) -> str:
