@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from grader.program import close
-from grader.report import _points, _summary_line
+from grader.report import _points, _summary_line, unclaimed, waiting
 from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 
 DOT_TIMEOUT = 10.0
@@ -150,7 +150,11 @@ def report_html(graded: Graded) -> str:
     if failed:
         parts.append("<h2>Points lost</h2>\n")
         parts += [_failure_html(o) for o in failed]
-    blocked = [o for o in graded.outcomes if o.status == NOT_RUN and graded.status == "graded"]
+    blocked = waiting(graded)
+    parts += [
+        f"<p><code>{esc(o.id)}</code> ({esc(o.name)}): {esc(o.summary)}</p>\n"
+        for o in unclaimed(graded)
+    ]
     if blocked:
         parts.append("<h2>Not run yet</h2>\n<p>These checks wait for a check above to pass:</p>\n")
         parts.append("<ul>\n")

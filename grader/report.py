@@ -129,7 +129,9 @@ def report_md(graded: Graded) -> str:
         lines += ["## Points lost", ""]
         for o in failed:
             lines += _failure_md(o)
-    blocked = [o for o in graded.outcomes if o.status == NOT_RUN and graded.status == "graded"]
+    blocked = waiting(graded)
+    for o in unclaimed(graded):
+        lines += [f"- `{o.id}` ({o.name}): {o.summary}", ""]
     if blocked:
         lines += ["## Not run yet", "", "These checks wait for a check above to pass:", ""]
         for o in blocked:
@@ -151,9 +153,26 @@ def report_md(graded: Graded) -> str:
     return "\n".join(lines)
 
 
+def waiting(graded: Graded) -> list[Outcome]:
+    """Checks not run because a check they depend on did not pass."""
+    if graded.status != "graded":
+        return []
+    return [o for o in graded.outcomes if o.status == NOT_RUN and o.blocked_by]
+
+
+def unclaimed(graded: Graded) -> list[Outcome]:
+    """Checks not run for a reason of their own (e.g. no tests for the extra credit)."""
+    if graded.status != "graded":
+        return []
+    return [o for o in graded.outcomes if o.status == NOT_RUN and not o.blocked_by]
+
+
 def _failure_md(o: Outcome) -> list[str]:
+    earned = (
+        f"+{_points(o.score)} extra credit" if o.max_score == 0 else f"0 / {_points(o.max_score)}"
+    )
     lines = [
-        f"### {o.lab} `{o.id}`: {o.name} (0 / {_points(o.max_score)})",
+        f"### {o.lab} `{o.id}`: {o.name} ({earned})",
         "",
         o.summary + ".",
         "",
@@ -161,7 +180,11 @@ def _failure_md(o: Outcome) -> list[str]:
     if o.diagnosis:
         lines += [f"Likely mistake: {o.diagnosis['explanation']} (`{o.diagnosis['code']}`)", ""]
     if o.expected or o.got:
-        lines += [f"- expected: {o.expected}", f"- got: {o.got}", ""]
+        lines.append(f"- expected: {o.expected}")
+        if "\n" in o.got:
+            lines += ["- got:", *[f"  {line}" for line in o.got.splitlines()], ""]
+        else:
+            lines += [f"- got: {o.got}", ""]
     if o.counterexample:
         lines += ["Smallest failing example (paste it into Python):", "", "```python"]
         lines += [o.counterexample, "```", ""]

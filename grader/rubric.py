@@ -26,6 +26,7 @@ class Item:
     name: str
     message: str
     reread: str
+    extra_credit: bool = False  # counts on top of the maximum (Gradescope: max_score 0)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,11 @@ class Rubric:
     limits: Limits
 
     def max_score(self, lab: str | None = None) -> float:
-        return sum(i.points for i in self.items.values() if lab is None or i.lab == lab)
+        return sum(
+            i.points
+            for i in self.items.values()
+            if (lab is None or i.lab == lab) and not i.extra_credit
+        )
 
 
 def load(path: Path = RUBRIC_PATH) -> Rubric:
@@ -55,6 +60,7 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
                 name=str(entry["name"]),
                 message=str(entry.get("message", "")),
                 reread=str(entry.get("reread", "")),
+                extra_credit=bool(entry.get("extra_credit", False)),
             )
         except KeyError as exc:
             raise RubricError(f"{path}: a [[check]] lacks {exc}") from exc

@@ -16,6 +16,7 @@ from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail
 from grader.checks.base import graph_nodes
+from grader.checks.student import NoTests
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.rubric import RUBRIC, Rubric
@@ -127,15 +128,16 @@ def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[s
     return result
 
 
-def _outcome(cid: str, rubric: Rubric, status: str, **extra: Any) -> Outcome:
+def _outcome(cid: str, rubric: Rubric, status: str, partial: float = 0.0, **extra: Any) -> Outcome:
     item = rubric.items[cid]
+    share = 1.0 if status == PASSED else partial
     return Outcome(
         id=cid,
         lab=item.lab,
         name=item.name,
         status=status,
-        score=item.points if status == PASSED else 0.0,
-        max_score=item.points,
+        score=round(item.points * share, 2),
+        max_score=0.0 if item.extra_credit else item.points,
         visibility=item.visibility,
         hint="" if status == PASSED else item.message,
         reread=item.reread,
@@ -155,7 +157,7 @@ def run_checks(
     shown = set(selected(rubric, labs, public))
     outcomes: dict[str, Outcome] = {}
     with Sandbox(submission.path, rubric.limits) as sandbox:
-        ctx = Context(sandbox, sandbox.package_dir)
+        ctx = Context(sandbox, sandbox.package_dir, submission.path)
         notes = list(sandbox.notes)
         notes.extend(_import_notes(sandbox))
         for cid in ids:
@@ -205,11 +207,14 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     t0 = time.monotonic()
     try:
         REGISTRY[cid].func(ctx)
+    except NoTests as none:
+        return _outcome(cid, rubric, NOT_RUN, summary=none.summary, seconds=time.monotonic() - t0)
     except Fail as fail:
         return _outcome(
             cid,
             rubric,
             FAILED,
+            partial=fail.partial,
             summary=fail.summary,
             expected=fail.expected,
             got=fail.got,

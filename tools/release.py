@@ -163,6 +163,12 @@ def public_rubric(raw: dict[str, Any]) -> str:
     """The rubric with the visible checks only, as TOML (verified by reading it back)."""
     checks = [c for c in raw.get("check", []) if c.get("visibility", PUBLIC) == PUBLIC]
     public = {key: value for key, value in raw.items() if key != "check"} | {"check": checks}
+    # Labs with no public check (such as the extra credit) are left out.
+    public["labs"] = {
+        lab: title
+        for lab, title in public.get("labs", {}).items()
+        if any(c.get("lab") == lab for c in checks)
+    }
     lines = [
         "# The public rubric: the checks you can run yourself (`nox -s check`), what each",
         "# is worth and what you are told when it loses points. Generated from the",
@@ -456,7 +462,7 @@ def render_workflow(steps: list[dict[str, str | dict[str, str]]] = WORKFLOW_STEP
 
 # ---------------------------------------------------------------- building
 def _values(raw: dict[str, Any]) -> dict[str, str]:
-    checks = raw.get("check", [])
+    checks = [c for c in raw.get("check", []) if not c.get("extra_credit", False)]
     public = [c for c in checks if c.get("visibility", PUBLIC) == PUBLIC]
     later = [c for c in checks if c.get("visibility", PUBLIC) != PUBLIC]
     total = sum(c["points"] for c in checks)

@@ -1,6 +1,18 @@
 """All checks, registered on import, in the order they run (quality last)."""
 
-from grader.checks import graph, nn, ops, quality, train, viz
+from grader.checks import graph, nn, ops, quality, student, train, viz
 from grader.checks.base import REGISTRY, Check, Context, Fail
 
-__all__ = ["REGISTRY", "Check", "Context", "Fail", "graph", "nn", "ops", "quality", "train", "viz"]
+__all__ = [
+    "REGISTRY",
+    "Check",
+    "Context",
+    "Fail",
+    "graph",
+    "nn",
+    "ops",
+    "quality",
+    "student",
+    "train",
+    "viz",
+]

@@ -29,9 +29,11 @@ class Fail(Exception):
         got: str = "",
         counterexample: str | None = None,
         observed: dict[str, Any] | None = None,
+        partial: float = 0.0,
     ) -> None:
         super().__init__(summary)
         self.summary = summary
+        self.partial = partial  # share of the points earned all the same
         self.expected = expected
         self.got = got
         self.counterexample = counterexample
@@ -101,6 +103,7 @@ class Context:
 
     sandbox: Sandbox
     package_dir: Path
+    submission: Path = Path()
     cache: dict[str, Any] = field(default_factory=dict)
 
     def run(self, program: Program, timeout: float | None = None) -> Run:

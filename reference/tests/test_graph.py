@@ -152,6 +152,21 @@ def test_quadratic_derivative_at_two() -> None:
     assert math.isclose((f(2.0 + h) - f(2.0 - h)) / (2 * h), 8.0, rel_tol=1e-8)
 
 
+def test_inner_node_that_is_both_a_direct_and_an_indirect_parent() -> None:
+    """s feeds L directly and through tanh(s): its closure must run once, not twice.
+
+    By hand: dL/ds = tanh(s) + s * (1 - tanh(s)^2), and ds/da = ds/db = 1.
+    """
+    a, b = Value(0.3), Value(0.4)
+    s = a + b
+    loss = s * s.tanh()
+    loss.backward()
+    expected = math.tanh(0.7) + 0.7 * (1 - math.tanh(0.7) ** 2)
+    assert approx(s.grad, expected)
+    assert approx(a.grad, expected)
+    assert approx(b.grad, expected)
+
+
 # ---- order of the backward pass ------------------------------------------------------------
 
 
@@ -174,7 +189,8 @@ def test_each_closure_runs_once_and_after_all_its_consumers() -> None:
     s = ab + c
     t = (s * a).tanh()
     u = s.exp() / (c + 3.0)
-    root = (t + u) * ab - s
+    # s feeds the root directly and through deeper nodes: the walk can meet it twice
+    root = s * (((t + u) * ab - s) * s.tanh())
 
     calls: list[Value] = []
     nodes = collect(root)

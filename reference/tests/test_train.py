@@ -131,8 +131,12 @@ def test_tense_identity_reaches_half_within_300_epochs(seed: int) -> None:
     random.seed(seed)
     xs, ys = tense_dataset()
     model = MLP(5, [8, 5])
-    losses = fit(model, xs, ys, epochs=300, lr=0.05)
-    assert len(losses) == 300
+    # fit keeps no state beyond the model, so 25-epoch chunks equal one 300-epoch call;
+    # stopping once the loss is below 0.5 keeps the suite fast.
+    losses: list[float] = []
+    while len(losses) < 300 and not (losses and losses[-1] < 0.5):
+        losses += fit(model, xs, ys, epochs=25, lr=0.05)
+    assert len(losses) <= 300
     assert losses[0] > losses[-1]
     assert losses[-1] < 0.5
     # and the trained net picks the right tense for every form
@@ -156,6 +160,6 @@ def test_learning_rate_10_does_not_converge_on_toy(seed: int) -> None:
 def test_learning_rate_10_makes_tense_loss_grow(seed: int) -> None:
     random.seed(seed)
     xs, ys = tense_dataset()
-    losses = fit(MLP(5, [8, 5]), xs, ys, epochs=100, lr=10.0)
+    losses = fit(MLP(5, [8, 5]), xs, ys, epochs=30, lr=10.0)
     assert losses[-1] > 0.5
     assert losses[-1] > losses[0]

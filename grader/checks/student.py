@@ -1,0 +1,37 @@
+"""Bonus: the student's own tests, graded by the classic mistakes they would catch."""
+
+from __future__ import annotations
+
+from grader.checks.base import Context, Fail, check
+from grader.student_tests import behavioural, grade_tests, test_files
+
+
+class NoTests(Fail):
+    """The submission brings no tests: nothing to grade (not a failure of its code)."""
+
+
+@check("tests.catch_mistakes")
+def catch_mistakes(ctx: Context) -> None:
+    from grader.diagnose import MISTAKES
+    from grader.mistakes import VARIANTS as ALL
+
+    VARIANTS = behavioural(ALL)
+    if not test_files(ctx.submission):
+        raise NoTests("no tests/test_*.py in your submission: write tests to earn this bonus")
+    verdict = grade_tests(ctx.submission, ctx.sandbox.limits)
+    mistake_of = {v.id: v.mistake for v in VARIANTS}
+    missed = sorted({mistake_of[v] for v in verdict.missed})
+    share = len(verdict.caught) / len(VARIANTS)
+    if verdict.wrong or verdict.missed:
+        lines = [
+            f"- your test {t} fails on a correct engine: the test is wrong" for t in verdict.wrong
+        ]
+        lines += [f"- not caught: {MISTAKES[code].explain} (`{code}`)" for code in missed]
+        raise Fail(
+            f"your tests catch {len(verdict.caught)} of {len(VARIANTS)} planted mistakes"
+            + (f"; {len(verdict.wrong)} test(s) fail on a correct engine" if verdict.wrong else ""),
+            expected=f"all pass on a correct engine; each of {len(VARIANTS)} buggy ones fails",
+            got="\n".join(lines),
+            partial=share,
+            observed={"caught": len(verdict.caught), "wrong": verdict.wrong, "missed": missed},
+        )

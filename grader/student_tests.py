@@ -1,0 +1,156 @@
+"""Grade a student's own tests (like Examplar's wheats and chaffs).
+
+A submission may bring ``tests/test_*.py``. They run, sandboxed, against the
+reference (every test must pass on a correct engine; one that fails is reported as
+wrong) and against each planted-bug variant of the catalog (a variant that some
+valid test fails is "caught"). Only pass/fail per test comes back from those runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.sandbox import MAX_FILE_BYTES, Limits, StudentFault
+
+if TYPE_CHECKING:
+    from grader.mistakes import Variant
+
+RUNNER = Path(__file__).with_name("test_runner.py")
+REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "src" / "minigrad"
+TEST_SECONDS = 20  # one test
+RUN_SECONDS = 600.0  # every engine together
+MAX_REPLY = 4_000_000
+
+
+@dataclass
+class Verdict:
+    tests: list[str]  # test ids that ran on the reference
+    wrong: list[str]  # tests that fail on the correct engine
+    caught: list[str] = field(default_factory=list)  # variant ids
+    missed: list[str] = field(default_factory=list)
+
+
+STYLE_ONLY = {"lint-findings"}  # mistakes no test of behaviour can (or should) catch
+
+
+def behavioural(variants: list[Variant]) -> list[Variant]:
+    """The variants a student's tests are measured against."""
+    return [v for v in variants if v.mistake not in STYLE_ONLY]
+
+
+def test_files(submission: Path) -> list[Path]:
+    folder = submission / "tests"
+    return sorted(
+        p
+        for p in folder.glob("test_*.py")
+        if p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES
+    )
+
+
+def grade_tests(submission: Path, limits: Limits) -> Verdict:
+    """Run the submission's tests on the reference and on every catalog variant."""
+    from grader.mistakes import VARIANTS, materialize  # instructor-only: not released
+
+    with tempfile.TemporaryDirectory(prefix="minigrad-tests-") as tmp:
+        root = Path(tmp)
+        (root / "tests").mkdir()
+        for path in test_files(submission):
+            shutil.copyfile(path, root / "tests" / path.name)
+        (root / "pytest.ini").write_text("[pytest]\n")
+        engines = root / "engines"
+        shutil.copytree(REFERENCE, engines / "reference" / "minigrad")
+        variants = behavioural(VARIANTS)
+        for variant in variants:
+            materialize(variant, engines / variant.id)
+        first = _run(root, [{"name": "reference", "path": str(engines / "reference")}], limits)
+        on_reference = first.get("reference", {})
+        wrong = sorted(t for t, ok in on_reference.items() if not ok)
+        valid = [t for t, ok in on_reference.items() if ok]
+        verdict = Verdict(tests=sorted(on_reference), wrong=wrong)
+        if not valid:
+            verdict.missed = [v.id for v in variants]
+            return verdict
+        runs = [
+            {
+                "name": v.id,
+                "path": str(engines / v.id / "src"),
+                "stop_at_first_failure": True,
+                "deselect": wrong,
+            }
+            for v in variants
+        ]
+        # Two children share the variants: a long test suite takes half the time.
+        halves = [runs[0::2], runs[1::2]]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(lambda part: _run(root, part, limits), halves))
+        results = {k: v for part in parts for k, v in part.items()}
+        for v in variants:
+            passed = results.get(v.id)
+            caught = passed is not None and any(not ok for ok in passed.values())
+            (verdict.caught if caught else verdict.missed).append(v.id)
+        return verdict
+
+
+def _run(
+    root: Path, engines: list[dict[str, object]], limits: Limits
+) -> dict[str, dict[str, bool]]:
+    config = {
+        "engines": engines,
+        "tests": str(root / "tests"),
+        "ini": str(root / "pytest.ini"),
+        "root": str(root),
+        "memory_mb": max(limits.memory_mb, 2048.0),  # pytest and its plugins need room
+        "output_kb": limits.output_kb,
+        "test_seconds": TEST_SECONDS,
+    }
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-B", str(RUNNER), json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        cwd=root,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    chunks: list[bytes] = []
+    size, deadline = 0, time.monotonic() + RUN_SECONDS
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while size < MAX_REPLY and time.monotonic() < deadline:
+            if not sel.select(deadline - time.monotonic()):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    results: dict[str, dict[str, bool]] = {}
+    for line in b"".join(chunks).decode("utf-8", "replace").splitlines()[: len(engines)]:
+        try:
+            reply = json.loads(line)
+        except ValueError as exc:
+            raise StudentFault("your tests wrote over the grader's reply channel") from exc
+        passed = reply.get("passed") if isinstance(reply, dict) else None
+        name = reply.get("engine") if isinstance(reply, dict) else None
+        if isinstance(name, str) and isinstance(passed, dict):
+            results[name] = {str(k): v is True for k, v in passed.items()}
+    return results

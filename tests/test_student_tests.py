@@ -1,0 +1,98 @@
+"""Grading a student's own tests against the reference and the planted-bug variants."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.discover import Submission
+from grader.mistakes import VARIANTS
+from grader.rubric import RUBRIC
+from grader.score import FAILED, NOT_RUN, PASSED, Outcome, run_checks
+from grader.student_tests import behavioural
+
+ROOT = Path(__file__).resolve().parent.parent
+BONUS = RUBRIC.items["tests.catch_mistakes"]
+
+
+def bonus(sub: Path) -> Outcome:
+    graded = run_checks(Submission(sub.name, sub), labs={"bonus"})
+    (outcome,) = graded.outcomes
+    assert graded.max_score == 0  # extra credit never raises the maximum
+    return outcome
+
+
+def with_tests(tmp_path: Path, name: str, tests: dict[str, str]) -> Path:
+    sub = tmp_path / name
+    shutil.copytree(ROOT / "reference" / "src", sub / "src")
+    (sub / "tests").mkdir()
+    for file, text in tests.items():
+        (sub / "tests" / file).write_text(text)
+    return sub
+
+
+def test_the_reference_suite_catches_every_behavioural_variant(tmp_path: Path) -> None:
+    sub = tmp_path / "thorough"
+    shutil.copytree(ROOT / "reference" / "src", sub / "src")
+    shutil.copytree(ROOT / "reference" / "tests", sub / "tests")
+    outcome = bonus(sub)
+    assert outcome.status == PASSED, (outcome.summary, outcome.got)
+    assert outcome.score == BONUS.points
+    assert len(behavioural(VARIANTS)) >= 20
+
+
+ALWAYS_FAILS = """
+from minigrad.scalar import Value
+
+
+def test_product_gradient() -> None:
+    a, b = Value(2.0), Value(3.0)
+    (a * b + a).backward()
+    assert a.grad == 4.0 and b.grad == 2.0
+
+
+def test_always_fails() -> None:
+    assert Value(1.0).data == 2.0
+"""
+
+
+def test_a_test_that_fails_on_a_correct_engine_is_called_wrong(tmp_path: Path) -> None:
+    outcome = bonus(with_tests(tmp_path, "sloppy", {"test_mine.py": ALWAYS_FAILS}))
+    assert outcome.status == FAILED
+    assert "test_always_fails fails on a correct engine: the test is wrong" in outcome.got
+    assert "not caught:" in outcome.got  # and it lists the mistakes it would miss
+    caught = outcome.observed["caught"]
+    assert 0 < caught < len(behavioural(VARIANTS))
+    assert outcome.score == pytest.approx(BONUS.points * caught / len(behavioural(VARIANTS)), 0.01)
+
+
+PEEKS = """
+import inspect
+
+import minigrad.scalar
+
+
+def test_prints_the_engine() -> None:
+    print("SECRET-START", inspect.getsource(minigrad.scalar), "SECRET-END")
+    raise AssertionError(inspect.getsource(minigrad.scalar))
+"""
+
+
+def test_student_tests_cannot_read_the_reference_back(tmp_path: Path) -> None:
+    sub = with_tests(tmp_path, "peeking", {"test_peek.py": PEEKS})
+    graded = run_checks(Submission("peeking", sub), labs={"bonus"})
+    text = repr(graded.to_dict())
+    assert "SECRET-START" not in text
+    assert "other.grad += self.data * out.grad" not in text  # a reference solution line
+    (outcome,) = graded.outcomes
+    assert "test_prints_the_engine fails on a correct engine" in outcome.got
+
+
+def test_no_tests_means_no_bonus_and_no_penalty(tmp_path: Path) -> None:
+    sub = tmp_path / "plain"
+    shutil.copytree(ROOT / "reference" / "src", sub / "src")
+    outcome = bonus(sub)
+    assert outcome.status == NOT_RUN and outcome.score == 0
+    assert "no tests/test_*.py" in outcome.summary
