@@ -96,3 +96,19 @@ def test_report_names_the_mistake_at_the_top(tmp_path: Path) -> None:
     head = "\n".join(report.splitlines()[:6])
     assert "**Most likely mistake:**" in head
     assert MISTAKES["assign-not-accumulate"].explain in head
+
+
+def test_each_lab_statement_lists_its_classic_mistakes() -> None:
+    root = Path(__file__).resolve().parent.parent / "labs"
+    for code, mistake in MISTAKES.items():
+        (statement,) = root.glob(f"{mistake.lab}-*.md")
+        text = statement.read_text()
+        box = text.split("## Classic mistakes", 1)[1].split("\n## ", 1)[0]
+        assert f"`{code}`" in box, f"{statement.name} lacks {code} in its Classic mistakes box"
+        section = mistake.reread.split("#", 1)
+        target = root / section[0]
+        anchor = section[1].replace("-", " ")
+        headings = [
+            h[3:].strip().lower() for h in target.read_text().splitlines() if h.startswith("## ")
+        ]
+        assert any(h.replace("-", " ").replace(",", "") == anchor for h in headings), mistake.reread
