@@ -52,11 +52,20 @@ def behavioural(variants: list[Variant]) -> list[Variant]:
 
 
 def test_files(submission: Path) -> list[Path]:
+    """The submission's ``tests/test_*.py``."""
+    return [p for p in test_modules(submission) if p.name.startswith("test_")]
+
+
+def test_modules(submission: Path) -> list[Path]:
+    """``tests/*.py`` that are copied: test files and their helpers, never conftest.py."""
     folder = submission / "tests"
     return sorted(
         p
-        for p in folder.glob("test_*.py")
-        if p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES
+        for p in folder.glob("*.py")
+        if p.name != "conftest.py"
+        and p.is_file()
+        and not p.is_symlink()
+        and p.stat().st_size <= MAX_FILE_BYTES
     )
 
 
@@ -67,7 +76,7 @@ def grade_tests(submission: Path, limits: Limits) -> Verdict:
     with tempfile.TemporaryDirectory(prefix="minigrad-tests-") as tmp:
         root = Path(tmp)
         (root / "tests").mkdir()
-        for path in test_files(submission):
+        for path in test_modules(submission):
             shutil.copyfile(path, root / "tests" / path.name)
         (root / "pytest.ini").write_text("[pytest]\n")
         engines = root / "engines"

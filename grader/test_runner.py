@@ -73,6 +73,8 @@ def main() -> None:
             "addopts=",
             "-o",
             "python_files=test_*.py",
+            "-o",
+            f"pythonpath={config['tests']}",  # helper modules beside the tests
             f"--timeout={config['test_seconds']}",
         ]
         if engine.get("stop_at_first_failure"):

@@ -20,6 +20,12 @@ def data(rows: list[list[float]] | list[float]) -> list[Any]:
     return [[{"num": x} for x in row] if isinstance(row, list) else {"num": row} for row in rows]
 
 
+def fit_toy_step(epochs: int) -> list[Any]:
+    """``losses = fit(m, toy xs, toy ys, epochs, TOY_LR)`` with the student's fit."""
+    lr = {"num": TOY_LR}
+    return ["call", "losses", "train:fit", "m", data(TOY_XS), data(TOY_YS), {"num": epochs}, lr]
+
+
 def toy_model(seed: int) -> list[list[Any]]:
     return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]]]
 
@@ -90,16 +96,7 @@ def fit_toy(ctx: Context) -> None:
         run = ctx.run_steps(
             [
                 *toy_model(seed),
-                [
-                    "call",
-                    "losses",
-                    "train:fit",
-                    "m",
-                    data(TOY_XS),
-                    data(TOY_YS),
-                    {"num": TOY_EPOCHS},
-                    {"num": TOY_LR},
-                ],
+                fit_toy_step(TOY_EPOCHS),
                 ["read_plain", "losses"],
             ],
             timeout=60.0,
@@ -122,16 +119,7 @@ def fit_matches_sgd(ctx: Context) -> None:
     fitted = ctx.run_steps(
         [
             *toy_model(7),
-            [
-                "call",
-                "losses",
-                "train:fit",
-                "m",
-                data(TOY_XS),
-                data(TOY_YS),
-                {"num": epochs},
-                {"num": TOY_LR},
-            ],
+            fit_toy_step(epochs),
             ["read_plain", "losses"],
         ],
         timeout=60.0,

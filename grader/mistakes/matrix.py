@@ -24,6 +24,7 @@ from grader.score import FAILED, PASSED, run_checks
 
 # Checks that cannot catch a planted bug, and why.
 EXEMPT = {"ops.construct": "given code worth 0 points: a root other checks depend on"}
+# Extra-credit checks grade the student's own tests, not the engine: they are exempt.
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def problems(rows: list[Row]) -> list[str]:
         if row.diagnosis != v.mistake:
             found.append(f"variant {v.id} is diagnosed as {row.diagnosis}, not {v.mistake}")
     for cid, item in RUBRIC.items.items():
-        if cid in EXEMPT or item.points == 0:
+        if cid in EXEMPT or item.points == 0 or item.extra_credit:
             continue
         if not any(row.status.get(cid) == FAILED for row in rows):
             found.append(f"check {cid} catches no variant: add a variant it catches, or drop it")

@@ -15,6 +15,7 @@ import random
 
 import pytest
 import torch
+import torch_mlp
 from minigrad import Value
 from minigrad.nn import MLP
 from minigrad.train import TENSES, fit, one_hot, squared_error, tense_dataset, toy_dataset
@@ -69,16 +70,7 @@ def torch_sgd(
     for _ in range(steps):
         total = torch.tensor(0.0, dtype=torch.float64)
         for x, y in zip(xs, ys, strict=True):
-            flat = iter(ts)
-            acts = [torch.tensor(v, dtype=torch.float64) for v in x]
-            for fan_in, fan_out in [(3, 4), (4, 4), (4, 1)]:
-                new = []
-                for _ in range(fan_out):
-                    ws = [next(flat) for _ in range(fan_in)]
-                    b = next(flat)
-                    new.append(torch.tanh(sum((w * a for w, a in zip(ws, acts, strict=True)), b)))
-                acts = new
-            total = total + (acts[0] - y) ** 2
+            total = total + (torch_mlp.forward(ts, x) - y) ** 2
         for t in ts:
             t.grad = None
         torch.autograd.backward(total)
