@@ -62,9 +62,8 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict, once per import root (reference and skeleton both hold `minigrad`)."""
     session.install("-r", "requirements/tests.txt")
-    session.run(
-        "mypy", "reference/src/minigrad", "reference/tests", env={"MYPYPATH": "reference/src"}
-    )
+    reference = {"MYPYPATH": "reference/src:reference/tests"}
+    session.run("mypy", "reference/src/minigrad", "reference/tests", env=reference)
     session.run("mypy", "skeleton/src/minigrad", env={"MYPYPATH": "skeleton/src"})
     session.run("mypy", "grader", "tools", "tests", env={"MYPYPATH": "reference/src"})
 
