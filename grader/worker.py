@@ -254,12 +254,20 @@ class Program:
         ]
 
     def do_sgd(
-        self, name: str, model: str, xs: list[Any], ys: list[Any], epochs: int, lr: float
+        self,
+        name: str,
+        model: str,
+        xs: list[Any],
+        ys: list[Any],
+        epochs: int,
+        lr: float,
+        goal: float | None = None,
     ) -> None:
         """The grader's own training loop on the student's engine (not the student's fit).
 
         Loss: sum of squared errors built with the student's ops; the gradients are
         reset by assigning 0.0 directly, so a broken zero_grad or fit cannot matter.
+        With a ``goal`` it stops at the first epoch whose loss is below it.
         """
         net = self.env[model]
         xs, ys = self.arg(xs), self.arg(ys)
@@ -280,6 +288,8 @@ class Program:
             for p in params:
                 p.data -= lr * p.grad
             losses.append(number(loss.data, "loss.data"))
+            if goal is not None and losses[-1] < goal:
+                break
         self.reads[name] = losses
 
     def do_fit_until(
@@ -295,8 +305,8 @@ class Program:
         losses: list[float] = []
         while len(losses) < most and not (losses and losses[-1] < goal):
             part = fit(self.env[model], xs, ys, chunk, lr)
-            if not isinstance(part, list) or not part:
-                raise TypeError("fit must return a non-empty list of losses")
+            if not isinstance(part, list) or len(part) != chunk:
+                raise TypeError(f"fit(..., epochs={chunk}, ...) must return {chunk} losses")
             losses.extend(_plain(list(part), "fit(...)"))
         self.reads[name] = losses
 
