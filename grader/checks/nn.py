@@ -10,7 +10,9 @@ from typing import Any
 from grader.checks.base import Context, Fail, check
 from grader.program import close, fmt
 
-ENGINE = ["ops.construct", "ops.add", "ops.mul", "ops.tanh"]
+# Only true roots: a wrong gradient in an op does not stop a network from being built,
+# and checks that depend on it fail (or pass) on their own merits.
+ENGINE = ["ops.construct"]
 BUILT = ["nn.build"]
 X = [2.0, 3.0, -1.0]
 

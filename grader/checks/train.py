@@ -16,7 +16,7 @@ TENSE_EPOCHS, TENSE_LR, TENSE_GOAL = 300, 0.05, 0.5
 # fit keeps no state beyond the model, so CHUNK-epoch calls equal one long call; they
 # let a check stop as soon as the loss is below its goal instead of running every epoch.
 CHUNK = 10
-NETWORK = ["nn.build", "nn.param_count", "graph.backward_runs", "ops.sub", "ops.pow"]
+NETWORK = ["nn.build", "nn.param_count", "graph.backward_runs"]
 
 
 def data(rows: list[list[float]] | list[float]) -> list[Any]:
