@@ -246,6 +246,10 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
     except StudentFault as fault:
         return [f"importing your package failed: {fault}"]
     notes = []
+    if reply.get("network_isolated") is False:
+        notes.append(
+            "(grader) your code ran with network access: this machine refused a network namespace"
+        )
     modules = reply.get("modules")
     if isinstance(modules, dict):
         for name, error in modules.items():

@@ -47,6 +47,22 @@ class _Blocker:
         return None
 
 
+CLONE_NEWNET = 0x40000000
+network_isolated = False
+
+
+def _isolate_network() -> bool:
+    """Move this process into a new, empty network namespace (Linux, needs root or
+    user namespaces): the student's code then has no network at all, not even
+    loopback. Returns False where the kernel refuses; the grader notes it."""
+    try:
+        import ctypes
+
+        return int(ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def _set_limits(limits: dict[str, float]) -> None:
     memory = int(limits["memory_mb"] * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -330,7 +346,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
                 modules[mod] = None
             except BaseException as exc:  # SyntaxError, SystemExit, ... all reported
                 modules[mod] = _error(exc, None)
-        return {"modules": modules, "blocked_imports": list(blocked_imports)}
+        return {
+            "modules": modules,
+            "blocked_imports": list(blocked_imports),
+            "network_isolated": network_isolated,
+        }
     program = Program()
     for i, s in enumerate(request["steps"]):
         try:
@@ -346,6 +366,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     limits = json.loads(sys.argv[1])
+    global network_isolated
+    network_isolated = _isolate_network()
     _set_limits(limits)
     sys.setrecursionlimit(1000)  # the default, whatever the parent had
     requests = os.fdopen(os.dup(0), "rb")

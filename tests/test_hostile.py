@@ -490,3 +490,31 @@ def test_batch_of_hostile_submissions_completes(tmp_path: Path) -> None:
     for name in ("b_os_exit", "c_huge_print", "d_memory_hog"):
         assert 0 < float(by_name[name]["total"]) < 100, name
     assert "printed more than 1024 KB" in (out / "c_huge_print" / "report.md").read_text()
+
+
+# ---------------------------------------------------------------- (m) no network
+def test_student_code_has_no_network(tmp_path: Path) -> None:
+    import socket
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    code = (
+        "import socket as _s\n"
+        "try:\n"
+        f"    _s.create_connection(('127.0.0.1', {port}), timeout=1).sendall(b'leak')\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+    sub = patched_reference(tmp_path, "phones_home", *at_import(code))
+    graded = run_checks(sub)
+    assert_survived(graded)
+    # It earns what it honestly earns: every op works (the import of socket costs it
+    # the imports and quality points only).
+    lost = {o.id for o in graded.outcomes if o.status != PASSED and o.max_score > 0}
+    assert lost == {"lab01.imports", "lab02.quality"}
+    with pytest.raises(TimeoutError):
+        server.accept()  # nobody connected: the child had no network
+    server.close()
