@@ -29,6 +29,11 @@ def fit_toy_step(epochs: int) -> list[Any]:
     return ["call", "losses", "train:fit", "m", data(TOY_XS), data(TOY_YS), {"num": epochs}, lr]
 
 
+def fit_until(xs: Any, ys: Any, most: int, lr: float, goal: float) -> list[Any]:
+    """``losses`` = the student's fit on model m, CHUNK epochs at a time, until < goal."""
+    return ["fit_until", "losses", "m", xs, ys, CHUNK, most, lr, goal]
+
+
 def toy_model(seed: int) -> list[list[Any]]:
     return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]]]
 
@@ -99,17 +104,7 @@ def fit_toy(ctx: Context) -> None:
         run = ctx.run_steps(
             [
                 *toy_model(seed),
-                [
-                    "fit_until",
-                    "losses",
-                    "m",
-                    data(TOY_XS),
-                    data(TOY_YS),
-                    CHUNK,
-                    TOY_EPOCHS,
-                    TOY_LR,
-                    TOY_GOAL,
-                ],
+                fit_until(data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL),
             ],
             timeout=60.0,
         )
@@ -169,17 +164,7 @@ def fit_tense(ctx: Context) -> None:
                 ["call", "d", "train:tense_dataset"],
                 ["index", "xs", "d", 0],
                 ["index", "ys", "d", 1],
-                [
-                    "fit_until",
-                    "losses",
-                    "m",
-                    "xs",
-                    "ys",
-                    CHUNK,
-                    TENSE_EPOCHS,
-                    TENSE_LR,
-                    TENSE_GOAL,
-                ],
+                fit_until("xs", "ys", TENSE_EPOCHS, TENSE_LR, TENSE_GOAL),
             ],
             timeout=120.0,
         )
