@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 WORKER = Path(__file__).with_name("worker.py")
+REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the catalog
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
 MAX_REPLY_BYTES = 16_000_000
 MODULES = ("scalar", "nn", "train", "viz")
@@ -152,6 +153,7 @@ class Sandbox:
             "memory_mb": self.limits.memory_mb,
             "cpu_seconds": self.limits.submission_seconds,
             "output_kb": self.limits.output_kb,
+            "hide": [str(REPOSITORY), tempfile.gettempdir()],
         }
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         self.starts += 1

@@ -246,6 +246,8 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
     except StudentFault as fault:
         return [f"importing your package failed: {fault}"]
     notes = []
+    if not reply.get("hidden"):
+        notes.append("(grader) your code could see the file system: no mount namespace here")
     if reply.get("network_isolated") is False:
         notes.append(
             "(grader) your code ran with network access: this machine refused a network namespace"

@@ -63,6 +63,43 @@ def _isolate_network() -> bool:
         return False
 
 
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_PRIVATE, MS_BIND = 0x4000, 1 << 18, 4096
+hidden: list[str] = []
+
+
+def _hide(paths: list[str]) -> list[str]:
+    """In a new mount namespace, lay an empty tmpfs over each path.
+
+    The grader hides its own repository (the reference, the catalog) and the shared
+    temp dir (other submissions). The worker's own folder (its cwd) is then bound back
+    at ``<tmp>/sandbox`` and entered. Returns the paths hidden (none where the kernel
+    refuses; the grader notes it).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(CLONE_NEWNS) != 0:
+            return []
+        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            return []
+        done = []
+        for path in paths:
+            ok = path != "/" and os.path.isdir(path)
+            if ok and libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, b"size=1m") == 0:
+                done.append(path)
+        if done:
+            home = os.path.join(done[-1], "sandbox")
+            os.mkdir(home)
+            if libc.mount(b".", home.encode(), None, MS_BIND, None) != 0:
+                raise OSError("cannot bind the sandbox back")
+            os.chdir(home)
+        return done
+    except (OSError, AttributeError):
+        return []
+
+
 def _set_limits(limits: dict[str, float]) -> None:
     memory = int(limits["memory_mb"] * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -350,6 +387,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             "modules": modules,
             "blocked_imports": list(blocked_imports),
             "network_isolated": network_isolated,
+            "hidden": hidden,
         }
     program = Program()
     for i, s in enumerate(request["steps"]):
@@ -368,6 +406,7 @@ def main() -> None:
     limits = json.loads(sys.argv[1])
     global network_isolated
     network_isolated = _isolate_network()
+    hidden.extend(_hide(limits.get("hide", [])))
     _set_limits(limits)
     sys.setrecursionlimit(1000)  # the default, whatever the parent had
     requests = os.fdopen(os.dup(0), "rb")

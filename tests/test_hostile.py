@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,13 +100,18 @@ def read_pids(path: Path) -> list[int]:
 
 
 @pytest.fixture
-def pid_file(tmp_path: Path) -> Iterator[Path]:
-    """Where a hostile submission records the pids it spawns; anything left is killed."""
-    path = tmp_path / "spawned.pids"
+def pid_file() -> Iterator[Path]:
+    """Where a hostile submission records the pids it spawns; anything left is killed.
+
+    Not under the temp dir or the repository: the sandbox hides both from the child.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="minigrad-pids-", dir="/var/tmp"))
+    path = folder / "spawned.pids"
     yield path
     for pid in read_pids(path):
         if alive(pid) and _ours(pid):
             os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _ours(pid: int) -> bool:
@@ -518,3 +524,31 @@ def test_student_code_has_no_network(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError):
         server.accept()  # nobody connected: the child had no network
     server.close()
+
+
+# ---------------------------------------------------------------- (n) no peeking at files
+def test_student_code_cannot_read_the_reference_or_other_submissions(tmp_path: Path) -> None:
+    import tempfile
+
+    reference = ROOT / "reference" / "src" / "minigrad" / "scalar.py"
+    neighbour = Path(tempfile.gettempdir()) / "minigrad-neighbour-submission.py"
+    neighbour.write_text("x = 1\n")
+    code = (
+        f"for _path in ({str(reference)!r}, {str(neighbour)!r}):\n"
+        "    try:\n"
+        "        open(_path).read()\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    raise RuntimeError('could read ' + _path)\n"
+    )
+    try:
+        sub = patched_reference(tmp_path, "peeker", *at_import(code))
+        graded = run_checks(sub)
+    finally:
+        neighbour.unlink()
+    assert_survived(graded)
+    # Nothing was readable, so nothing sabotaged itself: only the style of the probe
+    # code itself may cost the quality points.
+    lost = {o.id for o in graded.outcomes if o.status != PASSED and o.max_score > 0}
+    assert lost <= {"lab02.quality"}, (lost, graded.notes)
+    assert not any("could see the file system" in note for note in graded.notes)
