@@ -153,7 +153,11 @@ def _run(
     proc.wait()
     proc.stdout.close()
     results: dict[str, dict[str, bool]] = {}
-    for line in b"".join(chunks).decode("utf-8", "replace").splitlines()[: len(engines)]:
+    lines = b"".join(chunks).decode("utf-8", "replace").splitlines()
+    if not lines or lines[0] != '{"ready": true}':
+        # The runner died before any student code ran: pytest is missing or broken.
+        raise RuntimeError("the test runner could not start (is pytest installed?)")
+    for line in lines[1 : len(engines) + 1]:
         try:
             reply = json.loads(line)
         except ValueError as exc:

@@ -61,6 +61,8 @@ def main() -> None:
 
     import pytest
 
+    replies.write(json.dumps({"ready": True}) + "\n")  # pytest is importable
+    replies.flush()
     base = list(sys.path)
     for engine in config["engines"]:
         for name in [m for m in sys.modules if m == "minigrad" or m.startswith("minigrad.")]:
