@@ -29,6 +29,9 @@ WORKER = Path(__file__).with_name("worker.py")
 REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the catalog
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
 MAX_REPLY_BYTES = 16_000_000
+# The whole environment of a process that runs student code (fixed hashing: the same
+# set order, so the same reports, on every run).
+CHILD_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
 MODULES = ("scalar", "nn", "train", "viz")
 
 
@@ -133,7 +136,6 @@ class Sandbox:
         self.deadline = time.monotonic() + limits.submission_seconds
         self.process: subprocess.Popen[bytes] | None = None
         self.next_id = 0
-        self.starts = 0
         self.events: list[str] = []  # what went wrong, for the report
 
     def __enter__(self) -> Sandbox:
@@ -155,15 +157,13 @@ class Sandbox:
             "output_kb": self.limits.output_kb,
             "hide": [str(REPOSITORY), tempfile.gettempdir()],
         }
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
-        self.starts += 1
         return subprocess.Popen(
             [sys.executable, "-I", "-S", "-B", str(WORKER), json.dumps(limits)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=self.root,
-            env=env,
+            env=CHILD_ENV,
             start_new_session=True,
         )
 

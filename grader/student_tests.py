@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox import MAX_FILE_BYTES, Limits, StudentFault
+from grader.sandbox import CHILD_ENV, MAX_FILE_BYTES, Limits, StudentFault
 
 if TYPE_CHECKING:
     from grader.mistakes import Variant
@@ -125,14 +125,13 @@ def _run(
         "output_kb": limits.output_kb,
         "test_seconds": TEST_SECONDS,
     }
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-I", "-B", str(RUNNER), json.dumps(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         cwd=root,
-        env=env,
+        env=CHILD_ENV,
         start_new_session=True,
     )
     assert proc.stdout is not None
