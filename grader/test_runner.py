@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import sys
 from typing import Any
+
+# The worker's confinement (limits, no network, redirected output) serves here too.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from grader.worker import isolate_network, redirect_stdio, set_limits
+
+del sys.path[0]  # the student's tests see the engine, not the course repository
 
 
 class Collect:
@@ -33,31 +37,13 @@ class Collect:
             self.passed[report.nodeid or "<collection>"] = False
 
 
-def _isolate_network() -> None:
-    """No network for the student's tests either (new empty namespace, where allowed)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).unshare(0x40000000)  # CLONE_NEWNET
-    except (OSError, AttributeError):
-        pass
-
-
 def main() -> None:
     config = json.loads(sys.argv[1])
-    _isolate_network()
-    memory = int(config["memory_mb"] * 1024 * 1024)
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    out = int(config["output_kb"] * 1024)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-    replies = os.fdopen(os.dup(1), "w")
-    log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    isolate_network()  # no network for the student's tests either, where allowed
+    set_limits({"memory_mb": config["memory_mb"], "output_kb": config["output_kb"]})
+    requests_fd, replies_fd = redirect_stdio()
+    os.close(requests_fd)  # the runner takes no requests
+    replies = os.fdopen(replies_fd, "w")
 
     import pytest
 

@@ -51,7 +51,7 @@ CLONE_NEWNET = 0x40000000
 network_isolated = False
 
 
-def _isolate_network() -> bool:
+def isolate_network() -> bool:
     """Move this process into a new, empty network namespace (Linux, needs root or
     user namespaces): the student's code then has no network at all, not even
     loopback. Returns False where the kernel refuses; the grader notes it."""
@@ -100,17 +100,32 @@ def _hide(paths: list[str]) -> list[str]:
         return []
 
 
-def _set_limits(limits: dict[str, float]) -> None:
+def set_limits(limits: dict[str, float]) -> None:
+    """Memory, output (file size) and, when given, CPU-time limits of this process."""
     memory = int(limits["memory_mb"] * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = math.ceil(limits["cpu_seconds"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if "cpu_seconds" in limits:
+        cpu = math.ceil(limits["cpu_seconds"])
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     out = int(limits["output_kb"] * 1024)
     resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # CPython ignores SIGXFSZ at startup, so a write past the cap would only raise
     # OSError in the student's code; restore the default so the cap stops the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+
+
+def redirect_stdio() -> tuple[int, int]:
+    """Keep private copies of stdin and stdout for the protocol; then read nothing
+    from fd 0 and send fds 1 and 2 (the student's prints) to output.log, whose size
+    the output limit caps. Returns (requests fd, replies fd)."""
+    requests, replies = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    return requests, replies
 
 
 def _text(value: object, limit: int = MAX_TEXT) -> str:
@@ -405,17 +420,13 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     limits = json.loads(sys.argv[1])
     global network_isolated
-    network_isolated = _isolate_network()
+    network_isolated = isolate_network()
     hidden.extend(_hide(limits.get("hide", [])))
-    _set_limits(limits)
+    set_limits(limits)
     sys.setrecursionlimit(1000)  # the default, whatever the parent had
-    requests = os.fdopen(os.dup(0), "rb")
-    replies = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+    requests_fd, replies_fd = redirect_stdio()
+    requests = os.fdopen(requests_fd, "rb")
+    replies = os.fdopen(replies_fd, "wb")
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.path.insert(0, os.path.join(os.getcwd(), "pkg"))
