@@ -110,7 +110,8 @@ def _per_op(obs: Observed) -> str | None:
     names = [a if isinstance(a, str) else None for a in args]
     if op in ("sub", "truediv") and names[0] is None and names[1] in got:
         swapped = values[1] - values[0] if op == "sub" else values[1] / values[0]
-        if any(s[0] == "read" for s in steps) and _data_of(got, ops[0][1]) == swapped:
+        data = _data_of(got, ops[0][1])
+        if data is not None and close(swapped, data):
             return "reflected-order"
     for code, grads in models(op, values, upstream[0]):
         pairs = [(n, g) for n, g in zip(names, grads, strict=False) if n is not None and n in got]
@@ -134,6 +135,12 @@ class Facts:
     resets: bool | None = None
     recorded: bool | None = None
     identity: bool | None = None
+    closure_on_self: bool | None = None
+    returns_none: bool = False  # some op gives back None (found by the op checks)
+    fit_step: str | None = None  # "right" | "ascent" | "piles-up" | "other": one fit epoch
+    activation: str | None = None  # what nn.forward's output matched, when not tanh
+    blocked_import: bool = False  # the engine tried numpy, torch, ... (refused)
+    parents: str = "_prev"  # the attribute the engine keeps its parents under
 
 
 def _probe(ctx: Context, p: Program) -> dict[str, tuple[float, float]] | None:
@@ -150,7 +157,24 @@ def _probe(ctx: Context, p: Program) -> dict[str, tuple[float, float]] | None:
 
 
 def probe(ctx: Context) -> Facts:
-    facts = Facts()
+    facts = Facts(
+        blocked_import=bool(ctx.cache.get("blocked_imports")),
+        parents=str(ctx.cache.get("parents", "_prev")),
+    )
+    # The closure stored on the operand: the product's own step passes nothing back,
+    # the left operand's step does.
+    p = Program()
+    a, b = p.const(3.0), p.const(2.0)
+    c = p.op("mul", a, b)
+    p.set_grad(c, G)
+    p.local_backward(c)
+    p.read(a)
+    before = _probe(ctx, p)
+    p.local_backward(a)
+    p.read(b)
+    after = _probe(ctx, p)
+    if before is not None and after is not None:
+        facts.closure_on_self = before[a][1] == 0.0 and close(after[b][1], 3.0 * G)
     # = instead of +=: a gradient already on a leaf must survive one more local step.
     assign = False
     for op, args in (
@@ -167,7 +191,7 @@ def probe(ctx: Context) -> Facts:
             p.set_grad(leaf, PRE)
         out = p.op(op, *leaves)
         p.set_grad(out, G)
-        p.local_backward(out)
+        p.walk_backward(out)
         p.read(*leaves)
         reads = _probe(ctx, p)
         if reads is None:
@@ -176,6 +200,7 @@ def probe(ctx: Context) -> Facts:
             if close(reads[leaf][1], d * G) and not close(d * G, PRE + d * G):
                 assign = True
     facts.assign = assign
+    facts.fit_step = _fit_step(ctx)
     # Seed and order: L = a*b + c.
     p = Program()
     a, b, c = p.const(2.0), p.const(-3.0), p.const(4.0)
@@ -235,8 +260,48 @@ def probe(ctx: Context) -> Facts:
     return facts
 
 
+FIT_LR = 0.05
+
+
+def _fit_step(ctx: Context) -> str | None:
+    """How one epoch of the student's fit moves the parameters, against the gradient g
+    the grader computes on the same model: -lr*g is right, +lr*g climbs the loss, and
+    -2*lr*g means the gradient of the grader's pass was never reset (no zero_grad)."""
+    xs = [[{"num": x} for x in row] for row in ((2.0, 3.0, -1.0), (3.0, -1.0, 0.5))]
+    ys = [{"num": 1.0}, {"num": -1.0}]
+    steps: list[list[Any]] = [
+        ["seed", 5],
+        ["new", "m", "MLP", 3, [3, 1]],
+        ["sgd", "loss", "m", xs, ys, 1, 0.0],
+        ["method", "ps", "m", "parameters"],
+        ["params_grad", "g", "ps"],
+        ["params_data", "before", "ps"],
+        ["call", "losses", "train:fit", "m", xs, ys, {"num": 1}, {"num": FIT_LR}],
+        ["params_data", "after", "ps"],
+    ]
+    try:
+        run = ctx.run(Program(steps))
+    except StudentFault:
+        return None
+    if run.error is not None:
+        return None
+    try:
+        g, before, after = (list(map(float, run.reads[k])) for k in ("g", "before", "after"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    moved = [b - a for a, b in zip(before, after, strict=False)]
+    if not any(g) or len(moved) != len(g):
+        return None
+    for name, factor in (("right", -1.0), ("ascent", 1.0), ("piles-up", -2.0)):
+        if all(close(m, factor * FIT_LR * x, 1e-6) for m, x in zip(moved, g, strict=True)):
+            return name
+    return "other"
+
+
 # ---------------------------------------------------------------- rules per check
 def _graph(obs: Observed, facts: Facts) -> str | None:
+    if facts.closure_on_self:
+        return "closure-on-self"
     if facts.seeded is False:
         return "no-seed"
     if facts.order == "late":
@@ -257,15 +322,14 @@ def _raised(expected: str | None, code: str) -> Callable[[Observed, Facts], str 
 
 
 def _losses(obs: Observed, facts: Facts) -> str | None:
-    first, last = (
-        obs.get("first") or obs.get("got_losses"),
-        obs.get("last") or obs.get("got_losses"),
-    )
-    if first and last and last[-1] > first[0]:
+    """Training failures: what one epoch of fit does to the parameters says why; a
+    network that trains right but is not tanh is told so."""
+    if facts.fit_step == "ascent":
         return "update-sign"
-    want, got = obs.get("want_losses"), obs.get("got_losses")
-    if want and got and close(want[0], got[0], 1e-6):
+    if facts.fit_step == "piles-up":
         return "fit-no-zero-grad"
+    if facts.activation is not None:
+        return "activation-not-tanh" if facts.activation != "linear" else "missing-activation"
     return None
 
 
@@ -286,6 +350,7 @@ RULES: dict[str, Callable[[Observed, Facts], str | None]] = {
         if facts.identity is False
         else ("op-not-recorded" if facts.recorded is False else None)
     ),
+    "viz.graph_recorded": lambda obs, facts: _graph(obs, facts),
     "lab01.imports": lambda obs, facts: "forbidden-import",
     "graph.deep_chain": lambda obs, facts: (
         "recursive-topo" if obs.get("raised") == "RecursionError" else _graph(obs, facts)
@@ -304,11 +369,16 @@ RULES: dict[str, Callable[[Observed, Facts], str | None]] = {
     "nn.distinct_params": lambda obs, facts: "repeated-neuron",
     "nn.zero_grad": lambda obs, facts: "zero-grad-noop",
     "nn.weights_random": lambda obs, facts: "zero-init" if obs.get("distinct", 2) <= 1 else None,
-    "nn.forward": lambda obs, facts: (
-        "missing-activation" if close(obs.get("linear", math.nan), obs.get("got", 0.0)) else None
-    ),
+    "nn.forward": lambda obs, facts: {
+        "linear": "missing-activation",
+        "relu": "activation-not-tanh",
+        "relu-linear-output": "activation-not-tanh",
+        "tanh-linear-output": "activation-not-tanh",
+    }.get(str(obs.get("matches"))),
+    "ops.construct": lambda obs, facts: "parents-name" if obs.get("parents_attr") else None,
     "train.datasets": lambda obs, facts: "one-hot-wrong",
     "train.fit_toy": _losses,
+    "train.fit_tense": _losses,
     "train.fit_matches_sgd": _losses,
     "viz.to_dot": lambda obs, facts: "dot-incomplete",
     "lab02.quality": lambda obs, facts: "lint-findings",
@@ -334,13 +404,26 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
     A check that failed because the student's code raised (an unfinished stub, a
     crash) gets no guessed mistake unless the exception itself is the symptom.
     """
-    if obs.get("raised") is not None and check_id not in ABOUT_EXCEPTIONS:
+    raised = obs.get("raised")
+    if raised == "OpReturnedNone" or (
+        facts.returns_none and raised == "TypeError" and "NoneType" in str(obs.get("message"))
+    ):
+        return "op-returns-none"
+    if raised == "ImportError" and facts.blocked_import:
+        return "forbidden-import"
+    if (
+        raised == "AttributeError"
+        and facts.parents != "_prev"
+        and "_prev" in str(obs.get("message", ""))
+    ):
+        return "parents-name"
+    if raised is not None and check_id not in ABOUT_EXCEPTIONS:
         return None
-    if check_id.startswith("ops."):
-        return _per_op(obs)
     rule = RULES.get(check_id)
     if rule is not None:
         return rule(obs, facts)
+    if check_id.startswith("ops."):
+        return _per_op(obs)
     if check_id.startswith(("graph.", "viz.graph")):
         return _graph(obs, facts)
     return None

@@ -61,10 +61,10 @@ def evaluate(program: Program) -> dict[str, tuple[float, float]]:
             env[step[1]] = total
         elif kind == "set_grad":
             pending[step[1]] = step[2]
-        elif kind == "local_backward":
+        elif kind in ("local_backward", "walk_backward"):
             name = step[1]
             if name not in pending:
-                raise ExpectError("local_backward needs set_grad first")
+                raise ExpectError(f"{kind} needs set_grad first")
             upstream = torch.tensor(pending[name], dtype=torch.float64)
             torch.autograd.backward([env[name]], [upstream], retain_graph=True)
         elif kind == "backward":

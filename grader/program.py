@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**"}
-UNARY = ("neg", "exp", "log", "relu", "tanh")
 Operand = str | float
 
 
@@ -63,6 +62,10 @@ class Program:
     def local_backward(self, name: str) -> None:
         self.steps.append(["local_backward", name])
 
+    def walk_backward(self, name: str) -> None:
+        """The grader's own backward walk from ``name`` (see ``WALK``), not ``backward()``."""
+        self.steps.append(["walk_backward", name])
+
     def backward(self, name: str) -> None:
         self.steps.append(["backward", name])
 
@@ -76,47 +79,137 @@ class Program:
     def payload(self) -> dict[str, Any]:
         return {"kind": "run", "steps": self.steps}
 
-    def python(self) -> str:
-        """The program as Python code using the public API."""
-        lines = ["from minigrad.scalar import Value", ""]
-        for step in self.steps:
-            kind, rest = step[0], step[1:]
-            if kind == "const":
-                lines.append(f"{rest[0]} = Value({fmt(rest[1])})")
-            elif kind == "op":
-                name, op, *args = rest
-                shown = [a if isinstance(a, str) else fmt(a["num"]) for a in args]
-                if op in BINARY:
-                    lines.append(f"{name} = {shown[0]} {BINARY[op]} {shown[1]}")
-                elif op == "neg":
-                    lines.append(f"{name} = -{shown[0]}")
-                else:
-                    lines.append(f"{name} = {shown[0]}.{op}()")
-            elif kind == "sum":
-                lines.append(f"{rest[0]} = sum([{', '.join(rest[1])}], {rest[2]})")
-            elif kind == "set_grad":
-                lines.append(f"{rest[0]}.grad = {fmt(rest[1])}")
-            elif kind == "local_backward":
-                lines.append(f"{rest[0]}._backward()  # one op's local step only")
-            elif kind == "backward":
-                lines.append(f"{rest[0]}.backward()")
-            elif kind == "seed":
-                lines.append(f"random.seed({rest[0]})")
-            elif kind == "new":
-                lines.append(f"{rest[0]} = {rest[1]}({', '.join(map(_show, rest[2:]))})")
-            elif kind == "call":
-                fn = rest[1].split(":")[-1]
-                lines.append(f"{rest[0]} = {fn}({', '.join(map(_show, rest[2:]))})")
-            elif kind == "method":
-                lines.append(f"{rest[0]} = {rest[1]}.{rest[2]}()")
-            elif kind == "index":
-                lines.append(f"{rest[0]} = {rest[1]}[{rest[2]}]")
-            elif kind not in ("read", "read_node", "read_graph", "read_plain"):
-                lines.append(f"# the grader's {kind} step on {', '.join(map(_show, rest[1:3]))}")
+    def python(self, parents: str = "_prev") -> str:
+        """The program as Python a student can paste: it imports all it uses and runs
+        every step, the failing one included. ``parents`` names the attribute the
+        grader's walk followed (the lab's ``_prev`` unless the engine used another)."""
+        body = [line for step in self.steps for line in render(step)]
         names = self.reads
         if names:
-            lines.append(f"print({', '.join(f'{n}.data, {n}.grad' for n in names)})")
-        return "\n".join(lines)
+            body.append(f"print({', '.join(f'{n}.data, {n}.grad' for n in names)})")
+        kinds = {s[0] for s in self.steps}
+        head = ["from minigrad.scalar import Value"]
+        if "seed" in kinds:
+            head.insert(0, "import random")
+        classes = sorted({s[2] for s in self.steps if s[0] == "new"})
+        if classes:
+            head.append(f"from minigrad.nn import {', '.join(classes)}")
+        functions = sorted(
+            {s[2].split(":")[1] for s in self.steps if s[0] == "call" and ":" in s[2]}
+        )
+        if "fit_until" in kinds:
+            functions = sorted({*functions, "fit"})
+        if functions:
+            head.append(f"from minigrad.train import {', '.join(functions)}")
+        if "to_dot" in kinds:
+            head.append("from minigrad.viz import to_dot")
+        if kinds & {"walk_backward", "read_graph"}:
+            head += ["", WALK.replace("._prev", f".{parents}").rstrip(), ""]
+        return "\n".join([*head, "", *body])
+
+
+WALK = """
+def graph(out):
+    \"\"\"Every node under out, parents before children (what backward() sorts).\"\"\"
+    order, seen, stack = [], set(), [(out, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in node._prev)
+    return order
+
+
+def walk_backward(out):
+    \"\"\"The grader's walk: each node's _backward once, out first (out.grad is not reset).\"\"\"
+    for node in reversed(graph(out)):
+        node._backward()
+"""
+
+
+def render(step: list[Any]) -> list[str]:
+    """Python lines for one step (``read`` steps are printed together at the end)."""
+    kind, rest = step[0], step[1:]
+    shown = [_show(a) for a in rest]
+    if kind == "read":
+        return []
+    if kind == "const":
+        return [f"{rest[0]} = Value({fmt(rest[1])})"]
+    if kind == "op":
+        name, op, *args = shown
+        if op in BINARY:
+            return [f"{name} = {args[0]} {BINARY[op]} {args[1]}"]
+        if op == "neg":
+            return [f"{name} = -{args[0]}"]
+        return [f"{name} = {args[0]}.{op}()"]
+    simple = {
+        "sum": "{0} = sum([{1}], {2})",
+        "set_grad": "{0}.grad = {1}",
+        "set_data": "{0}.data = {1}",
+        "local_backward": "{0}._backward()  # this node's own step only",
+        "walk_backward": "walk_backward({0})",
+        "backward": "{0}.backward()",
+        "seed": "random.seed({0})",
+        "method": "{0} = {1}.{2}()",
+        "index": "{0} = {1}[{2}]",
+        "unwrap": "{0} = {0}[0] if isinstance({0}, (list, tuple)) and len({0}) == 1 else {0}",
+        "read_node": "print({0}.data, {0}.grad, {0}._prev, {0}._op)",
+        "read_graph": "print([(n._op, n.data, n.grad, len(n._prev)) for n in graph({0})])",
+        "identity": "print({2} == {3}, len({{{2}, {3}}}))",
+        "read_plain": "print({0})",
+        "count_distinct": "print(len({{id(v) for v in {1}}}))",
+        "length": "print(len({1}))",
+        "params_data": "print([p.data for p in {1}])",
+        "params_grad": "print([p.grad for p in {1}])",
+        "to_dot": "print(to_dot({1}))",
+    }
+    if kind == "sum":
+        return [f"{rest[0]} = sum([{', '.join(rest[1])}], {rest[2]})"]
+    if kind in simple:
+        return [simple[kind].format(*shown)]
+    if kind == "new":
+        return [f"{rest[0]} = {rest[1]}({', '.join(shown[2:])})"]
+    if kind == "call":
+        fn = rest[1].split(":")[-1]
+        return [f"{rest[0]} = {fn}({', '.join(shown[2:])})"]
+    if kind == "fit_until":
+        name, model, xs, ys, _, most, lr, goal = shown
+        return [
+            f"{name} = fit({model}, {xs}, {ys}, {most}, {lr})  # the grader stops early "
+            f"once a loss is < {goal}",
+            f"print({name}[-1])",
+        ]
+    if kind == "param_effect":
+        _, model, x, delta = shown
+        return [
+            f"for p in {model}.parameters():  # move each parameter; does the output change?",
+            f"    p.data += {delta}",
+            f"    print({model}({x}))",
+            f"    p.data -= {delta}",
+        ]
+    if kind == "sgd":
+        _, model, xs, ys, epochs, lr, *_ = shown
+        return [
+            f"params = {model}.parameters()  # the grader's own training loop",
+            f"for epoch in range({epochs}):",
+            "    loss = Value(0.0)",
+            f"    for x, y in zip({xs}, {ys}):",
+            f"        out = {model}(x)",
+            "        outs = out if isinstance(out, list) else [out]",
+            "        targets = y if isinstance(y, list) else [y]",
+            "        for o, t in zip(outs, targets):",
+            "            loss = loss + (o - t) * (o - t)",
+            "    for p in params:",
+            "        p.grad = 0.0",
+            "    loss.backward()",
+            "    for p in params:",
+            f"        p.data -= {lr} * p.grad",
+            "    print(epoch, loss.data)",
+        ]
+    return [f"# the grader's {kind} step on {', '.join(shown[:3])}"]
 
 
 def _show(a: Any) -> str:

@@ -14,8 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail
-from grader.checks.base import graph_nodes
-from grader.checks.student import NoTests
+from grader.checks.base import NotRun, graph_nodes
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.rubric import RUBRIC, Rubric
@@ -43,6 +42,11 @@ class Outcome:
     seconds: float = 0.0
     observed: dict[str, Any] = field(default_factory=dict)
     diagnosis: dict[str, str] | None = None  # code, explanation, reread
+    blocks: bool = False  # failed in a way that leaves checks depending on it nothing to run
+
+    @property
+    def lost(self) -> float:
+        return max(0.0, self.max_score - self.score)
 
 
 @dataclass
@@ -69,8 +73,10 @@ class Graded:
 
     @property
     def diagnosis(self) -> dict[str, str] | None:
-        """The most likely mistake: that of the first failed check that has one."""
-        return next((o.diagnosis for o in self.outcomes if o.diagnosis), None)
+        """The mistake that costs the most points: the points lost by the checks it
+        explains, and by the checks they kept from running (first in rubric order on
+        a tie)."""
+        return headline(self.outcomes)
 
     def lab_score(self, lab: str) -> tuple[float, float]:
         mine = [o for o in self.outcomes if o.lab == lab]
@@ -83,6 +89,30 @@ class Graded:
             "max_score": self.max_score,
             "diagnosis": self.diagnosis,
         }
+
+
+def headline(outcomes: list[Outcome]) -> dict[str, str] | None:
+    """The diagnosis that explains the most lost points (see ``Graded.diagnosis``)."""
+    by_id = {o.id: o for o in outcomes}
+
+    def cause(o: Outcome) -> dict[str, str] | None:
+        seen: set[str] = set()
+        while o.diagnosis is None and o.blocked_by in by_id and o.id not in seen:
+            seen.add(o.id)
+            o = by_id[o.blocked_by]
+        return o.diagnosis
+
+    cost: dict[str, float] = {}
+    found: dict[str, dict[str, str]] = {}
+    for o in outcomes:
+        diagnosis = cause(o) if o.status != PASSED else None
+        if diagnosis is not None:
+            found.setdefault(diagnosis["code"], diagnosis)
+            cost[diagnosis["code"]] = cost.get(diagnosis["code"], 0.0) + o.lost
+    if not found:
+        return None
+    best = max(found, key=lambda code: cost[code])  # max keeps the first of equals
+    return found[best]
 
 
 def selected(rubric: Rubric, labs: set[str] | None, public: bool) -> list[str]:
@@ -108,6 +138,48 @@ def depends(cid: str, rubric: Rubric, public: bool = False) -> list[str]:
     ]
 
 
+def attempted(cid: str, rubric: Rubric, public: bool = False) -> list[str]:
+    """The check's ``any_of`` list, limited like ``depends`` to what this run grades."""
+    return [
+        d
+        for d in REGISTRY[cid].any_of
+        if d in rubric.items
+        and d in REGISTRY
+        and (not public or rubric.items[d].visibility == "visible")
+    ]
+
+
+def _blocked(
+    cid: str, outcomes: dict[str, Outcome], rubric: Rubric, public: bool
+) -> Outcome | None:
+    """Why ``cid`` cannot run (an outcome naming the cause), or None when it can."""
+    for dep in depends(cid, rubric, public):
+        o = outcomes[dep]
+        if o.status in (NOT_RUN, GRADER_ERROR) or (o.status == FAILED and o.blocks):
+            if o.status == GRADER_ERROR:
+                reason = "the grader failed on it"
+            elif o.status == NOT_RUN:
+                reason = "that check could not run"
+            else:
+                reason = "your code raised or stopped there"
+            return _outcome(
+                cid,
+                rubric,
+                NOT_RUN,
+                summary=f"not run because '{o.name}' ({dep}) did not finish: {reason}",
+                blocked_by=dep,
+            )
+    first = attempted(cid, rubric, public)
+    if first and not any(outcomes[d].status == PASSED for d in first):
+        return _outcome(
+            cid,
+            rubric,
+            NOT_RUN,
+            summary="not run yet: it counts once at least one of the lab's other checks passes",
+        )
+    return None
+
+
 def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[str]:
     """Check ids to run: the selected checks and what they depend on, deps first."""
     wanted = [cid for cid in selected(rubric, labs, public) if cid in REGISTRY]
@@ -118,7 +190,7 @@ def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[s
         if cid in seen:
             return
         seen.add(cid)
-        for dep in depends(cid, rubric, public):
+        for dep in depends(cid, rubric, public) + attempted(cid, rubric, public):
             visit(dep)
         result.append(cid)
 
@@ -160,26 +232,16 @@ def run_checks(
         notes = list(sandbox.notes)
         notes.extend(_import_notes(sandbox))
         for cid in ids:
-            failed_dep = next(
-                (d for d in depends(cid, rubric, public) if outcomes[d].status != PASSED), None
-            )
-            if failed_dep is not None:
-                dep = outcomes[failed_dep]
-                reason = (
-                    "the grader failed on it" if dep.status == GRADER_ERROR else "it did not pass"
-                )
-                outcomes[cid] = _outcome(
-                    cid,
-                    rubric,
-                    NOT_RUN,
-                    summary=f"not run because '{dep.name}' ({failed_dep}) {reason}",
-                    blocked_by=failed_dep,
-                )
-                continue
-            outcomes[cid] = _run_one(cid, ctx, rubric)
+            blocked = _blocked(cid, outcomes, rubric, public)
+            outcomes[cid] = blocked if blocked is not None else _run_one(cid, ctx, rubric)
+            ctx.statuses[cid] = outcomes[cid].status
         failed = [o for o in outcomes.values() if o.status == FAILED]
         if failed:
             facts = probe(ctx)
+            forward = outcomes.get("nn.forward")
+            if forward is not None and forward.status == FAILED:
+                facts.activation = forward.observed.get("matches")
+            facts.returns_none = any(o.observed.get("raised") == "OpReturnedNone" for o in failed)
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
@@ -206,7 +268,7 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     t0 = time.monotonic()
     try:
         REGISTRY[cid].func(ctx)
-    except NoTests as none:
+    except NotRun as none:
         return _outcome(cid, rubric, NOT_RUN, summary=none.summary, seconds=time.monotonic() - t0)
     except Fail as fail:
         return _outcome(
@@ -219,10 +281,13 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             got=fail.got,
             counterexample=fail.counterexample,
             observed=fail.observed,
+            blocks=fail.blocking,
             seconds=time.monotonic() - t0,
         )
     except StudentFault as fault:  # a hang, a crash, the time budget used up, ...
-        return _outcome(cid, rubric, FAILED, summary=str(fault), seconds=time.monotonic() - t0)
+        return _outcome(
+            cid, rubric, FAILED, summary=str(fault), blocks=True, seconds=time.monotonic() - t0
+        )
     except Exception:
         return _outcome(
             cid,

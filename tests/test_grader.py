@@ -60,7 +60,9 @@ def test_skeleton_scores_zero_on_every_check(skeleton: Graded) -> None:
     blocked = [
         o for o in skeleton.outcomes if o.status == NOT_RUN and not RUBRIC.items[o.id].extra_credit
     ]
-    assert blocked and all(o.blocked_by in REGISTRY for o in blocked)
+    assert blocked and all(
+        o.blocked_by in REGISTRY or o.summary.startswith("not run yet") for o in blocked
+    )
 
 
 def _validate_gradescope(data: dict[str, Any]) -> None:

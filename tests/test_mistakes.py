@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.mistakes import MISTAKES, VARIANTS, CatalogError, Variant, materialize, patched
+from grader.mistakes import (
+    BASES,
+    MISTAKES,
+    ONE_NODE,
+    VARIANTS,
+    CatalogError,
+    Edit,
+    Variant,
+    materialize,
+    patched,
+)
 from grader.mistakes.matrix import Row, compute, problems, render
 from grader.score import FAILED
 
@@ -47,26 +57,36 @@ def test_catalog_covers_the_course() -> None:
     assert {v.mistake for v in VARIANTS} == set(MISTAKES)  # no mistake without a variant
 
 
-def test_every_patch_applies_exactly_once() -> None:
-    for variant in VARIANTS:
-        assert patched(variant) != ""
+def test_every_patch_applies_exactly_once_in_every_base() -> None:
+    assert set(BASES) == {ONE_NODE, "composed"}
+    for base in BASES:
+        for variant in VARIANTS:
+            assert patched(variant, base=base) != ""
+
+
+def _variant(old: str, new: str = "x", vid: str = "stale") -> Variant:
+    edits = (Edit("scalar.py", old, new),)
+    return Variant(vid, "log-clamp", "lab01", {base: edits for base in BASES})
 
 
 def test_a_stale_patch_is_refused(tmp_path: Path) -> None:
-    stale = Variant("stale", "log-clamp", "scalar.py", "text not in the reference", "x", "lab01")
     with pytest.raises(CatalogError, match="matches 0 times"):
-        materialize(stale, tmp_path / "stale")
+        materialize(_variant("text not in the reference"), tmp_path / "stale")
 
 
 def test_the_kill_matrix_has_no_problems(rows: list[Row]) -> None:
     assert problems(rows) == []
     text = render(rows)
-    assert f"variants caught: {len(VARIANTS)} / {len(VARIANTS)}" in text
+    assert f"variants caught: {len(rows)} / {len(rows)}" in text
+    assert len(rows) == len(VARIANTS) * len(BASES)
 
 
+@pytest.mark.parametrize("base", list(BASES))
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
-def test_variant_is_caught_in_its_lab_and_diagnosed(rows: list[Row], variant: Variant) -> None:
-    row = next(r for r in rows if r.variant.id == variant.id)
+def test_variant_is_caught_in_its_lab_and_diagnosed(
+    rows: list[Row], variant: Variant, base: str
+) -> None:
+    row = next(r for r in rows if r.variant.id == variant.id and r.base == base)
     score, top = row.lab_scores[variant.lab]
     assert score < top
     assert any(s == FAILED for s in row.status.values())
@@ -75,7 +95,7 @@ def test_variant_is_caught_in_its_lab_and_diagnosed(rows: list[Row], variant: Va
 
 def test_problems_reports_an_uncaught_variant_and_a_useless_check(rows: list[Row]) -> None:
     # A variant that changes nothing, and a matrix in which one check never fails.
-    harmless = Variant("harmless", "log-clamp", "scalar.py", "x", "x", "lab01")
+    harmless = _variant("x", "x", "harmless")
     reference_row = Row(
         harmless,
         {c: "passed" for c in rows[0].status},

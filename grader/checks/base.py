@@ -2,8 +2,12 @@
 
 A check is a small function that asks the student's code to compute something through
 the sandbox, compares with what it expects, and raises ``Fail`` with numbers a student
-can act on. Checks declare the checks they depend on: when a dependency fails, the
-check is reported as "not run because ... failed" instead of failing noisily.
+can act on. Checks declare the checks they depend on (``depends``): when a dependency
+could not produce a result (the student's code raised or hung there, or it did not
+run), the check is reported as "not run because ..." instead of failing noisily with
+the same traceback. A dependency that merely computed wrong numbers blocks nothing:
+the check runs and fails or passes on its own. ``any_of`` lists checks of which at
+least one must pass first (a lab's quality points count once the lab is attempted).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.program import Program, close, fmt
+from grader.program import Program, close, fmt, render
 from grader.sandbox import Sandbox, StudentFault
 
 
@@ -30,9 +34,11 @@ class Fail(Exception):
         counterexample: str | None = None,
         observed: dict[str, Any] | None = None,
         partial: float = 0.0,
+        blocking: bool = False,
     ) -> None:
         super().__init__(summary)
         self.summary = summary
+        self.blocking = blocking  # True: checks that depend on this one cannot run
         self.partial = partial  # share of the points earned all the same
         self.expected = expected
         self.got = got
@@ -40,25 +46,33 @@ class Fail(Exception):
         self.observed = observed or {}
 
 
+class NotRun(Fail):
+    """Nothing to judge yet (no tests, the lab not attempted): neither pass nor fail."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary, blocking=True)
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
     func: Callable[[Context], None]
     depends: tuple[str, ...]
+    any_of: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Check] = {}
 
 
 def check(
-    check_id: str, *, depends: Sequence[str] = ()
+    check_id: str, *, depends: Sequence[str] = (), any_of: Sequence[str] = ()
 ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register ``func`` as the check ``check_id`` (ids must match grader/rubric.toml)."""
 
     def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
-        REGISTRY[check_id] = Check(check_id, func, tuple(depends))
+        REGISTRY[check_id] = Check(check_id, func, tuple(depends), tuple(any_of))
         return func
 
     return register
@@ -71,6 +85,11 @@ class Run:
     program: Program
     reads: dict[str, Any]
     error: dict[str, Any] | None
+    parents: str = "_prev"  # where the engine keeps parents (for paste-able examples)
+
+    def python(self) -> str:
+        """The program as code the student can paste, walking the engine's own parents."""
+        return self.program.python(self.parents)
 
     def pair(self, name: str) -> tuple[float, float]:
         """(data, grad) of a read Value, type-checked: only real floats come back."""
@@ -92,8 +111,9 @@ class Run:
         step = self.error.get("step")
         where = ""
         if isinstance(step, int) and 0 <= step < len(self.program.steps):
-            line = Program(self.program.steps[: step + 1]).python().splitlines()[-1]
-            where = f" at `{line}`"
+            lines = render(self.program.steps[step])
+            if lines:
+                where = f" at `{lines[0].split('  #')[0]}`"
         return f"{self.error.get('type')}: {self.error.get('message')}{where}"
 
 
@@ -105,6 +125,7 @@ class Context:
     package_dir: Path
     submission: Path = Path()
     cache: dict[str, Any] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)  # check id -> status so far
 
     def run(self, program: Program, timeout: float | None = None) -> Run:
         reply = self.sandbox.request(program.payload(), timeout)
@@ -115,7 +136,10 @@ class Context:
         if not isinstance(reads, dict) or not (error is None or isinstance(error, dict)):
             raise StudentFault("your code wrote over the grader's reply channel")
         self.cache.setdefault("blocked_imports", set()).update(reply.get("blocked_imports") or [])
-        return Run(program, reads, error)
+        seen = reply.get("parents")
+        if isinstance(seen, list) and seen and all(isinstance(n, str) for n in seen):
+            self.cache["parents"] = next((n for n in seen if n != "_prev"), "_prev")
+        return Run(program, reads, error, self.cache.get("parents", "_prev"))
 
     def run_ok(self, program: Program, timeout: float | None = None) -> Run:
         """Run and fail the check if the student's code raised."""
@@ -123,8 +147,13 @@ class Context:
         if result.error is not None:
             raise Fail(
                 f"your code raised {result.describe_error()}",
-                counterexample=program.python(),
-                observed={"raised": result.raised(), "steps": program.steps},
+                counterexample=result.python(),
+                observed={
+                    "raised": result.raised(),
+                    "message": str(result.error.get("message", ""))[:300],
+                    "steps": program.steps,
+                },
+                blocking=True,
             )
         return result
 
@@ -158,7 +187,7 @@ def compare(
             f"the numbers differ from {source}",
             expected=", ".join(wrong_expected),
             got=", ".join(wrong_got),
-            counterexample=run.program.python(),
+            counterexample=run.python(),
             observed={
                 "steps": run.program.steps,
                 "got": seen,

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from grader.checks.base import Context, Fail, check
+from grader.checks.base import Context, Fail, NotRun, check
 from grader.student_tests import behavioural, grade_tests, test_files
-
-
-class NoTests(Fail):
-    """The submission brings no tests: nothing to grade (not a failure of its code)."""
 
 
 @check("tests.catch_mistakes")
@@ -17,7 +13,7 @@ def catch_mistakes(ctx: Context) -> None:
 
     VARIANTS = behavioural(ALL)
     if not test_files(ctx.submission):
-        raise NoTests("no tests/test_*.py in your submission: write tests to earn this bonus")
+        raise NotRun("no tests/test_*.py in your submission: write tests to earn this bonus")
     verdict = grade_tests(ctx.submission, ctx.sandbox.limits)
     mistake_of = {v.id: v.mistake for v in VARIANTS}
     missed = sorted({mistake_of[v] for v in verdict.missed})

@@ -11,6 +11,9 @@ from grader.program import close, fmt
 TOY_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
 TOY_YS = [1.0, -1.0, -1.0, 1.0]
 SEEDS = (1, 2, 3)
+# A network trains when most seeds reach the goal: one unlucky start (a ReLU network
+# that dies, a chaotic run) is not held against an engine whose gradients are right.
+MOST = 2
 TOY_EPOCHS, TOY_LR, TOY_GOAL = 100, 0.05, 0.1
 TENSE_EPOCHS, TENSE_LR, TENSE_GOAL = 300, 0.05, 0.5
 # fit keeps no state beyond the model, so CHUNK-epoch calls equal one long call; they
@@ -38,7 +41,7 @@ def toy_model(seed: int) -> list[list[Any]]:
     return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]]]
 
 
-@check("train.datasets", depends=["ops.construct"])
+@check("train.datasets")
 def datasets(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -81,6 +84,7 @@ def _losses(run_reads: Any, what: str) -> list[float]:
 
 @check("train.engine_sgd", depends=NETWORK)
 def engine_sgd(ctx: Context) -> None:
+    missed = []
     for seed in SEEDS:
         run = ctx.run_steps(
             [
@@ -91,15 +95,19 @@ def engine_sgd(ctx: Context) -> None:
         )
         losses = run.reads["loss"]
         if not losses[-1] < TOY_GOAL:
-            raise Fail(
-                f"the grader's own SGD loop on your engine does not fit the toy set (seed {seed})",
-                expected=f"loss < {TOY_GOAL} after {TOY_EPOCHS} steps at lr {TOY_LR}",
-                got=f"loss {fmt(losses[0])} -> {fmt(losses[-1])}",
-            )
+            missed.append(f"seed {seed}: loss {fmt(losses[0])} -> {fmt(losses[-1])}")
+    if len(SEEDS) - len(missed) < MOST:
+        raise Fail(
+            "the grader's own SGD loop on your engine does not fit the toy set",
+            expected=f"loss < {TOY_GOAL} after {TOY_EPOCHS} steps at lr {TOY_LR}, "
+            f"for {MOST} of {len(SEEDS)} seeds",
+            got="; ".join(missed),
+        )
 
 
 @check("train.fit_toy", depends=NETWORK)
 def fit_toy(ctx: Context) -> None:
+    missed = []
     for seed in SEEDS:
         run = ctx.run_steps(
             [
@@ -110,14 +118,16 @@ def fit_toy(ctx: Context) -> None:
         )
         losses = _losses(run.reads["losses"], "fit")
         if not losses or not losses[-1] < TOY_GOAL:
-            raise Fail(
-                f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
-                f"the loss near 0 (seed {seed})",
-                expected=f"a loss < {TOY_GOAL} within {TOY_EPOCHS} epochs",
-                got=f"{len(losses)} losses"
-                + (f", {fmt(losses[0])} -> {fmt(losses[-1])}" if losses else ""),
-                observed={"first": losses[:2], "last": losses[-1:]},
-            )
+            shown = f", {fmt(losses[0])} -> {fmt(losses[-1])}" if losses else ""
+            missed.append(f"seed {seed}: {len(losses)} losses{shown}")
+    if len(SEEDS) - len(missed) < MOST:
+        raise Fail(
+            f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
+            "the loss near 0",
+            expected=f"a loss < {TOY_GOAL} within {TOY_EPOCHS} epochs, "
+            f"for {MOST} of {len(SEEDS)} seeds",
+            got="; ".join(missed),
+        )
 
 
 @check("train.fit_matches_sgd", depends=["train.engine_sgd"])
@@ -156,6 +166,7 @@ def fit_matches_sgd(ctx: Context) -> None:
 
 @check("train.fit_tense", depends=[*NETWORK, "train.datasets"])
 def fit_tense(ctx: Context) -> None:
+    missed = []
     for seed in SEEDS:
         run = ctx.run_steps(
             [
@@ -170,9 +181,14 @@ def fit_tense(ctx: Context) -> None:
         )
         losses = _losses(run.reads["losses"], "fit")
         if not losses or not losses[-1] < TENSE_GOAL:
-            raise Fail(
-                f"the tense-identity loss stays above {TENSE_GOAL} (seed {seed})",
-                expected=f"loss < {TENSE_GOAL} within {TENSE_EPOCHS} epochs at lr {TENSE_LR}",
-                got=f"loss {fmt(losses[0]) if losses else '-'} -> "
-                f"{fmt(losses[-1]) if losses else '-'} after {len(losses)} epochs",
+            missed.append(
+                f"seed {seed}: loss {fmt(losses[0]) if losses else '-'} -> "
+                f"{fmt(losses[-1]) if losses else '-'} after {len(losses)} epochs"
             )
+    if len(SEEDS) - len(missed) < MOST:
+        raise Fail(
+            f"the tense-identity loss stays above {TENSE_GOAL}",
+            expected=f"loss < {TENSE_GOAL} within {TENSE_EPOCHS} epochs at lr {TENSE_LR}, "
+            f"for {MOST} of {len(SEEDS)} seeds",
+            got="; ".join(missed),
+        )

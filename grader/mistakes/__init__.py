@@ -1,21 +1,35 @@
 """The catalog of classic mistakes and the planted-bug variants of the reference.
 
-Each variant is the reference with one small textual patch (catalog.toml), applied
-when needed, so variants can never drift from the reference.
+Each variant is the reference with one or more small textual edits (catalog.toml),
+applied when needed, so variants can never drift from the reference. A *base* is a
+correct engine written another way (``composed``: sub, div and the reflected forms
+built from other ops, as the original lab suggests); every variant is also planted in
+each base, with its own edit where the base's text differs.
 """
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.diagnose import MISTAKES, Mistake
 
 CATALOG = Path(__file__).with_name("catalog.toml")
-__all__ = ["MISTAKES", "VARIANTS", "CatalogError", "Mistake", "Variant", "materialize", "patched"]
+__all__ = [
+    "BASES",
+    "MISTAKES",
+    "VARIANTS",
+    "CatalogError",
+    "Edit",
+    "Mistake",
+    "Variant",
+    "materialize",
+    "patched",
+]
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "reference" / "src" / "minigrad"
+ONE_NODE = "one-node"  # the reference itself: one node per op
 
 
 class CatalogError(ValueError):
@@ -23,44 +37,100 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True)
-class Variant:
-    id: str
-    mistake: str
+class Edit:
+    """Replace ``old`` by ``new``, exactly once, in ``file``."""
+
     file: str
     old: str
     new: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str
+    mistake: str
     lab: str  # the lab that must lose points (the mistake's lab unless overridden)
+    edits: dict[str, tuple[Edit, ...]]  # base -> the edits that plant it there
+
+    @property
+    def file(self) -> str:
+        return self.edits[ONE_NODE][0].file
 
 
-def _load() -> list[Variant]:
+def _edits(raw: dict[str, Any], prefix: str = "") -> tuple[Edit, ...]:
+    old, new = raw[prefix + "old"], raw[prefix + "new"]
+    olds, news = ([old], [new]) if isinstance(old, str) else (old, new)
+    if len(olds) != len(news):
+        raise CatalogError(f"{raw.get('id')}: {prefix}old and {prefix}new differ in length")
+    file = raw.get(prefix + "file", raw["file"])
+    return tuple(Edit(file, o, n) for o, n in zip(olds, news, strict=True))
+
+
+def _load() -> tuple[dict[str, tuple[Edit, ...]], list[Variant]]:
     raw = tomllib.loads(CATALOG.read_text(encoding="utf-8"))
-    mistakes = MISTAKES
+    bases = {ONE_NODE: ()} | {
+        name: tuple(Edit(e["file"], e["old"], e["new"]) for e in base["edit"])
+        for name, base in raw.get("base", {}).items()
+    }
     variants = []
     for v in raw["variant"]:
-        if v["mistake"] not in mistakes:
+        if v["mistake"] not in MISTAKES:
             raise CatalogError(f"variant {v['id']} names unknown mistake {v['mistake']!r}")
-        lab = v.get("lab", mistakes[v["mistake"]].lab)
-        variants.append(Variant(v["id"], v["mistake"], v["file"], v["old"], v["new"], lab))
-    return variants
+        lab = v.get("lab", MISTAKES[v["mistake"]].lab)
+        edits = {ONE_NODE: _edits(v)}
+        for base in bases:
+            if base != ONE_NODE:
+                own = f"{base}_"
+                edits[base] = _edits(v, own) if own + "old" in v else edits[ONE_NODE]
+        variants.append(Variant(v["id"], v["mistake"], lab, edits))
+    return bases, variants
 
 
-VARIANTS = _load()
+BASES, VARIANTS = _load()
 
 
-def patched(variant: Variant, reference: Path = REFERENCE) -> str:
-    """The text of ``variant.file`` with the variant's patch applied exactly once."""
-    text = (reference / variant.file).read_text(encoding="utf-8")
-    count = text.count(variant.old)
+def _apply(text: str, edit: Edit, what: str) -> str:
+    count = text.count(edit.old)
     if count != 1:
-        raise CatalogError(
-            f"variant {variant.id}: its patch matches {count} times in {variant.file} (must be 1)"
-        )
-    return text.replace(variant.old, variant.new, 1)
+        raise CatalogError(f"{what}: its patch matches {count} times in {edit.file} (must be 1)")
+    return text.replace(edit.old, edit.new, 1)
 
 
-def materialize(variant: Variant, dest: Path, reference: Path = REFERENCE) -> Path:
-    """Write the variant as a submission folder ``dest`` (dest/src/minigrad/...)."""
+def base_files(base: str = ONE_NODE, reference: Path = REFERENCE) -> dict[str, str]:
+    """The engine files of a base: the reference with the base's edits applied."""
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(reference.glob("*.py"))}
+    for edit in BASES[base]:
+        files[edit.file] = _apply(files[edit.file], edit, f"base {base}")
+    return files
+
+
+def patched(variant: Variant, reference: Path = REFERENCE, base: str = ONE_NODE) -> str:
+    """The text of the variant's (first) file with its edits applied, each exactly once."""
+    return variant_files(variant, reference, base)[variant.edits[base][0].file]
+
+
+def variant_files(
+    variant: Variant, reference: Path = REFERENCE, base: str = ONE_NODE
+) -> dict[str, str]:
+    files = base_files(base, reference)
+    for edit in variant.edits[base]:
+        files[edit.file] = _apply(files[edit.file], edit, f"variant {variant.id} ({base})")
+    return files
+
+
+def write_engine(files: dict[str, str], dest: Path) -> Path:
+    """Write engine files as a submission folder ``dest`` (dest/src/minigrad/...)."""
     pkg = dest / "src" / "minigrad"
-    shutil.copytree(reference, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    (pkg / variant.file).write_text(patched(variant, reference), encoding="utf-8")
+    pkg.mkdir(parents=True)
+    for name, text in files.items():
+        (pkg / name).write_text(text, encoding="utf-8")
     return dest
+
+
+def materialize(
+    variant: Variant | None, dest: Path, reference: Path = REFERENCE, base: str = ONE_NODE
+) -> Path:
+    """Write the variant (or, for None, the base itself) as a submission folder."""
+    if variant is None:
+        return write_engine(base_files(base, reference), dest)
+    return write_engine(variant_files(variant, reference, base), dest)

@@ -2,10 +2,11 @@
 
     python -m grader.mistakes.matrix [--jobs N]     (what `nox -s mutants` runs)
 
-Prints the matrix (variant x check: X = the check failed), then the verdicts the
-self-tests enforce: every variant loses points in its lab and keeps full points in
-the labs before it; every check with points catches at least one variant; the
-diagnosis names the variant's mistake.
+Prints the matrix (variant x check: X = the check failed), once per base (the
+reference, one node per op, and the composed base), then the verdicts the self-tests
+enforce: every variant loses points in its lab and keeps full points in the labs
+before it; every check with points catches at least one variant; the diagnosis names
+the variant's mistake.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from grader.discover import Submission
-from grader.mistakes import VARIANTS, Variant, materialize
+from grader.mistakes import BASES, ONE_NODE, VARIANTS, Variant, materialize
 from grader.rubric import RUBRIC
 from grader.score import FAILED, PASSED, run_checks
 
@@ -35,25 +36,29 @@ class Row:
     status: dict[str, str]
     lab_scores: dict[str, tuple[float, float]]
     diagnosis: str | None
+    base: str = ONE_NODE
 
 
-def grade_variant(variant: Variant) -> Row:
+def grade_variant(variant: Variant, base: str = ONE_NODE) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
-        sub = materialize(variant, Path(tmp) / variant.id)
-        graded = run_checks(Submission(variant.id, sub))
+        sub = materialize(variant, Path(tmp) / variant.id, base=base)
+        graded = run_checks(Submission(variant.id, sub), labs=set(RUBRIC.labs) - {"bonus"})
     return Row(
         variant,
         {o.id: o.status for o in graded.outcomes},
         {lab: graded.lab_score(lab) for lab in graded.labs},
         graded.diagnosis["code"] if graded.diagnosis else None,
+        base,
     )
 
 
-def compute(jobs: int = 2) -> list[Row]:
+def compute(jobs: int = 2, bases: tuple[str, ...] = tuple(BASES)) -> list[Row]:
+    """Grade every variant planted in every base (rows grouped by base)."""
+    pairs = [(v, b) for b in bases for v in VARIANTS]
     if jobs <= 1:
-        return [grade_variant(v) for v in VARIANTS]
+        return [grade_variant(v, b) for v, b in pairs]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(grade_variant, VARIANTS))
+        return list(pool.map(grade_variant, *zip(*pairs, strict=True)))
 
 
 def problems(rows: list[Row]) -> list[str]:
@@ -63,17 +68,18 @@ def problems(rows: list[Row]) -> list[str]:
     for row in rows:
         v = row.variant
         score, top = row.lab_scores[v.lab]
+        where = v.id if row.base == ONE_NODE else f"{v.id} (in the {row.base} base)"
         if score >= top:
-            found.append(f"variant {v.id} keeps full points in {v.lab}: no check catches it")
+            found.append(f"variant {where} keeps full points in {v.lab}: no check catches it")
         for lab in labs[: labs.index(v.lab)]:
             kept, lab_top = row.lab_scores[lab]
             if kept < lab_top:
                 lost = [
                     c for c, s in row.status.items() if RUBRIC.items[c].lab == lab and s != PASSED
                 ]
-                found.append(f"variant {v.id} ({v.lab}) also costs {lab} points: {lost}")
+                found.append(f"variant {where} ({v.lab}) also costs {lab} points: {lost}")
         if row.diagnosis != v.mistake:
-            found.append(f"variant {v.id} is diagnosed as {row.diagnosis}, not {v.mistake}")
+            found.append(f"variant {where} is diagnosed as {row.diagnosis}, not {v.mistake}")
     for cid, item in RUBRIC.items.items():
         if cid in EXEMPT or item.points == 0 or item.extra_credit:
             continue
@@ -86,7 +92,8 @@ def render(rows: list[Row]) -> str:
     checks = list(RUBRIC.items)
     width = max(len(r.variant.id) for r in rows)
     lines = [
-        f"kill matrix: {len(rows)} variants x {len(checks)} checks (X failed, . passed, - not run)"
+        f"kill matrix: {len(rows)} variants x {len(checks)} checks (X failed, . passed, - not run;"
+        " * planted in the composed base)"
     ]
     numbers = [f"{i + 1:02d}" for i in range(len(checks))]  # columns, see the legend
     lines.append(" " * (width + 8) + "".join(n[0] for n in numbers))
@@ -94,7 +101,8 @@ def render(rows: list[Row]) -> str:
     marks = {FAILED: "X", PASSED: ".", "not_run": "-"}
     for r in rows:
         cells = "".join(marks.get(r.status.get(c, ""), " ") for c in checks)
-        lines.append(f"{r.variant.id:<{width}} {r.variant.lab}  {cells}")
+        base = "" if r.base == ONE_NODE else "*"
+        lines.append(f"{r.variant.id + base:<{width + 1}}{r.variant.lab}  {cells}")
     kills = {c: sum(r.status.get(c) == FAILED for r in rows) for c in checks}
     unique = [
         c

@@ -25,7 +25,7 @@ def _walk(root: Value) -> list[Value]:
             continue
         seen.add(id(node))
         order.append(node)
-        stack.extend(reversed(node._prev))
+        stack.extend(reversed(list(node._prev)))  # a tuple, a list or a set
     return order
 
 
