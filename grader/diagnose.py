@@ -137,6 +137,7 @@ class Facts:
     identity: bool | None = None
     closure_on_self: bool | None = None
     returns_none: bool = False  # some op gives back None (found by the op checks)
+    zero_grad_noop: bool = False  # zero_grad() leaves gradients (found by nn.zero_grad)
     fit_step: str | None = None  # "right" | "ascent" | "piles-up" | "other": one fit epoch
     activation: str | None = None  # what nn.forward's output matched, when not tanh
     blocked_import: bool = False  # the engine tried numpy, torch, ... (refused)
@@ -327,7 +328,7 @@ def _losses(obs: Observed, facts: Facts) -> str | None:
     if facts.fit_step == "ascent":
         return "update-sign"
     if facts.fit_step == "piles-up":
-        return "fit-no-zero-grad"
+        return "zero-grad-noop" if facts.zero_grad_noop else "fit-no-zero-grad"
     if facts.activation is not None:
         return "activation-not-tanh" if facts.activation != "linear" else "missing-activation"
     return None

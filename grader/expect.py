@@ -68,6 +68,9 @@ def evaluate(program: Program) -> dict[str, tuple[float, float]]:
             upstream = torch.tensor(pending[name], dtype=torch.float64)
             torch.autograd.backward([env[name]], [upstream], retain_graph=True)
         elif kind == "backward":
+            # backward() sets the output's grad to 1.0 (it does not add to it); inner
+            # nodes and leaves accumulate across calls, as in PyTorch.
+            env[step[1]].grad = None
             torch.autograd.backward([env[step[1]]], retain_graph=True)
         elif kind == "read":
             t = env[step[1]]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from grader.program import close
-from grader.report import _points, _summary_line, unclaimed, waiting
+from grader.report import _points, _summary_line, earned, unclaimed, waiting
 from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 
 DOT_TIMEOUT = 10.0
@@ -146,10 +146,17 @@ def report_html(graded: Graded) -> str:
         parts.append("<h2>Notes</h2>\n<ul>\n")
         parts += [f"<li>{esc(note)}</li>\n" for note in graded.notes]
         parts.append("</ul>\n")
-    failed = [o for o in graded.outcomes if o.status == FAILED]
+    failed = graded.lost
     if failed:
         parts.append("<h2>Points lost</h2>\n")
         parts += [_failure_html(o) for o in failed]
+    for title, group in (
+        ("Extra credit", graded.extra),
+        ("Worth a look (0 points)", graded.remarks),
+    ):
+        if group:
+            parts.append(f"<h2>{esc(title)}</h2>\n")
+            parts += [_failure_html(o) for o in group]
     blocked = waiting(graded)
     parts += [
         f"<p><code>{esc(o.id)}</code> ({esc(o.name)}): {esc(o.summary)}</p>\n"
@@ -179,12 +186,11 @@ def _lab_table(graded: Graded) -> str:
         '<th class="num">checks passed</th></tr></thead>\n<tbody>\n'
     ]
     for lab, title in graded.labs.items():
-        score, top = graded.lab_score(lab)
         mine = [o for o in graded.outcomes if o.lab == lab]
         passed = sum(o.status == PASSED for o in mine)
         rows.append(
             f"<tr><td>{esc(title)}</td>"
-            f'<td class="num">{esc(_points(score))} / {esc(_points(top))}</td>'
+            f'<td class="num">{esc(graded.lab_cell(lab))}</td>'
             f'<td class="num">{passed} / {len(mine)}</td></tr>\n'
         )
     rows.append("</tbody>\n</table>\n")
@@ -203,8 +209,13 @@ def diagnosis_of(o: Outcome) -> dict[str, str] | None:
 
 
 def likely_mistake(graded: Graded) -> dict[str, str] | None:
-    """The most likely mistake of the submission: that of the first outcome naming one."""
-    return next((d for o in graded.outcomes if (d := diagnosis_of(o))), None)
+    """The headline mistake of the submission: the one that costs the most points."""
+    found = graded.diagnosis
+    return (
+        {key: str(found.get(key) or "") for key in ("code", "explanation", "reread")}
+        if found
+        else None
+    )
 
 
 def _mistake_html(d: dict[str, str], title: str, reread: bool) -> str:
@@ -221,9 +232,11 @@ def _failure_html(o: Outcome) -> str:
     parts = [
         '<section class="failure">\n',
         f"<h3>{badge(o.status)} {esc(o.lab)} <code>{esc(o.id)}</code>: {esc(o.name)} "
-        f'<span class="muted">(0 / {esc(_points(o.max_score))})</span></h3>\n',
-        f"<p>{esc(o.summary)}.</p>\n",
+        f'<span class="muted">({esc(earned(o))})</span></h3>\n',
     ]
+    if o.status == PASSED:
+        return "".join([*parts, "</section>\n"])
+    parts.append(f"<p>{esc(o.summary)}.</p>\n")
     found = diagnosis_of(o)
     if found:
         parts.append(_mistake_html(found, "Likely mistake", reread=False))

@@ -112,10 +112,9 @@ def report_md(graded: Graded) -> str:
         lines += ["Fix the problem above and grade again.", ""]
     lines += ["| lab | score | checks passed |", "|---|---|---|"]
     for lab, title in graded.labs.items():
-        score, top = graded.lab_score(lab)
         mine = [o for o in graded.outcomes if o.lab == lab]
         passed = sum(o.status == PASSED for o in mine)
-        lines.append(f"| {title} | {_points(score)} / {_points(top)} | {passed} / {len(mine)} |")
+        lines.append(f"| {title} | {graded.lab_cell(lab)} | {passed} / {len(mine)} |")
     lines.append("")
     errors = [o for o in graded.outcomes if o.status == GRADER_ERROR]
     if errors and graded.status == "graded":
@@ -124,11 +123,19 @@ def report_md(graded: Graded) -> str:
         lines.append("")
     if graded.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in graded.notes] + [""]
-    failed = [o for o in graded.outcomes if o.status == FAILED]
+    failed = graded.lost
     if failed:
         lines += ["## Points lost", ""]
         for o in failed:
             lines += _failure_md(o)
+    for title, group in (
+        ("Extra credit", graded.extra),
+        ("Worth a look (0 points)", graded.remarks),
+    ):
+        if group:
+            lines += [f"## {title}", ""]
+            for o in group:
+                lines += _failure_md(o)
     blocked = waiting(graded)
     for o in unclaimed(graded):
         lines += [f"- `{o.id}` ({o.name}): {o.summary}", ""]
@@ -167,16 +174,25 @@ def unclaimed(graded: Graded) -> list[Outcome]:
     return [o for o in graded.outcomes if o.status == NOT_RUN and not o.blocked_by]
 
 
+def sections(graded: Graded) -> list[tuple[str, list[Outcome]]]:
+    """The report's sections after "Points lost": extra credit, and 0-point checks."""
+    return [("Extra credit", graded.extra), ("Worth a look (0 points)", graded.remarks)]
+
+
+def earned(o: Outcome) -> str:
+    """What a check earned, as its heading shows it."""
+    if o.extra_max:
+        return f"+{_points(o.score)} of {_points(o.extra_max)} extra credit"
+    if o.max_score == 0:
+        return "worth 0 points"
+    return f"{_points(o.score)} / {_points(o.max_score)}"
+
+
 def _failure_md(o: Outcome) -> list[str]:
-    earned = (
-        f"+{_points(o.score)} extra credit" if o.max_score == 0 else f"0 / {_points(o.max_score)}"
-    )
-    lines = [
-        f"### {o.lab} `{o.id}`: {o.name} ({earned})",
-        "",
-        o.summary + ".",
-        "",
-    ]
+    lines = [f"### {o.lab} `{o.id}`: {o.name} ({earned(o)})", ""]
+    if o.status == PASSED:
+        return lines
+    lines += [o.summary + ".", ""]
     if o.diagnosis:
         lines += [f"Likely mistake: {o.diagnosis['explanation']} (`{o.diagnosis['code']}`)", ""]
     if o.expected or o.got:

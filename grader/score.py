@@ -43,6 +43,7 @@ class Outcome:
     observed: dict[str, Any] = field(default_factory=dict)
     diagnosis: dict[str, str] | None = None  # code, explanation, reread
     blocks: bool = False  # failed in a way that leaves checks depending on it nothing to run
+    extra_max: float = 0.0  # for extra credit: the most it can add on top of the maximum
 
     @property
     def lost(self) -> float:
@@ -81,6 +82,31 @@ class Graded:
     def lab_score(self, lab: str) -> tuple[float, float]:
         mine = [o for o in self.outcomes if o.lab == lab]
         return sum(o.score for o in mine), sum(o.max_score for o in mine)
+
+    def lab_cell(self, lab: str) -> str:
+        """A lab's score as a report shows it ('+3 of 5 extra' for extra credit)."""
+        score, top = self.lab_score(lab)
+        extra = sum(o.extra_max for o in self.outcomes if o.lab == lab)
+        if top == 0 and extra:
+            return f"+{score:g} of {extra:g} extra"
+        return f"{score:g} / {top:g}"
+
+    @property
+    def lost(self) -> list[Outcome]:
+        """Failed checks that cost points (not extra credit, not 0-point checks)."""
+        return [o for o in self.outcomes if o.status == FAILED and o.max_score > 0]
+
+    @property
+    def extra(self) -> list[Outcome]:
+        """Extra credit that ran: earned in full, in part, or not at all."""
+        return [o for o in self.outcomes if o.extra_max > 0 and o.status in (PASSED, FAILED)]
+
+    @property
+    def remarks(self) -> list[Outcome]:
+        """Failed checks worth no points (given code): worth reading, cost nothing."""
+        return [
+            o for o in self.outcomes if o.status == FAILED and o.max_score == 0 and not o.extra_max
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +235,7 @@ def _outcome(cid: str, rubric: Rubric, status: str, partial: float = 0.0, **extr
         status=status,
         score=round(item.points * share, 2),
         max_score=0.0 if item.extra_credit else item.points,
+        extra_max=item.points if item.extra_credit else 0.0,
         visibility=item.visibility,
         hint="" if status == PASSED else item.message,
         reread=item.reread,
@@ -242,6 +269,8 @@ def run_checks(
             if forward is not None and forward.status == FAILED:
                 facts.activation = forward.observed.get("matches")
             facts.returns_none = any(o.observed.get("raised") == "OpReturnedNone" for o in failed)
+            zero = outcomes.get("nn.zero_grad")
+            facts.zero_grad_noop = zero is not None and zero.status == FAILED and not zero.blocks
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
@@ -266,11 +295,15 @@ def run_checks(
 
 def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     t0 = time.monotonic()
+    ctx.forget_runs()
     try:
         REGISTRY[cid].func(ctx)
     except NotRun as none:
         return _outcome(cid, rubric, NOT_RUN, summary=none.summary, seconds=time.monotonic() - t0)
     except Fail as fail:
+        example = fail.counterexample
+        if example is None and ctx.last_run is not None:  # the program the check judged
+            example = ctx.last_run.python()
         return _outcome(
             cid,
             rubric,
@@ -279,7 +312,7 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             summary=fail.summary,
             expected=fail.expected,
             got=fail.got,
-            counterexample=fail.counterexample,
+            counterexample=example,
             observed=fail.observed,
             blocks=fail.blocking,
             seconds=time.monotonic() - t0,
@@ -320,6 +353,12 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
             if isinstance(error, dict):
                 what = f"{error.get('type')}: {error.get('message')}"
                 notes.append(f"minigrad/{name}.py does not import: {what}")
+                if error.get("type") in ("SyntaxError", "IndentationError", "TabError"):
+                    notes.append(
+                        "the grader runs Python 3.11: syntax that is new in 3.12 or later "
+                        "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
+                        "f-string) does not parse here"
+                    )
     return notes
 
 

@@ -126,6 +126,11 @@ class Context:
     submission: Path = Path()
     cache: dict[str, Any] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # check id -> status so far
+    last_run: Run | None = None  # the current check's latest program, for its example
+
+    def forget_runs(self) -> None:
+        """A new check starts: no program of its own has run yet."""
+        self.last_run = None
 
     def run(self, program: Program, timeout: float | None = None) -> Run:
         reply = self.sandbox.request(program.payload(), timeout)
@@ -139,7 +144,8 @@ class Context:
         seen = reply.get("parents")
         if isinstance(seen, list) and seen and all(isinstance(n, str) for n in seen):
             self.cache["parents"] = next((n for n in seen if n != "_prev"), "_prev")
-        return Run(program, reads, error, self.cache.get("parents", "_prev"))
+        self.last_run = Run(program, reads, error, self.cache.get("parents", "_prev"))
+        return self.last_run
 
     def run_ok(self, program: Program, timeout: float | None = None) -> Run:
         """Run and fail the check if the student's code raised."""
