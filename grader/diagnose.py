@@ -139,7 +139,7 @@ class Facts:
     returns_none: bool = False  # some op gives back None (found by the op checks)
     zero_grad_noop: bool = False  # zero_grad() leaves gradients (found by nn.zero_grad)
     fit_step: str | None = None  # "right" | "ascent" | "piles-up" | "other": one fit epoch
-    activation: str | None = None  # what nn.forward's output matched, when not tanh
+    activation: str | None = None  # the activation the network's output matched, if not tanh
     blocked_import: bool = False  # the engine tried numpy, torch, ... (refused)
     parents: str = "_prev"  # the attribute the engine keeps its parents under
 

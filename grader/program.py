@@ -109,24 +109,33 @@ class Program:
 
 
 WALK = """
-def graph(out):
-    \"\"\"Every node under out, parents before children (what backward() sorts).\"\"\"
-    order, seen, stack = [], set(), [(out, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((p, False) for p in node._prev)
-    return order
+def nodes(out):
+    \"\"\"Every node under out, each once.\"\"\"
+    found, seen = [out], {id(out)}
+    for node in found:
+        for p in node._prev:
+            if id(p) not in seen:
+                seen.add(id(p))
+                found.append(p)
+    return found
 
 
 def walk_backward(out):
-    \"\"\"The grader's walk: each node's _backward once, out first (out.grad is not reset).\"\"\"
-    for node in reversed(graph(out)):
-        node._backward()
+    \"\"\"The grader's walk: every node's _backward once, out first, each node only
+    after all the nodes that use it (out.grad is kept as it is).\"\"\"
+    users = {}
+    for node in nodes(out):
+        for p in node._prev:
+            users[id(p)] = users.get(id(p), 0) + 1
+    ready = [out]
+    while ready:
+        node = ready.pop()
+        step = node._backward
+        step()
+        for p in node._prev:
+            users[id(p)] -= 1
+            if users[id(p)] == 0:
+                ready.append(p)
 """
 
 
@@ -157,7 +166,7 @@ def render(step: list[Any]) -> list[str]:
         "index": "{0} = {1}[{2}]",
         "unwrap": "{0} = {0}[0] if isinstance({0}, (list, tuple)) and len({0}) == 1 else {0}",
         "read_node": "print({0}.data, {0}.grad, {0}._prev, {0}._op)",
-        "read_graph": "print([(n._op, n.data, n.grad, len(n._prev)) for n in graph({0})])",
+        "read_graph": "print([(n._op, n.data, n.grad, len(n._prev)) for n in nodes({0})])",
         "identity": "print({2} == {3}, len({{{2}, {3}}}))",
         "read_plain": "print({0})",
         "count_distinct": "print(len({{id(v) for v in {1}}}))",
@@ -203,10 +212,10 @@ def render(step: list[Any]) -> list[str]:
             "        for o, t in zip(outs, targets):",
             "            loss = loss + (o - t) * (o - t)",
             "    for p in params:",
-            "        p.grad = 0.0",
-            "    loss.backward()",
+            "        p.grad = 0  # the grader resets every gradient itself",
+            "    Value.backward(loss)",
             "    for p in params:",
-            f"        p.data -= {lr} * p.grad",
+            f"        p.data = p.data - {lr} * p.grad",
             "    print(epoch, loss.data)",
         ]
     return [f"# the grader's {kind} step on {', '.join(shown[:3])}"]

@@ -265,9 +265,9 @@ def run_checks(
         failed = [o for o in outcomes.values() if o.status == FAILED]
         if failed:
             facts = probe(ctx)
-            forward = outcomes.get("nn.forward")
-            if forward is not None and forward.status == FAILED:
-                facts.activation = forward.observed.get("matches")
+            facts.activation = next(
+                (o.observed["matches"] for o in failed if o.observed.get("matches")), None
+            )
             facts.returns_none = any(o.observed.get("raised") == "OpReturnedNone" for o in failed)
             zero = outcomes.get("nn.zero_grad")
             facts.zero_grad_noop = zero is not None and zero.status == FAILED and not zero.blocks

@@ -184,23 +184,38 @@ def parents(v: Any) -> list[Any]:
     return [] if attr is None else list(getattr(v, attr))
 
 
-def topological(root: Any) -> list[Any]:
-    """Every node under ``root``, parents before children (iterative, by identity)."""
+def nodes_under(root: Any) -> list[Any]:
+    """Every node under ``root``, each once (by identity), root first."""
+    found: list[Any] = [root]
+    seen = {id(root)}
+    i = 0
+    while i < len(found):
+        for parent in parents(found[i]):
+            if id(parent) not in seen:
+                if len(found) >= MAX_GRAPH:
+                    raise RuntimeError(f"the graph has more than {MAX_GRAPH} nodes")
+                seen.add(id(parent))
+                found.append(parent)
+        i += 1
+    return found
+
+
+def walk_order(root: Any) -> list[Any]:
+    """The nodes under ``root`` in an order where each comes after every node that
+    uses it (a node's users all pass their gradient on before the node does)."""
+    users: dict[int, int] = {}
+    for node in nodes_under(root):
+        for parent in parents(node):
+            users[id(parent)] = users.get(id(parent), 0) + 1
     order: list[Any] = []
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        if len(seen) >= MAX_GRAPH:
-            raise RuntimeError(f"the graph has more than {MAX_GRAPH} nodes")
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((p, False) for p in parents(node) if id(p) not in seen)
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in parents(node):
+            users[id(parent)] -= 1
+            if users[id(parent)] == 0:
+                ready.append(parent)
     return order
 
 
@@ -273,8 +288,9 @@ class Program:
         """The grader's own backward walk from ``name``: every node between it and the
         leaves, each node's ``_backward`` called once, output first. It needs neither the
         student's ``backward()`` nor one node per op (composed ops pass through it)."""
-        for node in reversed(topological(self.env[name])):
-            node._backward()
+        for node in walk_order(self.env[name]):
+            step = node._backward
+            step()
 
     def do_unwrap(self, name: str) -> None:
         """A one-element list or tuple stands for its element (a Layer of one neuron
@@ -319,7 +335,7 @@ class Program:
         """Every node under a Value: op, data, grad and parent positions (iterative walk)."""
         root = self.env[name]
         names = {id(v): k for k, v in self.env.items() if not isinstance(v, (list, tuple))}
-        nodes = topological(root)
+        nodes = nodes_under(root)
         index = {id(v): i for i, v in enumerate(nodes)}
         self.reads[name + "#graph"] = [
             {
