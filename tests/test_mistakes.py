@@ -22,7 +22,7 @@ from grader.mistakes import (
 from grader.mistakes.matrix import Row, compute, problems, render
 from grader.score import FAILED
 
-COURSE_MISTAKES = {  # the 18 "Classic mistakes" of COURSE.md, by catalog code
+COURSE_MISTAKES = {  # the 18 "Classic mistakes" the course lists, by catalog code
     "assign-not-accumulate",
     "missing-upstream",
     "wrong-operand",

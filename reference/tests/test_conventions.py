@@ -1,4 +1,4 @@
-"""Every convention listed in COURSE.md, one test (or a small group) each."""
+"""Every convention listed in lab01-ops.md, one test (or a small group) each."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The worked examples of COURSE.md, the order of the backward pass, and a deep graph.
+"""The worked examples of lab02-backward.md, the order of the backward pass, and a deep graph.
 
-Expected numbers come from COURSE.md or from the hand-derived chain rule written next to
+Expected numbers come from the labs or from the hand-derived chain rule written next to
 them; none is produced by minigrad itself.
 """
 
@@ -109,7 +109,7 @@ def test_one_neuron() -> None:
     o = n.tanh()
     o.backward()
 
-    # COURSE.md's rounded numbers
+    # the lab's rounded numbers
     assert abs(o.data - 0.7071) < 1e-4
     assert abs(x1.grad - -1.5) < 1e-4
     assert abs(w1.grad - 1.0) < 1e-4

@@ -3,7 +3,7 @@
 Thresholds were chosen from measured runs (seeds 0-9) with a wide margin:
 - toy, MLP(3, [4, 4, 1]), lr 0.05, 100 epochs: final loss 0.0045-0.0088 (threshold 0.05);
 - tense, MLP(5, [8, 5]), lr 0.05, 300 epochs: final loss 0.005-0.033, below 0.5 from
-  epoch 23-47 on (threshold 0.5, as in COURSE.md);
+  epoch 23-47 on (threshold 0.5, as in lab04-training.md);
 - lr 10: the tanh units saturate, the gradients vanish and the loss gets stuck high:
   toy about 8 (half the targets wrong), tense 24-32, above where it started.
 """

@@ -1,4 +1,4 @@
-"""to_dot and draw on the one-neuron example of COURSE.md."""
+"""to_dot and draw on the one-neuron example of the labs (lab05-visualize.md)."""
 
 from __future__ import annotations
 
