@@ -18,17 +18,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.html_report import diagnosis_of, esc, page, total_class
-from grader.report import _points
-from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded
+from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, effective_status, points
 
 BINS = 10
-
-
-def status_of(g: Graded) -> str:
-    """graded | invalid | grader_error (a graded submission with a grader error counts)."""
-    if g.status != "graded":
-        return g.status
-    return GRADER_ERROR if any(o.status == GRADER_ERROR for o in g.outcomes) else "graded"
 
 
 def histogram(scores: Sequence[float], max_score: float, bins: int = BINS) -> list[int]:
@@ -49,7 +41,7 @@ def histogram(scores: Sequence[float], max_score: float, bins: int = BINS) -> li
 def bin_labels(max_score: float, bins: int = BINS) -> list[str]:
     """'0-10', '10-20', ... (with an en dash) for the bins of ``histogram``."""
     width = max_score / bins if bins else 0.0
-    return [f"{_points(k * width)}\u2013{_points((k + 1) * width)}" for k in range(bins)]
+    return [f"{points(k * width)}\u2013{points((k + 1) * width)}" for k in range(bins)]
 
 
 @dataclass
@@ -101,7 +93,7 @@ class ClassStats:
 
 def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
     """Every number of the class view, computed once for both pages."""
-    counted = [g for g in results if status_of(g) != GRADER_ERROR]
+    counted = [g for g in results if effective_status(g) != GRADER_ERROR]
     totals = [g.score for g in counted]
     max_score = max((g.max_score for g in results), default=0.0)
     labs: dict[str, str] = {}
@@ -300,16 +292,16 @@ def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
         f'<th class="num">total</th>{head}<th>status</th></tr></thead>\n<tbody>\n'
     ]
     for g in results:
-        status = status_of(g)
+        status = effective_status(g)
         kind = total_class(g.score, g.max_score, "graded" if status == "graded" else status)
         labs = "".join(
-            f'<td class="num">{esc(_points(g.lab_score(lab)[0]))}</td>' for lab in stats.labs
+            f'<td class="num">{esc(points(g.lab_score(lab)[0]))}</td>' for lab in stats.labs
         )
         rows.append(
             f'<tr><td><a href="{_href(g.name, "report.html")}">{esc(g.name)}</a> '
             f'<a class="muted" href="{_href(g.name, "report.md")}">(md)</a></td>'
-            f'<td class="num"><span class="score {kind}">{esc(_points(g.score))} / '
-            f"{esc(_points(g.max_score))}</span></td>{labs}"
+            f'<td class="num"><span class="score {kind}">{esc(points(g.score))} / '
+            f"{esc(points(g.max_score))}</span></td>{labs}"
             f"<td>{_status_badge(status)}</td></tr>\n"
         )
     rows.append("</tbody>\n</table>\n")
@@ -378,12 +370,12 @@ def summary_md(results: Sequence[Graded], stats: ClassStats) -> str:
         "|---|---:|" + "---:|" * len(stats.labs) + "---|",
     ]
     for g in results:
-        labs = " | ".join(_points(g.lab_score(lab)[0]) for lab in stats.labs)
+        labs = " | ".join(points(g.lab_score(lab)[0]) for lab in stats.labs)
         link = quote(g.name, safe="")
         text = _md(g.name).replace("[", "\\[").replace("]", "\\]")
         lines.append(
             f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | "
-            f"{_points(g.score)} / {_points(g.max_score)} | {labs} | {status_of(g)} |"
+            f"{points(g.score)} / {points(g.max_score)} | {labs} | {effective_status(g)} |"
         )
     lines.append("")
     return "\n".join(lines)

@@ -21,8 +21,9 @@ from typing import NoReturn
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.report import grades_csv, write_all
+from grader.results import Graded, effective_status
 from grader.rubric import RUBRIC
-from grader.score import GRADER_ERROR, Graded, invalid, run_checks
+from grader.score import invalid, run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,12 +98,6 @@ def grade_one(
     return graded
 
 
-def _status(g: Graded) -> str:
-    if g.status != "graded":
-        return g.status
-    return "grader_error" if any(o.status == GRADER_ERROR for o in g.outcomes) else "graded"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
@@ -121,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(g)
         print(
             f"[{len(results)}/{len(submissions)}] {g.name}: {g.score:g} / {g.max_score:g}  "
-            f"({_status(g)})  -> {out_dir / g.name / 'report.md'}",
+            f"({effective_status(g)})  -> {out_dir / g.name / 'report.md'}",
             flush=True,
         )
 
@@ -155,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
         f"reports in {out_dir}/"
     )
-    return 1 if any(_status(g) == "grader_error" for g in results) else 0
+    return 1 if any(effective_status(g) == "grader_error" for g in results) else 0
 
 
 def _table(results: list[Graded], labs: dict[str, str]) -> None:
@@ -169,4 +164,4 @@ def _table(results: list[Graded], labs: dict[str, str]) -> None:
     for g in sorted(results, key=lambda g: g.name):
         cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
         total = f"{g.score:g}/{g.max_score:g}"
-        print(f"{g.name:<{width}}  {total:>9}  {cells}  {_status(g)}")
+        print(f"{g.name:<{width}}  {total:>9}  {cells}  {effective_status(g)}")

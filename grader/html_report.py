@@ -22,8 +22,20 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from grader.program import close
-from grader.report import _points, _summary_line, earned, unclaimed, waiting
-from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
+from grader.results import (
+    FAILED,
+    GRADER_ERROR,
+    NOT_RUN,
+    PASSED,
+    Graded,
+    Outcome,
+    earned,
+    points,
+    sections,
+    summary_line,
+    unclaimed,
+    waiting,
+)
 
 DOT_TIMEOUT = 10.0
 _LABEL_CHARS = 40  # longest text shown per node field (op names come from student code)
@@ -130,7 +142,7 @@ def report_html(graded: Graded) -> str:
     """The report page as a string (what ``write_html`` writes)."""
     parts = [f"<h1>minigrad report: {esc(graded.name)}</h1>\n"]
     kind = total_class(graded.score, graded.max_score, graded.status)
-    parts.append(f'<div class="total {kind}">{esc(_summary_line(graded))}</div>\n')
+    parts.append(f'<div class="total {kind}">{esc(summary_line(graded))}</div>\n')
     likely = likely_mistake(graded)
     if likely:
         parts.append(_mistake_html(likely, "Most likely mistake", reread=True))
@@ -150,10 +162,7 @@ def report_html(graded: Graded) -> str:
     if failed:
         parts.append("<h2>Points lost</h2>\n")
         parts += [_failure_html(o) for o in failed]
-    for title, group in (
-        ("Extra credit", graded.extra),
-        ("Worth a look (0 points)", graded.remarks),
-    ):
+    for title, group in sections(graded):
         if group:
             parts.append(f"<h2>{esc(title)}</h2>\n")
             parts += [_failure_html(o) for o in group]
@@ -167,7 +176,7 @@ def report_html(graded: Graded) -> str:
         parts.append("<ul>\n")
         for o in blocked:
             parts.append(
-                f"<li><code>{esc(o.id)}</code> ({esc(_points(o.max_score))} pts) {esc(o.name)}: "
+                f"<li><code>{esc(o.id)}</code> ({esc(points(o.max_score))} pts) {esc(o.name)}: "
                 f"waits for <code>{esc(o.blocked_by)}</code></li>\n"
             )
         parts.append("</ul>\n")
@@ -274,7 +283,7 @@ def _all_checks(graded: Graded) -> str:
         rows.append(
             f"<tr><td>{badge(o.status)}</td><td>{esc(o.lab)}</td><td><code>{esc(o.id)}</code>"
             f"</td><td>{esc(o.name)}</td>"
-            f'<td class="num">{esc(_points(o.score))} / {esc(_points(o.max_score))}</td></tr>\n'
+            f'<td class="num">{esc(points(o.score))} / {esc(points(o.max_score))}</td></tr>\n'
         )
     rows.append("</tbody>\n</table>\n")
     return "".join(rows)

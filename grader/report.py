@@ -14,16 +14,26 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
-
-
-def _points(x: float) -> str:
-    return f"{x:g}"
+from grader.html_report import write_html
+from grader.results import (
+    FAILED,
+    GRADER_ERROR,
+    NOT_RUN,
+    PASSED,
+    Graded,
+    Outcome,
+    earned,
+    effective_status,
+    points,
+    sections,
+    summary_line,
+    unclaimed,
+    waiting,
+)
 
 
 def write_all(graded: Graded, out_dir: Path) -> Path:
     """Write the per-submission reports into ``out_dir/<name>/``; return that dir."""
-    from grader.html_report import write_html  # it builds on this module's helpers
 
     folder = out_dir / graded.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,24 +92,16 @@ def results_json(graded: Graded) -> dict[str, Any]:
     return {
         "score": graded.score,
         "execution_time": round(graded.seconds, 2),
-        "output": _summary_line(graded),
+        "output": summary_line(graded),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
     }
 
 
-def _summary_line(graded: Graded) -> str:
-    if graded.status == "invalid":
-        return f"Not graded: {graded.problem}"
-    if graded.status == "grader_error":
-        return f"Grader error (not your fault; your instructor has been told): {graded.problem}"
-    return f"Score {_points(graded.score)} / {_points(graded.max_score)}"
-
-
 def report_md(graded: Graded) -> str:
     lines = [f"# minigrad report: {graded.name}", ""]
-    lines.append(f"**{_summary_line(graded)}**")
+    lines.append(f"**{summary_line(graded)}**")
     lines.append("")
     likely = graded.diagnosis
     if likely:
@@ -128,10 +130,7 @@ def report_md(graded: Graded) -> str:
         lines += ["## Points lost", ""]
         for o in failed:
             lines += _failure_md(o)
-    for title, group in (
-        ("Extra credit", graded.extra),
-        ("Worth a look (0 points)", graded.remarks),
-    ):
+    for title, group in sections(graded):
         if group:
             lines += [f"## {title}", ""]
             for o in group:
@@ -143,7 +142,7 @@ def report_md(graded: Graded) -> str:
         lines += ["## Not run yet", "", "These checks wait for a check above to pass:", ""]
         for o in blocked:
             lines.append(
-                f"- `{o.id}` ({_points(o.max_score)} pts) {o.name}: waits for `{o.blocked_by}`"
+                f"- `{o.id}` ({points(o.max_score)} pts) {o.name}: waits for `{o.blocked_by}`"
             )
         lines.append("")
     if graded.output_tail.strip():
@@ -158,34 +157,6 @@ def report_md(graded: Graded) -> str:
     if not failed and not blocked and graded.status == "graded" and not errors:
         lines += ["Every check passed.", ""]
     return "\n".join(lines)
-
-
-def waiting(graded: Graded) -> list[Outcome]:
-    """Checks not run because a check they depend on did not pass."""
-    if graded.status != "graded":
-        return []
-    return [o for o in graded.outcomes if o.status == NOT_RUN and o.blocked_by]
-
-
-def unclaimed(graded: Graded) -> list[Outcome]:
-    """Checks not run for a reason of their own (e.g. no tests for the extra credit)."""
-    if graded.status != "graded":
-        return []
-    return [o for o in graded.outcomes if o.status == NOT_RUN and not o.blocked_by]
-
-
-def sections(graded: Graded) -> list[tuple[str, list[Outcome]]]:
-    """The report's sections after "Points lost": extra credit, and 0-point checks."""
-    return [("Extra credit", graded.extra), ("Worth a look (0 points)", graded.remarks)]
-
-
-def earned(o: Outcome) -> str:
-    """What a check earned, as its heading shows it."""
-    if o.extra_max:
-        return f"+{_points(o.score)} of {_points(o.extra_max)} extra credit"
-    if o.max_score == 0:
-        return "worth 0 points"
-    return f"{_points(o.score)} / {_points(o.max_score)}"
 
 
 def _failure_md(o: Outcome) -> list[str]:
@@ -243,11 +214,7 @@ def grades_csv(rows: list[Graded], labs: dict[str, str], path: Path) -> None:
         writer.writerow(["name", "total", "max", *labs, "status"])
         for g in sorted(rows, key=lambda g: g.name):
             writer.writerow(
-                [g.name, _points(g.score), _points(g.max_score)]
-                + [_points(g.lab_score(lab)[0]) for lab in labs]
-                + [
-                    g.status
-                    if not any(o.status == GRADER_ERROR for o in g.outcomes)
-                    else "grader_error"
-                ]
+                [g.name, points(g.score), points(g.max_score)]
+                + [points(g.lab_score(lab)[0]) for lab in labs]
+                + [effective_status(g)]
             )

@@ -10,135 +10,17 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail
 from grader.checks.base import NotRun, graph_nodes
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
+from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 from grader.rubric import RUBRIC, Rubric
 from grader.sandbox import Sandbox, StudentFault
 
-PASSED, FAILED, NOT_RUN, GRADER_ERROR = "passed", "failed", "not_run", "grader_error"
-
-
-@dataclass
-class Outcome:
-    id: str
-    lab: str
-    name: str
-    status: str
-    score: float
-    max_score: float
-    visibility: str
-    summary: str = ""
-    expected: str = ""
-    got: str = ""
-    counterexample: str | None = None
-    hint: str = ""
-    reread: str = ""
-    blocked_by: str | None = None
-    seconds: float = 0.0
-    observed: dict[str, Any] = field(default_factory=dict)
-    diagnosis: dict[str, str] | None = None  # code, explanation, reread
-    blocks: bool = False  # failed in a way that leaves checks depending on it nothing to run
-    extra_max: float = 0.0  # for extra credit: the most it can add on top of the maximum
-
-    @property
-    def lost(self) -> float:
-        return max(0.0, self.max_score - self.score)
-
-
-@dataclass
-class Graded:
-    """Everything the reports need about one graded submission."""
-
-    name: str
-    path: str
-    status: str  # graded | invalid | grader_error
-    problem: str  # for invalid / grader_error: what went wrong, one line
-    outcomes: list[Outcome]
-    labs: dict[str, str]
-    seconds: float
-    notes: list[str] = field(default_factory=list)
-    output_tail: str = ""
-
-    @property
-    def score(self) -> float:
-        return sum(o.score for o in self.outcomes)
-
-    @property
-    def max_score(self) -> float:
-        return sum(o.max_score for o in self.outcomes)
-
-    @property
-    def diagnosis(self) -> dict[str, str] | None:
-        """The mistake that costs the most points: the points lost by the checks it
-        explains, and by the checks they kept from running (first in rubric order on
-        a tie)."""
-        return headline(self.outcomes)
-
-    def lab_score(self, lab: str) -> tuple[float, float]:
-        mine = [o for o in self.outcomes if o.lab == lab]
-        return sum(o.score for o in mine), sum(o.max_score for o in mine)
-
-    def lab_cell(self, lab: str) -> str:
-        """A lab's score as a report shows it ('+3 of 5 extra' for extra credit)."""
-        score, top = self.lab_score(lab)
-        extra = sum(o.extra_max for o in self.outcomes if o.lab == lab)
-        if top == 0 and extra:
-            return f"+{score:g} of {extra:g} extra"
-        return f"{score:g} / {top:g}"
-
-    @property
-    def lost(self) -> list[Outcome]:
-        """Failed checks that cost points (not extra credit, not 0-point checks)."""
-        return [o for o in self.outcomes if o.status == FAILED and o.max_score > 0]
-
-    @property
-    def extra(self) -> list[Outcome]:
-        """Extra credit that ran: earned in full, in part, or not at all."""
-        return [o for o in self.outcomes if o.extra_max > 0 and o.status in (PASSED, FAILED)]
-
-    @property
-    def remarks(self) -> list[Outcome]:
-        """Failed checks worth no points (given code): worth reading, cost nothing."""
-        return [
-            o for o in self.outcomes if o.status == FAILED and o.max_score == 0 and not o.extra_max
-        ]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "score": self.score,
-            "max_score": self.max_score,
-            "diagnosis": self.diagnosis,
-        }
-
-
-def headline(outcomes: list[Outcome]) -> dict[str, str] | None:
-    """The diagnosis that explains the most lost points (see ``Graded.diagnosis``)."""
-    by_id = {o.id: o for o in outcomes}
-
-    def cause(o: Outcome) -> dict[str, str] | None:
-        seen: set[str] = set()
-        while o.diagnosis is None and o.blocked_by in by_id and o.id not in seen:
-            seen.add(o.id)
-            o = by_id[o.blocked_by]
-        return o.diagnosis
-
-    cost: dict[str, float] = {}
-    found: dict[str, dict[str, str]] = {}
-    for o in outcomes:
-        diagnosis = cause(o) if o.status != PASSED else None
-        if diagnosis is not None:
-            found.setdefault(diagnosis["code"], diagnosis)
-            cost[diagnosis["code"]] = cost.get(diagnosis["code"], 0.0) + o.lost
-    if not found:
-        return None
-    best = max(found, key=lambda code: cost[code])  # max keeps the first of equals
-    return found[best]
+__all__ = ["FAILED", "GRADER_ERROR", "NOT_RUN", "PASSED", "Graded", "Outcome", "run_checks"]
 
 
 def selected(rubric: Rubric, labs: set[str] | None, public: bool) -> list[str]:
