@@ -83,11 +83,17 @@ class Program:
         """The program as Python a student can paste: it imports all it uses and runs
         every step, the failing one included. ``parents`` names the attribute the
         grader's walk followed (the lab's ``_prev`` unless the engine used another)."""
-        body = [line for step in self.steps for line in render(step)]
+        body = _body(self.steps)
         names = self.reads
-        if names:
-            body.append(f"print({', '.join(f'{n}.data, {n}.grad' for n in names)})")
         kinds = {s[0] for s in self.steps}
+        if names and kinds & {"new", "call"}:  # a network's output may be a list
+            body += [
+                f"print([(v.data, v.grad) for v in {n}] if isinstance({n}, list) else "
+                f"({n}.data, {n}.grad))"
+                for n in names
+            ]
+        elif names:
+            body.append(f"print({', '.join(f'{n}.data, {n}.grad' for n in names)})")
         head = ["from minigrad.scalar import Value"]
         if "seed" in kinds:
             head.insert(0, "import random")
@@ -139,6 +145,41 @@ def walk_backward(out):
 """
 
 
+CHAIN = 5  # this many ops in a row, each on the previous result, print as a loop
+
+
+def _chained(steps: list[list[Any]], i: int) -> int:
+    """How many steps from ``i`` apply one op with one constant to the step before."""
+    first = steps[i]
+    if first[0] != "op" or len(first) != 5 or not isinstance(first[4], dict):
+        return 0
+    n = 1
+    while i + n < len(steps):
+        s = steps[i + n]
+        prev = steps[i + n - 1]
+        if s[0] != "op" or s[2:3] != first[2:3] or s[3] != prev[1] or s[4:] != first[4:]:
+            break
+        n += 1
+    return n
+
+
+def _body(steps: list[list[Any]]) -> list[str]:
+    """Lines for every step; a long chain of the same op prints as a loop."""
+    lines: list[str] = []
+    i = 0
+    while i < len(steps):
+        n = _chained(steps, i)
+        if n >= CHAIN:
+            start, last = steps[i][3], steps[i + n - 1][1]
+            op = render(["op", "node", steps[i][2], "node", steps[i][4]])[0]
+            lines += [f"node = {start}", f"for _ in range({n}):", f"    {op}", f"{last} = node"]
+            i += n
+            continue
+        lines += render(steps[i])
+        i += 1
+    return lines
+
+
 def render(step: list[Any]) -> list[str]:
     """Python lines for one step (``read`` steps are printed together at the end)."""
     kind, rest = step[0], step[1:]
@@ -165,7 +206,8 @@ def render(step: list[Any]) -> list[str]:
         "method": "{0} = {1}.{2}()",
         "index": "{0} = {1}[{2}]",
         "unwrap": "{0} = {0}[0] if isinstance({0}, (list, tuple)) and len({0}) == 1 else {0}",
-        "read_node": "print({0}.data, {0}.grad, {0}._prev, {0}._op)",
+        "read_node": "print({0}.data, {0}.grad, getattr({0}, '_prev', 'no _prev'), "
+        "getattr({0}, '_op', 'no _op'))",
         "read_graph": "print([(n._op, n.data, n.grad, len(n._prev)) for n in nodes({0})])",
         "identity": "print({2} == {3}, len({{{2}, {3}}}))",
         "read_plain": "print({0})",
