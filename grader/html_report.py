@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from grader.program import close
-from grader.report import _points, _summary_line, unclaimed, waiting
+from grader.report import LABS, _points, _summary_line, late_line, unclaimed, waiting
 from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 
 DOT_TIMEOUT = 10.0
@@ -129,8 +129,10 @@ def write_html(graded: Graded, folder: Path) -> Path:
 def report_html(graded: Graded) -> str:
     """The report page as a string (what ``write_html`` writes)."""
     parts = [f"<h1>minigrad report: {esc(graded.name)}</h1>\n"]
-    kind = total_class(graded.score, graded.max_score, graded.status)
+    kind = total_class(graded.final_score, graded.max_score, graded.status)
     parts.append(f'<div class="total {kind}">{esc(_summary_line(graded))}</div>\n')
+    if late_line(graded):
+        parts.append(f'<p class="late">{esc(late_line(graded))}</p>\n')
     likely = likely_mistake(graded)
     if likely:
         parts.append(_mistake_html(likely, "Most likely mistake", reread=True))
@@ -212,7 +214,7 @@ def _mistake_html(d: dict[str, str], title: str, reread: bool) -> str:
     code = f"<code>{esc(d['code'])}</code>"
     if reread and d["reread"]:
         link = esc(d["reread"])
-        code += f'; reread <a href="../../labs/{link}">labs/{link}</a>'
+        code += f'; reread <a href="{LABS}{link}">labs/{link}</a>'
     text = f"{esc(d['explanation'])} ({code})" if d["explanation"] else code
     return f'<p class="diagnosis"><strong>{esc(title)}:</strong> {text}</p>\n'
 
@@ -245,9 +247,7 @@ def _failure_html(o: Outcome) -> str:
     if o.hint:
         parts.append(f'<p class="hint"><strong>Hint:</strong> {esc(o.hint)}</p>\n')
     if o.reread:
-        parts.append(
-            f'<p>Reread: <a href="../../labs/{esc(o.reread)}">labs/{esc(o.reread)}</a></p>\n'
-        )
+        parts.append(f'<p>Reread: <a href="{LABS}{esc(o.reread)}">labs/{esc(o.reread)}</a></p>\n')
     parts.append("</section>\n")
     return "".join(parts)
 

@@ -2,13 +2,14 @@
 
 Per submission: ``results.json`` (Gradescope's autograder schema, our own fields in
 ``extra_data``), ``report.md`` (what a student reads first), ``junit.xml`` (for CI test
-viewers). Per batch: ``grades.csv``. Nothing here depends on timing except the
-``execution_time`` field, so the same submission gives the same reports.
+viewers). The class files are grader/classbook.py's and grader/classview.py's. Links to
+the lab statements are relative (``LABS``): ``write_labs`` copies the statements next to
+the reports, so the links work wherever the reports are written. Nothing here depends
+on timing except the ``execution_time`` field, so the same submission gives the same reports.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,25 @@ from xml.etree import ElementTree as ET
 
 from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 
+# From <out>/<name>/report.* to the copy that write_labs makes (no GitHub login starts
+# with "_", so the folder never meets a student's).
+LABS = "../_labs/"
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def _points(x: float) -> str:
     return f"{x:g}"
+
+
+def write_labs(out_dir: Path, source: Path = ROOT / "labs") -> None:
+    """Copy the lab statements to ``out_dir/_labs/`` (the reports' reread links)."""
+    if not source.is_dir():
+        return
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            target = out_dir / "_labs" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
 
 
 def write_all(graded: Graded, out_dir: Path) -> Path:
@@ -79,12 +96,20 @@ def results_json(graded: Graded) -> dict[str, Any]:
                 },
             }
         )
+    output = [_summary_line(graded)]
+    if graded.diagnosis:
+        output.append(f"Most likely mistake: {graded.diagnosis['explanation']}")
+        if graded.diagnosis.get("reread"):
+            output.append(f"Reread labs/{graded.diagnosis['reread']}")
+    if late_line(graded):
+        output.append(late_line(graded))
     return {
-        "score": graded.score,
+        "score": graded.final_score,
         "execution_time": round(graded.seconds, 2),
-        "output": _summary_line(graded),
+        "output": "\n".join(output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {"commit": graded.commit, "late": graded.late},
         "tests": tests,
     }
 
@@ -94,18 +119,46 @@ def _summary_line(graded: Graded) -> str:
         return f"Not graded: {graded.problem}"
     if graded.status == "grader_error":
         return f"Grader error (not your fault; your instructor has been told): {graded.problem}"
-    return f"Score {_points(graded.score)} / {_points(graded.max_score)}"
+    line = f"Score {_points(graded.final_score)} / {_points(graded.max_score)}"
+    if graded.late and graded.late.get("points"):
+        line += (
+            f" ({_points(graded.score)} less {_points(graded.late['percent'])}% "
+            f"for {graded.late['days']} day(s) late)"
+        )
+    return line
+
+
+def late_line(graded: Graded) -> str:
+    """Which commit was graded and whether it was on time ('' when unknown)."""
+    if not graded.commit:
+        return ""
+    line = f"Graded commit {graded.commit['sha'][:12]}"
+    if graded.commit.get("time"):
+        line += f" of {graded.commit['time']}"
+    late = graded.late
+    if late:
+        if late["days"]:
+            line += (
+                f": {late['days']} day(s) after the deadline {late['deadline']}, "
+                f"late penalty {_points(late['percent'])}% "
+                f"(-{_points(late['points'])} points)"
+            )
+        else:
+            line += f": on time (deadline {late['deadline']})"
+    return line + "."
 
 
 def report_md(graded: Graded) -> str:
     lines = [f"# minigrad report: {graded.name}", ""]
     lines.append(f"**{_summary_line(graded)}**")
     lines.append("")
+    if late_line(graded):
+        lines += [late_line(graded), ""]
     likely = graded.diagnosis
     if likely:
         lines += [
             f"**Most likely mistake:** {likely['explanation']} (`{likely['code']}`; "
-            f"reread [labs/{likely['reread']}](../../labs/{likely['reread']}))",
+            f"reread [labs/{likely['reread']}]({LABS}{likely['reread']}))",
             "",
         ]
     if graded.status != "graded":
@@ -191,7 +244,7 @@ def _failure_md(o: Outcome) -> list[str]:
     if o.hint:
         lines += [f"Hint: {o.hint}", ""]
     if o.reread:
-        lines += [f"Reread: [labs/{o.reread}](../../labs/{o.reread})", ""]
+        lines += [f"Reread: [labs/{o.reread}]({LABS}{o.reread})", ""]
     return lines
 
 
@@ -217,21 +270,3 @@ def junit(graded: Graded) -> ET.Element:
             elif o.status == NOT_RUN:
                 ET.SubElement(case, "skipped", message=o.summary)
     return suites
-
-
-def grades_csv(rows: list[Graded], labs: dict[str, str], path: Path) -> None:
-    """One row per submission: name, total, max, one column per lab, status."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "total", "max", *labs, "status"])
-        for g in sorted(rows, key=lambda g: g.name):
-            writer.writerow(
-                [g.name, _points(g.score), _points(g.max_score)]
-                + [_points(g.lab_score(lab)[0]) for lab in labs]
-                + [
-                    g.status
-                    if not any(o.status == GRADER_ERROR for o in g.outcomes)
-                    else "grader_error"
-                ]
-            )

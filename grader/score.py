@@ -58,10 +58,21 @@ class Graded:
     seconds: float
     notes: list[str] = field(default_factory=list)
     output_tail: str = ""
+    # The graded commit {"sha", "time", "source"} when known, and the late penalty
+    # applied from its time {"deadline", "days", "percent", "points"} (grader.late).
+    commit: dict[str, str] | None = None
+    late: dict[str, Any] | None = None
 
     @property
     def score(self) -> float:
+        """Points earned by the checks (before any late penalty)."""
         return sum(o.score for o in self.outcomes)
+
+    @property
+    def final_score(self) -> float:
+        """The score less the late penalty: what the gradebook gets."""
+        penalty = float((self.late or {}).get("points", 0.0))
+        return round(max(self.score - penalty, 0.0), 2)
 
     @property
     def max_score(self) -> float:
@@ -81,6 +92,7 @@ class Graded:
             **asdict(self),
             "score": self.score,
             "max_score": self.max_score,
+            "final_score": self.final_score,
             "diagnosis": self.diagnosis,
         }
 
