@@ -61,6 +61,15 @@ def export(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def gradescope(session: nox.Session) -> None:
+    """The Gradescope autograder package: `nox -s gradescope -- OUT.zip`."""
+    if not session.posargs:
+        session.error("give the zip to write: nox -s gradescope -- autograder.zip")
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "tools.gradescope", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the project's own tests (pass pytest options after --)."""
     session.install("-r", "requirements/tests.txt")
