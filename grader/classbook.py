@@ -31,6 +31,7 @@ _GRADED_FIELDS = {f.name for f in fields(Graded)}
 def entry(graded: Graded, student_id: str = "", email: str = "") -> dict[str, Any]:
     """The class record's entry for one graded submission (plain JSON data)."""
     data = asdict(graded)
+    data["path"] = str(Path(graded.path).resolve())  # the similarity check rereads it
     data["output_tail"] = ""
     for o in data["outcomes"]:
         o["observed"] = {}

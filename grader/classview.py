@@ -26,6 +26,7 @@ from urllib.parse import quote
 from grader.html_report import diagnosis_of, esc, page, total_class
 from grader.report import _points
 from grader.score import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded
+from grader.similarity import Report
 
 BINS = 10
 TOP_CHECKS = 10  # rows of "checks the class fails most"
@@ -162,13 +163,13 @@ def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
     )
 
 
-def write_class_view(results: list[Graded], out_dir: Path) -> None:
+def write_class_view(results: list[Graded], out_dir: Path, similar: Report | None = None) -> None:
     """Write ``out_dir/index.html`` and ``out_dir/summary.md`` for the batch."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = class_stats(results)
     ordered = sorted(results, key=lambda g: g.name)
-    (out_dir / "index.html").write_text(index_html(ordered, stats), encoding="utf-8")
-    (out_dir / "summary.md").write_text(summary_md(ordered, stats), encoding="utf-8")
+    (out_dir / "index.html").write_text(index_html(ordered, stats, similar), encoding="utf-8")
+    (out_dir / "summary.md").write_text(summary_md(ordered, stats, similar), encoding="utf-8")
 
 
 def headline(g: Graded) -> str:
@@ -270,13 +271,15 @@ def _href(name: str, file: str) -> str:
     return esc(quote(name, safe="") + "/" + file)
 
 
-def index_html(results: Sequence[Graded], stats: ClassStats) -> str:
+def index_html(results: Sequence[Graded], stats: ClassStats, similar: Report | None = None) -> str:
     parts = ["<h1>minigrad class view</h1>\n"]
     parts.append(
         f"<p>{esc(_count_line(stats))} Mean {_num(stats.mean)}, median "
         f"{_num(stats.median)} of {_num(stats.max_score)}.</p>\n"
     )
     parts.append(_students_html(results, stats))
+    if similar is not None:
+        parts.append(_similar_html(similar))
     parts.append(_hardest_html(stats))
     parts.append(_diagnoses_html(stats))
     parts.append("<h2>Score distribution</h2>\n")
@@ -301,6 +304,48 @@ def _count_line(stats: ClassStats) -> str:
     if stats.grader_errors:
         line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
     return line + "."
+
+
+def _similar_text(similar: Report) -> str:
+    if similar.problem:
+        return f"Not checked: {similar.problem}."
+    text = f"{len(similar.compared)} engine(s) compared with each other"
+    if similar.archive:
+        text += f" and with {len(similar.archive)} archive entr(ies)"
+    return text + (
+        f"; {len(similar.flagged)} pair(s) unusually alike (the skeleton's code not counted)."
+        if similar.flagged
+        else "; none unusually alike."
+    )
+
+
+def _similar_html(similar: Report) -> str:
+    parts = [
+        '<h2 id="similarity">Possible copies</h2>\n',
+        f"<p>{esc(_similar_text(similar))}</p>\n",
+    ]
+    if not similar.flagged:
+        return "".join(parts)
+    parts.append(
+        '<table>\n<thead><tr><th>submission</th><th>alike</th><th class="num">its code '
+        'matched</th><th class="num">other matched</th><th>side by side</th></tr></thead>\n'
+        "<tbody>\n"
+    )
+    for m in similar.flagged:
+        other = f"archive: {m.right}" if m.kind == "archive" else m.right
+        other_html = (
+            f'<span class="badge failed">archive</span> {esc(m.right)}'
+            if m.kind == "archive"
+            else f'<a href="{_href(m.right, "report.html")}">{esc(other)}</a>'
+        )
+        link = f'<a href="{esc(m.page)}">compare</a>' if m.page else ""
+        parts.append(
+            f'<tr><td><a href="{_href(m.left, "report.html")}">{esc(m.left)}</a></td>'
+            f'<td>{other_html}</td><td class="num">{m.left_share:.0%}</td>'
+            f'<td class="num">{m.right_share:.0%}</td><td>{link}</td></tr>\n'
+        )
+    parts.append("</tbody>\n</table>\n")
+    return "".join(parts)
 
 
 def _hardest_html(stats: ClassStats) -> str:
@@ -394,7 +439,7 @@ def _md(text: object) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def summary_md(results: Sequence[Graded], stats: ClassStats) -> str:
+def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | None = None) -> str:
     lines = ["# minigrad class summary", ""]
     lines += [
         f"{_count_line(stats)} Mean {_num(stats.mean)}, median {_num(stats.median)} "
@@ -414,6 +459,21 @@ def summary_md(results: Sequence[Graded], stats: ClassStats) -> str:
             f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | {score} | "
             f"{_md(lateness(g))} | {_md(headline(g))} | {status} |"
         )
+    if similar is not None:
+        lines += ["", "## Possible copies", "", _similar_text(similar)]
+        if similar.flagged:
+            lines += [
+                "",
+                "| submission | alike | its code matched | other matched | side by side |",
+                "|---|---|---:|---:|---|",
+            ]
+            for m in similar.flagged:
+                other = f"archive: {m.right}" if m.kind == "archive" else m.right
+                link = f"[compare]({m.page})" if m.page else ""
+                lines.append(
+                    f"| {_md(m.left)} | {_md(other)} | {m.left_share:.0%} | "
+                    f"{m.right_share:.0%} | {link} |"
+                )
     lines += ["", "## Checks the class fails most", ""]
     if stats.hardest:
         lines += [

@@ -23,7 +23,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import NoReturn
 
-from grader import classbook, collect, late
+from grader import classbook, collect, late, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.report import write_all, write_labs
@@ -69,7 +69,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=Path,
         help="CSV mapping folder names (login) to student ids and emails (as for collect)",
     )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        help="folder of known implementations to compare every engine with "
+        "(default: archive/ in the course repository, when it exists)",
+    )
     args = parser.parse_args(argv)
+    if args.archive is not None and not args.archive.is_dir():
+        parser.error(f"--archive {args.archive} is not a folder")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     return args
@@ -178,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                     write_all(g, out_dir)
                     done(g)
     lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
-    everyone = _merge_class(results, submissions, roster, out_dir)
+    archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
+    everyone = _merge_class(results, submissions, roster, out_dir, archive)
     _table(results, lab_titles)
     print(
         f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
@@ -193,6 +202,7 @@ def _merge_class(
     submissions: list[Submission],
     roster: dict[str, collect.Student],
     out_dir: Path,
+    archive: Path | None = None,
 ) -> list[Graded]:
     """Merge this run into the class record and rebuild the class files from it."""
     paths = {s.name: s.path for s in submissions}
@@ -214,7 +224,14 @@ def _merge_class(
     present = {lab for g in graded for lab in g.labs}
     titles = {lab: t for lab, t in RUBRIC.labs.items() if lab in present}
     classbook.grades_csv(everyone, titles, out_dir / "grades.csv")
-    write_class_view(graded, out_dir)
+    folders = {g.name: Path(g.path) for g in graded if Path(g.path).is_dir()}
+    try:
+        found, texts = similarity.check_class(folders, archive)
+        similarity.write_pages(found, texts, out_dir)
+    except Exception as exc:  # a bug of ours: the grades stand, the page says so
+        detail = traceback.format_exception_only(exc)[-1].strip()
+        found = similarity.Report([], [], [], f"the similarity check failed: {detail}")
+    write_class_view(graded, out_dir, found)
     return graded
 
 
