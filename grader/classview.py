@@ -424,7 +424,7 @@ def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
             f'<td class="num"><span class="score {kind}">{score}</span></td>'
             f"<td>{esc(lateness(g))}</td><td>{esc(headline(g))}</td>"
             f"<td>{_status_badge(status)}</td>"
-            f'<td><a href="{_href(g.name, "report.html")}">html</a> '
+            f'<td class="num"><a href="{_href(g.name, "report.html")}">html</a> '
             f'<a href="{_href(g.name, "report.md")}">md</a></td></tr>\n'
         )
     rows.append("</tbody>\n</table>\n")

@@ -180,20 +180,40 @@ CSS = """
 .sides { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .sides pre { font-size: .78rem; max-height: none; }
 mark { background: #ffd8b5; color: inherit; }
+.gap { color: #6e7781; font-style: italic; }
 main { max-width: 110rem; }
 """
 
 
-def highlighted(text: str, slices: Sequence[tuple[int, int]]) -> str:
-    """``text`` HTML-escaped, the ``slices`` (character ranges) marked."""
-    out, at = [], 0
+def _elide(text: str, context: int, first: bool, last: bool) -> str:
+    """An unmatched stretch, escaped: only ``context`` lines next to each match kept."""
+    lines = text.split("\n")
+    head = [] if first else lines[: context + 1]
+    tail = [] if last else lines[-context - 1 :]
+    if len(lines) <= len(head) + len(tail) + 1:
+        return esc(text)
+    hidden = len(lines) - len(head) - len(tail)
+    gap = f'<span class="gap">\u22ef {hidden} line(s) not matched \u22ef</span>'
+    return "\n".join([*(esc(x) for x in head), gap, *(esc(x) for x in tail)])
+
+
+def highlighted(text: str, slices: Sequence[tuple[int, int]], context: int = 3) -> str:
+    """``text`` HTML-escaped, the ``slices`` (character ranges) marked, and long
+    unmatched stretches cut down to ``context`` lines around the matches."""
+    spans: list[tuple[int, int]] = []
     for start, end in sorted(slices):
-        start, end = max(start, at), min(end, len(text))
-        if start >= end:
-            continue
-        out += [esc(text[at:start]), "<mark>", esc(text[start:end]), "</mark>"]
+        start = max(start, spans[-1][1] if spans else 0)
+        end = min(end, len(text))
+        if start < end:
+            spans.append((start, end))
+    if not spans:
+        return esc(text)
+    out, at = [], 0
+    for number, (start, end) in enumerate(spans):
+        out.append(_elide(text[at:start], context, first=number == 0, last=False))
+        out += ["<mark>", esc(text[start:end]), "</mark>"]
         at = end
-    out.append(esc(text[at:]))
+    out.append(_elide(text[at:], context, first=False, last=True))
     return "".join(out)
 
 

@@ -139,3 +139,14 @@ def test_links_and_unreadable_files_are_not_read(tmp_path: Path) -> None:
     assert "do not read" not in doc.text and "x = 1" in doc.text
     shutil.rmtree(package)
     assert similarity.engine_document("s", tmp_path / "s").text == ""
+
+
+def test_the_side_by_side_marks_matches_and_cuts_long_unmatched_stretches() -> None:
+    text = "\n".join(f"line {i} <b>" for i in range(40))
+    start, end = text.index("line 20"), text.index("line 22")
+    shown = similarity.highlighted(text, [(start, end)], context=2)
+    assert "<mark>line 20 &lt;b&gt;\nline 21 &lt;b&gt;\n</mark>" in shown
+    assert "line 18" in shown and "line 24" in shown
+    assert "line 5 " not in shown and "line 30" not in shown
+    assert "18 line(s) not matched" in shown and "15 line(s) not matched" in shown
+    assert similarity.highlighted("a<b", []) == "a&lt;b"
