@@ -97,10 +97,15 @@ def results_json(graded: Graded) -> dict[str, Any]:
             }
         )
     output = [_summary_line(graded)]
-    if graded.diagnosis:
-        output.append(f"Most likely mistake: {graded.diagnosis['explanation']}")
-        if graded.diagnosis.get("reread"):
-            output.append(f"Reread labs/{graded.diagnosis['reread']}")
+    # Gradescope shows this line at once: only a visible check's diagnosis may be in it
+    shown = next(
+        (o.diagnosis for o in graded.outcomes if o.diagnosis and o.visibility == "visible"),
+        None,
+    )
+    if shown:
+        output.append(f"Most likely mistake: {shown['explanation']}")
+        if shown.get("reread"):
+            output.append(f"Reread labs/{shown['reread']}")
     if late_line(graded):
         output.append(late_line(graded))
     return {

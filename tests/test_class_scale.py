@@ -403,3 +403,20 @@ def test_collect_grade_export_end_to_end(
         "no commit at or before the deadline"
         in (target.parent / "canvas.csv.reasons.txt").read_text()
     )
+
+
+# ---------------------------------------------------------------- the nox sessions
+def test_the_class_sessions_are_thin_and_run_their_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_release import Recorder, load_sessions
+
+    sessions = load_sessions(ROOT / "noxfile.py", monkeypatch)
+    expected = {
+        "collect": ("grader.collect", ["r.csv", "--deadline", "2026-12-01T23:59Z"]),
+        "export": ("grader.export", ["--format", "canvas"]),
+        "gradescope": ("tools.gradescope", ["out.zip"]),
+    }
+    for name, (module, posargs) in expected.items():
+        recorder = Recorder(posargs)
+        sessions[name](recorder)
+        assert recorder.installs == [("-r", "requirements/grade.txt")]
+        assert recorder.runs == [(("python", "-m", module, *posargs), [0])]

@@ -173,3 +173,21 @@ def test_find_engine_prefers_the_shallowest_minigrad_and_skips_tests(tmp_path: P
     assert find_engine(tmp_path) == tmp_path / "a" / "src" / "minigrad"
     (tmp_path / "link").symlink_to(tmp_path / "a")
     assert find_engine(tmp_path / "nothing-here") is None
+
+
+def test_the_headline_never_names_a_hidden_checks_mistake() -> None:
+    from grader.report import results_json
+    from grader.score import FAILED, Graded, Outcome
+
+    def failed(cid: str, visibility: str, code: str) -> Outcome:
+        o = Outcome(cid, "lab02", cid, FAILED, 0, 2, visibility)
+        o.diagnosis = {"code": code, "explanation": f"{code} happened", "reread": "x.md"}
+        return o
+
+    hidden = failed("graph.hidden", "after_due_date", "secret")
+    graded = Graded("s", "/s", "graded", "", [hidden], {"lab02": "Lab 2"}, 0.1)
+    assert "Most likely mistake" not in results_json(graded)["output"]
+    graded.outcomes.append(failed("graph.shown", "visible", "public"))
+    output = results_json(graded)["output"].splitlines()
+    assert output[1:] == ["Most likely mistake: public happened", "Reread labs/x.md"]
+    validate(results_json(graded))
