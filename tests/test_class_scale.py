@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import io
 import json
 import os
+import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -403,6 +406,20 @@ def test_collect_grade_export_end_to_end(
         "no commit at or before the deadline"
         in (target.parent / "canvas.csv.reasons.txt").read_text()
     )
+    # Every link of every page works where the reports were written (outside the repo).
+    assert not out.resolve().is_relative_to(ROOT)
+    checked = 0
+    for page in [*out.rglob("*.html"), *out.rglob("*.md")]:
+        if "_labs" in page.relative_to(out).parts:
+            continue  # the copied lab statements link among themselves
+        text = page.read_text()
+        for link in re.findall(r'href="([^"]+)"|\]\(([^)\s]+)\)', text):
+            ref = unquote(html.unescape(next(x for x in link if x)).split("#")[0])
+            if ref and not ref.startswith(("http://", "https://", "mailto:")):
+                assert (page.parent / ref).resolve().exists(), (page, ref)
+                assert (page.parent / ref).resolve().is_relative_to(out.resolve())
+                checked += 1
+    assert checked > 20
 
 
 # ---------------------------------------------------------------- the nox sessions
