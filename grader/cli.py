@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     def done(g: Graded) -> None:
         results.append(g)
         print(
-            f"[{len(results)}/{len(submissions)}] {g.name}: {g.score:g} / {g.max_score:g}  "
+            f"[{len(results)}/{len(submissions)}] {g.name}: {g.final_score:g} / {g.max_score:g}  "
             f"({_status(g)})  -> {out_dir / g.name / 'report.md'}",
             flush=True,
         )
@@ -186,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
                     write_all(g, out_dir)
                     done(g)
     lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
+    if labs is not None or args.public:
+        known = classbook.load(out_dir)
+        partial = sorted(g.name for g in results if g.name in known)
+        if partial:
+            print(
+                f"grader: note: {', '.join(partial)} had a class entry in {out_dir}/; it now "
+                "holds only the checks of this run (grade every lab to restore it)",
+                file=sys.stderr,
+            )
     archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
     everyone = _merge_class(results, submissions, roster, out_dir, archive)
     _table(results, lab_titles)
@@ -248,6 +257,10 @@ def _table(results: list[Graded], labs: dict[str, str]) -> None:
         + "  status"
     )
     for g in sorted(results, key=lambda g: g.name):
-        cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
-        total = f"{g.score:g}/{g.max_score:g}"
+        if g.status == "invalid":  # no score, never a 0: the report says why
+            cells = "  ".join(f"{'-':>5}" for _ in labs)
+            total = "-"
+        else:
+            cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
+            total = f"{g.final_score:g}/{g.max_score:g}"
         print(f"{g.name:<{width}}  {total:>9}  {cells}  {_status(g)}")

@@ -222,7 +222,7 @@ def lines_naming(text: str, name: str) -> list[str]:
 
 
 def test_grading_one_student_again_leaves_every_other_row_byte_identical(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(cli, "run_checks", fake_run_checks)
     subs, out = tmp_path / "submissions", tmp_path / "reports"
@@ -260,6 +260,10 @@ def test_grading_one_student_again_leaves_every_other_row_byte_identical(
     assert rows["bob"]["total"] == "9" and rows["bob"]["student_id"] == "1002"  # kept
     assert lines_naming(after["summary.md"], "bob/") != lines_naming(before["summary.md"], "bob/")
     assert "4 submission(s)" in after["summary.md"]
+    said = capsys.readouterr()
+    assert re.search(r"^erin +- +(- +)+invalid$", said.out, re.M)  # no score, not a 0
+    assert cli.main([str(subs / "bob"), "--out", str(out), "--lab", "lab01"]) == 0
+    assert "bob had a class entry" in capsys.readouterr().err
 
 
 def test_collected_commit_decides_the_late_penalty_in_every_report(
