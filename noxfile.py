@@ -5,6 +5,9 @@ nox -s tests      the project's own tests (reference, skeleton, grader)
 nox -s lint       ruff check and ruff format --check
 nox -s typecheck  mypy --strict on reference/, skeleton/, grader/ and tools/
 nox -s skeleton   regenerate skeleton/ from the reference's solution markers
+nox -s collect    clone a class's repositories at the deadline commit
+nox -s export     the class grades as a Canvas, Moodle or plain CSV import file
+nox -s gradescope build the Gradescope autograder zip
 """
 
 from __future__ import annotations
@@ -41,6 +44,29 @@ def release(session: nox.Session) -> None:
         session.error("give the folder to write: nox -s release -- OUT_DIR")
     session.install("-r", "requirements/grade.txt")
     session.run("python", "-m", "tools.release", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def collect(session: nox.Session) -> None:
+    """Collect: `nox -s collect -- ROSTER.csv --deadline ISO-TIME [--out submissions/]`."""
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "grader.collect", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def export(session: nox.Session) -> None:
+    """Gradebook file: `nox -s export -- --format canvas|moodle|csv [--reports DIR]`."""
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "grader.export", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gradescope(session: nox.Session) -> None:
+    """The Gradescope autograder package: `nox -s gradescope -- OUT.zip`."""
+    if not session.posargs:
+        session.error("give the zip to write: nox -s gradescope -- autograder.zip")
+    session.install("-r", "requirements/grade.txt")
+    session.run("python", "-m", "tools.gradescope", *session.posargs)
 
 
 @nox.session(python=PYTHON)

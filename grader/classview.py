@@ -3,7 +3,13 @@
 ``write_class_view`` writes ``index.html`` (self-contained: inline CSS and an inline SVG
 histogram drawn here, no scripts, no network) and ``summary.md`` (the same numbers as
 Markdown tables) next to the per-submission folders ``<name>/report.html`` and
-``<name>/report.md``, which the student table links to.
+``<name>/report.md``, which the student table links to (relative links only, so the
+pages work wherever they are written).
+
+Both pages lead with the students (name, score after any late penalty, lateness, the
+headline mistake, a link to the report), then the checks the class fails most (the
+extra credit and 0-point checks left out), the most frequent mistakes, the score
+distribution, and every check's pass rate last.
 
 Submissions the grader itself failed on (status ``grader_error``) are listed but left
 out of the statistics: their zero is not the student's.
@@ -19,8 +25,10 @@ from urllib.parse import quote
 
 from grader.html_report import diagnosis_of, esc, page, total_class
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, effective_status, points
+from grader.similarity import Report
 
 BINS = 10
+TOP_CHECKS = 10  # rows of "checks the class fails most"
 
 
 def histogram(scores: Sequence[float], max_score: float, bins: int = BINS) -> list[int]:
@@ -49,6 +57,7 @@ class CheckStats:
     id: str
     lab: str
     name: str
+    points: float = 0.0  # 0: extra credit or given code, never among the hardest
     passed: int = 0
     failed: int = 0
     not_run: int = 0
@@ -87,6 +96,7 @@ class ClassStats:
     bins: list[int]
     labels: list[str]
     checks: list[CheckStats]  # pass rate ascending
+    hardest: list[CheckStats]  # the point-earning checks the class fails most (top few)
     diagnoses: list[DiagnosisStats]  # most frequent first
     labs: dict[str, str]
 
@@ -94,7 +104,7 @@ class ClassStats:
 def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
     """Every number of the class view, computed once for both pages."""
     counted = [g for g in results if effective_status(g) != GRADER_ERROR]
-    totals = [g.score for g in counted]
+    totals = [g.final_score for g in counted]
     max_score = max((g.max_score for g in results), default=0.0)
     labs: dict[str, str] = {}
     for g in results:
@@ -105,6 +115,7 @@ def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
     for g in counted:
         for o in g.outcomes:
             stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, o.name))
+            stats.points = max(stats.points, o.max_score)
             if o.status == PASSED:
                 stats.passed += 1
             elif o.status == FAILED:
@@ -138,18 +149,47 @@ def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
         bins=histogram(totals, max_score, bins),
         labels=bin_labels(max_score, bins),
         checks=ordered,
+        hardest=[c for c in ordered if c.points > 0 and c.passed < c.total][:TOP_CHECKS],
         diagnoses=frequent,
         labs=labs,
     )
 
 
-def write_class_view(results: list[Graded], out_dir: Path) -> None:
+def write_class_view(results: list[Graded], out_dir: Path, similar: Report | None = None) -> None:
     """Write ``out_dir/index.html`` and ``out_dir/summary.md`` for the batch."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = class_stats(results)
     ordered = sorted(results, key=lambda g: g.name)
-    (out_dir / "index.html").write_text(index_html(ordered, stats), encoding="utf-8")
-    (out_dir / "summary.md").write_text(summary_md(ordered, stats), encoding="utf-8")
+    (out_dir / "index.html").write_text(index_html(ordered, stats, similar), encoding="utf-8")
+    (out_dir / "summary.md").write_text(summary_md(ordered, stats, similar), encoding="utf-8")
+
+
+def headline(g: Graded) -> str:
+    """What a TA reads first about a submission: its likely mistake, or why it has none."""
+    if g.status == "invalid":
+        return g.problem or "not gradable"
+    if effective_status(g) == GRADER_ERROR:
+        return "grader error, regrade: " + (g.problem or "see the report")
+    likely = g.diagnosis
+    if likely and likely.get("explanation"):
+        return str(likely["explanation"])
+    lost = [o for o in g.outcomes if o.status in (FAILED, GRADER_ERROR) and o.max_score > 0]
+    if lost:
+        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+        return f"fails {lost[0].id}: {lost[0].name}{more}"
+    if any(o.status == NOT_RUN and o.max_score > 0 for o in g.outcomes):
+        return "checks not run"
+    return "every check passed"
+
+
+def lateness(g: Graded) -> str:
+    """'on time', '2 d late, -20%', or '' when no commit time is known."""
+    late = g.late
+    if not late:
+        return ""
+    if not late.get("days"):
+        return "on time"
+    return f"{late['days']} d late, -{points(float(late['percent']))}%"
 
 
 def _num(x: float) -> str:
@@ -223,14 +263,18 @@ def _href(name: str, file: str) -> str:
     return esc(quote(name, safe="") + "/" + file)
 
 
-def index_html(results: Sequence[Graded], stats: ClassStats) -> str:
+def index_html(results: Sequence[Graded], stats: ClassStats, similar: Report | None = None) -> str:
     parts = ["<h1>minigrad class view</h1>\n"]
-    line = f"{stats.count} submission(s)"
-    if stats.invalid:
-        line += f", {stats.invalid} not gradable (invalid)"
-    if stats.grader_errors:
-        line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
-    parts.append(f"<p>{esc(line)}.</p>\n")
+    parts.append(
+        f"<p>{esc(_count_line(stats))} Mean {_num(stats.mean)}, median "
+        f"{_num(stats.median)} of {_num(stats.max_score)}.</p>\n"
+    )
+    parts.append(_students_html(results, stats))
+    if similar is not None:
+        parts.append(_similar_html(similar))
+    parts.append(_hardest_html(stats))
+    parts.append(_diagnoses_html(stats))
+    parts.append("<h2>Score distribution</h2>\n")
     parts.append(
         '<table class="stats"><thead><tr><th class="num">submissions</th>'
         '<th class="num">mean</th><th class="num">median</th><th class="num">min</th>'
@@ -240,17 +284,86 @@ def index_html(results: Sequence[Graded], stats: ClassStats) -> str:
         f'<td class="num">{_num(stats.high)}</td>'
         f'<td class="num">{_num(stats.max_score)}</td></tr></tbody></table>\n'
     )
-    parts.append("<h2>Score distribution</h2>\n")
     parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
     parts.append(_checks_html(stats))
-    parts.append(_diagnoses_html(stats))
-    parts.append(_students_html(results, stats))
     return page("minigrad class view", "".join(parts), CSS)
+
+
+def _count_line(stats: ClassStats) -> str:
+    line = f"{stats.count} submission(s)"
+    if stats.invalid:
+        line += f", {stats.invalid} not gradable (invalid)"
+    if stats.grader_errors:
+        line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
+    return line + "."
+
+
+def _similar_text(similar: Report) -> str:
+    if similar.problem:
+        return f"Not checked: {similar.problem}."
+    text = f"{len(similar.compared)} engine(s) compared with each other"
+    if similar.archive:
+        text += f" and with {len(similar.archive)} archive entr(ies)"
+    return text + (
+        f"; {len(similar.flagged)} pair(s) unusually alike (the skeleton's code not counted)."
+        if similar.flagged
+        else "; none unusually alike."
+    )
+
+
+def _similar_html(similar: Report) -> str:
+    parts = [
+        '<h2 id="similarity">Possible copies</h2>\n',
+        f"<p>{esc(_similar_text(similar))}</p>\n",
+    ]
+    if not similar.flagged:
+        return "".join(parts)
+    parts.append(
+        '<table>\n<thead><tr><th>submission</th><th>alike</th><th class="num">its code '
+        'matched</th><th class="num">other matched</th><th>side by side</th></tr></thead>\n'
+        "<tbody>\n"
+    )
+    for m in similar.flagged:
+        other = f"archive: {m.right}" if m.kind == "archive" else m.right
+        other_html = (
+            f'<span class="badge failed">archive</span> {esc(m.right)}'
+            if m.kind == "archive"
+            else f'<a href="{_href(m.right, "report.html")}">{esc(other)}</a>'
+        )
+        link = f'<a href="{esc(m.page)}">compare</a>' if m.page else ""
+        parts.append(
+            f'<tr><td><a href="{_href(m.left, "report.html")}">{esc(m.left)}</a></td>'
+            f'<td>{other_html}</td><td class="num">{m.left_share:.0%}</td>'
+            f'<td class="num">{m.right_share:.0%}</td><td>{link}</td></tr>\n'
+        )
+    parts.append("</tbody>\n</table>\n")
+    return "".join(parts)
+
+
+def _hardest_html(stats: ClassStats) -> str:
+    head = '<h2 id="hardest">Checks the class fails most</h2>\n'
+    if not stats.hardest:
+        return head + '<p class="muted">Every graded check passed for everyone.</p>\n'
+    rows = [
+        head,
+        "<table>\n<thead><tr><th>check</th><th>lab</th><th>name</th>"
+        '<th class="num">pass rate</th><th class="num">failed</th>'
+        '<th class="num">not run</th></tr></thead>\n<tbody>\n',
+    ]
+    for c in stats.hardest:
+        rows.append(
+            f"<tr><td><code>{esc(c.id)}</code></td><td>{esc(c.lab)}</td><td>{esc(c.name)}</td>"
+            f'<td class="num">{c.pass_rate:.0f}%</td><td class="num">{c.failed}</td>'
+            f'<td class="num">{c.not_run}</td></tr>\n'
+        )
+    rows.append("</tbody>\n</table>\n")
+    return "".join(rows)
 
 
 def _checks_html(stats: ClassStats) -> str:
     rows = [
-        '<h2 id="checks">Checks, hardest first</h2>\n<table>\n<thead><tr><th>check</th><th>lab</th>'
+        '<h2 id="checks">Every check, hardest first</h2>\n<details><summary>pass rate of '
+        "each check</summary>\n<table>\n<thead><tr><th>check</th><th>lab</th>"
         '<th>name</th><th class="num">pass rate</th><th class="num">failed</th>'
         '<th class="num">not run</th></tr></thead>\n<tbody>\n'
     ]
@@ -260,7 +373,7 @@ def _checks_html(stats: ClassStats) -> str:
             f'<td class="num">{c.pass_rate:.0f}%</td><td class="num">{c.failed}</td>'
             f'<td class="num">{c.not_run}</td></tr>\n'
         )
-    rows.append("</tbody>\n</table>\n")
+    rows.append("</tbody>\n</table>\n</details>\n")
     return "".join(rows)
 
 
@@ -284,25 +397,27 @@ def _diagnoses_html(stats: ClassStats) -> str:
 
 
 def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
-    head = "".join(
-        f'<th class="num" title="{esc(t)}">{esc(lab)}</th>' for lab, t in stats.labs.items()
-    )
+    """One row per student; a row depends on that student's entry only."""
     rows = [
         '<h2 id="students">Students</h2>\n<table>\n<thead><tr><th>name</th>'
-        f'<th class="num">total</th>{head}<th>status</th></tr></thead>\n<tbody>\n'
+        '<th class="num">score</th><th>late</th><th>headline mistake</th><th>status</th>'
+        "<th>report</th></tr></thead>\n<tbody>\n"
     ]
     for g in results:
         status = effective_status(g)
-        kind = total_class(g.score, g.max_score, "graded" if status == "graded" else status)
-        labs = "".join(
-            f'<td class="num">{esc(points(g.lab_score(lab)[0]))}</td>' for lab in stats.labs
+        kind = total_class(g.final_score, g.max_score, "graded" if status == "graded" else status)
+        score = (
+            f"{esc(points(g.final_score))} / {esc(points(g.max_score))}"
+            if status != "invalid"
+            else "&mdash;"
         )
         rows.append(
-            f'<tr><td><a href="{_href(g.name, "report.html")}">{esc(g.name)}</a> '
-            f'<a class="muted" href="{_href(g.name, "report.md")}">(md)</a></td>'
-            f'<td class="num"><span class="score {kind}">{esc(points(g.score))} / '
-            f"{esc(points(g.max_score))}</span></td>{labs}"
-            f"<td>{_status_badge(status)}</td></tr>\n"
+            f'<tr><td><a href="{_href(g.name, "report.html")}">{esc(g.name)}</a></td>'
+            f'<td class="num"><span class="score {kind}">{score}</span></td>'
+            f"<td>{esc(lateness(g))}</td><td>{esc(headline(g))}</td>"
+            f"<td>{_status_badge(status)}</td>"
+            f'<td class="num"><a href="{_href(g.name, "report.html")}">html</a> '
+            f'<a href="{_href(g.name, "report.md")}">md</a></td></tr>\n'
         )
     rows.append("</tbody>\n</table>\n")
     return "".join(rows)
@@ -316,38 +431,50 @@ def _md(text: object) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def summary_md(results: Sequence[Graded], stats: ClassStats) -> str:
+def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | None = None) -> str:
     lines = ["# minigrad class summary", ""]
-    line = f"{stats.count} submission(s)"
-    if stats.invalid:
-        line += f", {stats.invalid} not gradable (invalid)"
-    if stats.grader_errors:
-        line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
-    lines += [line + ".", ""]
     lines += [
-        "| submissions | mean | median | min | max | out of |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {stats.count} | {_num(stats.mean)} | {_num(stats.median)} | {_num(stats.low)} "
-        f"| {_num(stats.high)} | {_num(stats.max_score)} |",
+        f"{_count_line(stats)} Mean {_num(stats.mean)}, median {_num(stats.median)} "
+        f"of {_num(stats.max_score)}.",
         "",
-        "## Score distribution",
+        "## Students",
         "",
-        "| score | submissions |",
-        "|---|---:|",
+        "| name | score | late | headline mistake | status |",
+        "|---|---:|---|---|---|",
     ]
-    lines += [f"| {label} | {n} |" for label, n in zip(stats.labels, stats.bins, strict=True)]
-    lines += [
-        "",
-        "## Checks, hardest first",
-        "",
-        "| check | lab | name | pass rate | failed | not run |",
-        "|---|---|---|---:|---:|---:|",
-    ]
-    lines += [
-        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {c.pass_rate:.0f}% | {c.failed} "
-        f"| {c.not_run} |"
-        for c in stats.checks
-    ]
+    for g in results:
+        link = quote(g.name, safe="")
+        text = _md(g.name).replace("[", "\\[").replace("]", "\\]")
+        status = effective_status(g)
+        score = f"{points(g.final_score)} / {points(g.max_score)}" if status != "invalid" else "-"
+        lines.append(
+            f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | {score} | "
+            f"{_md(lateness(g))} | {_md(headline(g))} | {status} |"
+        )
+    if similar is not None:
+        lines += ["", "## Possible copies", "", _similar_text(similar)]
+        if similar.flagged:
+            lines += [
+                "",
+                "| submission | alike | its code matched | other matched | side by side |",
+                "|---|---|---:|---:|---|",
+            ]
+            for m in similar.flagged:
+                other = f"archive: {m.right}" if m.kind == "archive" else m.right
+                link = f"[compare]({m.page})" if m.page else ""
+                lines.append(
+                    f"| {_md(m.left)} | {_md(other)} | {m.left_share:.0%} | "
+                    f"{m.right_share:.0%} | {link} |"
+                )
+    lines += ["", "## Checks the class fails most", ""]
+    if stats.hardest:
+        lines += [
+            "| check | lab | name | pass rate | failed | not run |",
+            "|---|---|---|---:|---:|---:|",
+        ]
+        lines += [_check_md(c) for c in stats.hardest]
+    else:
+        lines.append("Every graded check passed for everyone.")
     lines += ["", "## Most frequent mistakes", ""]
     if stats.diagnoses:
         lines += [
@@ -361,21 +488,33 @@ def summary_md(results: Sequence[Graded], stats: ClassStats) -> str:
         ]
     else:
         lines.append("No diagnosis recorded.")
-    lab_head = " | ".join(_md(lab) for lab in stats.labs)
     lines += [
         "",
-        "## Students",
+        "## Score distribution",
         "",
-        f"| name | total | {lab_head} | status |",
-        "|---|---:|" + "---:|" * len(stats.labs) + "---|",
+        "| submissions | mean | median | min | max | out of |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {stats.count} | {_num(stats.mean)} | {_num(stats.median)} | {_num(stats.low)} "
+        f"| {_num(stats.high)} | {_num(stats.max_score)} |",
+        "",
+        "| score | submissions |",
+        "|---|---:|",
     ]
-    for g in results:
-        labs = " | ".join(points(g.lab_score(lab)[0]) for lab in stats.labs)
-        link = quote(g.name, safe="")
-        text = _md(g.name).replace("[", "\\[").replace("]", "\\]")
-        lines.append(
-            f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | "
-            f"{points(g.score)} / {points(g.max_score)} | {labs} | {effective_status(g)} |"
-        )
+    lines += [f"| {label} | {n} |" for label, n in zip(stats.labels, stats.bins, strict=True)]
+    lines += [
+        "",
+        "## Every check, hardest first",
+        "",
+        "| check | lab | name | pass rate | failed | not run |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    lines += [_check_md(c) for c in stats.checks]
     lines.append("")
     return "\n".join(lines)
+
+
+def _check_md(c: CheckStats) -> str:
+    return (
+        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {c.pass_rate:.0f}% | {c.failed} "
+        f"| {c.not_run} |"
+    )

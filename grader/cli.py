@@ -1,6 +1,10 @@
 """The command line: find submissions, grade each (in parallel with --jobs), report.
 
-    python -m grader [SUBMISSION ...] [--out DIR] [--jobs N] [--lab LAB ...]
+    python -m grader [SUBMISSION ...] [--out DIR] [--jobs N] [--lab LAB ...] [--roster CSV]
+
+Grading into an ``--out`` that already holds a class merges: the class record
+(``class.json``, see grader/classbook.py) keeps every other submission's entry, and
+``grades.csv``, ``summary.md`` and ``index.html`` are rebuilt from it.
 
 Exit status: 0 when every submission got its reports (whatever it scored); 1 when
 the grader itself failed on some submission (see its report); 2 for a usage error.
@@ -12,15 +16,17 @@ import argparse
 import sys
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import NoReturn
 
+from grader import classbook, collect, late, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
-from grader.report import grades_csv, write_all
+from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
 from grader.rubric import RUBRIC
 from grader.score import invalid, run_checks
@@ -59,7 +65,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="only the checks students see (visibility = visible): fast local feedback",
     )
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        help="CSV mapping folder names (login) to student ids and emails (as for collect)",
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        help="folder of known implementations to compare every engine with "
+        "(default: archive/ in the course repository, when it exists)",
+    )
     args = parser.parse_args(argv)
+    if args.archive is not None and not args.archive.is_dir():
+        parser.error(f"--archive {args.archive} is not a folder")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     return args
@@ -69,8 +88,10 @@ def grade_one(
     submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
 ) -> Graded:
     """Grade and write reports for one submission. Never raises."""
-    if submission.problem:
-        graded = invalid(submission, submission.problem, labs=labs, public=public)
+    record = _collected(submission)
+    if submission.problem or (record and record.get("problem")):
+        problem = str((record or {}).get("problem") or submission.problem)
+        graded = invalid(submission, problem, labs=labs, public=public)
     else:
         try:
             graded = run_checks(submission, labs=labs, public=public)
@@ -83,6 +104,10 @@ def grade_one(
                 status="grader_error",
                 public=public,
             )
+    try:
+        late.apply(graded, RUBRIC.late, record)
+    except Exception as exc:  # a bug of ours: the grade stands, the report says so
+        graded.notes.append(f"(grader) the late penalty could not be computed: {exc}")
     try:
         write_all(graded, out_dir)
     except Exception as exc:  # a report writer bug: keep the batch going, say so plainly
@@ -98,6 +123,14 @@ def grade_one(
     return graded
 
 
+def _collected(submission: Submission) -> dict[str, object] | None:
+    """What ``collect`` recorded for this submission, if it was collected."""
+    try:
+        return collect.record_for(submission.path)
+    except OSError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
@@ -109,13 +142,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     labs = set(args.lab) if args.lab else None
     out_dir: Path = args.out
+    try:
+        roster = {s.login: s for s in collect.read_roster(args.roster)} if args.roster else {}
+    except collect.RosterError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
     start = time.monotonic()
     results: list[Graded] = []
 
     def done(g: Graded) -> None:
         results.append(g)
         print(
-            f"[{len(results)}/{len(submissions)}] {g.name}: {g.score:g} / {g.max_score:g}  "
+            f"[{len(results)}/{len(submissions)}] {g.name}: {g.final_score:g} / {g.max_score:g}  "
             f"({effective_status(g)})  -> {out_dir / g.name / 'report.md'}",
             flush=True,
         )
@@ -143,14 +181,66 @@ def main(argv: list[str] | None = None) -> int:
                     write_all(g, out_dir)
                     done(g)
     lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
-    grades_csv(results, lab_titles, out_dir / "grades.csv")
-    write_class_view(results, out_dir)
+    if labs is not None or args.public:
+        known = classbook.load(out_dir)
+        partial = sorted(g.name for g in results if g.name in known)
+        if partial:
+            print(
+                f"grader: note: {', '.join(partial)} had a class entry in {out_dir}/; it now "
+                "holds only the checks of this run (grade every lab to restore it)",
+                file=sys.stderr,
+            )
+    archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
+    everyone = _merge_class(results, submissions, roster, out_dir, archive)
     _table(results, lab_titles)
     print(
         f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
         f"reports in {out_dir}/"
+        + (f" (class of {len(everyone)})" if len(everyone) > len(results) else "")
     )
     return 1 if any(effective_status(g) == "grader_error" for g in results) else 0
+
+
+def _merge_class(
+    results: list[Graded],
+    submissions: list[Submission],
+    roster: dict[str, collect.Student],
+    out_dir: Path,
+    archive: Path | None = None,
+) -> list[Graded]:
+    """Merge this run into the class record and rebuild the class files from it."""
+    paths = {s.name: s.path for s in submissions}
+    known = classbook.load(out_dir)
+    entries = {}
+    for g in results:
+        who = roster.get(g.name)
+        record = _collected(Submission(g.name, paths[g.name])) or {}
+        # the roster first, then collect's record, then what the class record knew
+        sources = [record, known.get(g.name, {})]
+        entries[g.name] = classbook.entry(
+            g,
+            student_id=_first(who.student_id if who else "", "student_id", sources),
+            email=_first(who.email if who else "", "email", sources),
+        )
+    everyone = classbook.merge(out_dir, entries)
+    write_labs(out_dir)
+    graded = [classbook.graded_of(e) for e in everyone.values()]
+    present = {lab for g in graded for lab in g.labs}
+    titles = {lab: t for lab, t in RUBRIC.labs.items() if lab in present}
+    classbook.grades_csv(everyone, titles, out_dir / "grades.csv")
+    folders = {g.name: Path(g.path) for g in graded if Path(g.path).is_dir()}
+    try:
+        found, texts = similarity.check_class(folders, archive)
+        similarity.write_pages(found, texts, out_dir)
+    except Exception as exc:  # a bug of ours: the grades stand, the page says so
+        detail = traceback.format_exception_only(exc)[-1].strip()
+        found = similarity.Report([], [], [], f"the similarity check failed: {detail}")
+    write_class_view(graded, out_dir, found)
+    return graded
+
+
+def _first(given: str, key: str, sources: Sequence[Mapping[str, object]]) -> str:
+    return given or next((str(s[key]) for s in sources if s.get(key)), "")
 
 
 def _table(results: list[Graded], labs: dict[str, str]) -> None:
@@ -162,6 +252,10 @@ def _table(results: list[Graded], labs: dict[str, str]) -> None:
         + "  status"
     )
     for g in sorted(results, key=lambda g: g.name):
-        cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
-        total = f"{g.score:g}/{g.max_score:g}"
+        if g.status == "invalid":  # no score, never a 0: the report says why
+            cells = "  ".join(f"{'-':>5}" for _ in labs)
+            total = "-"
+        else:
+            cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
+            total = f"{g.final_score:g}/{g.max_score:g}"
         print(f"{g.name:<{width}}  {total:>9}  {cells}  {effective_status(g)}")

@@ -25,11 +25,13 @@ from grader.program import close
 from grader.results import (
     FAILED,
     GRADER_ERROR,
+    LABS,
     NOT_RUN,
     PASSED,
     Graded,
     Outcome,
     earned,
+    late_line,
     points,
     sections,
     summary_line,
@@ -141,8 +143,10 @@ def write_html(graded: Graded, folder: Path) -> Path:
 def report_html(graded: Graded) -> str:
     """The report page as a string (what ``write_html`` writes)."""
     parts = [f"<h1>minigrad report: {esc(graded.name)}</h1>\n"]
-    kind = total_class(graded.score, graded.max_score, graded.status)
+    kind = total_class(graded.final_score, graded.max_score, graded.status)
     parts.append(f'<div class="total {kind}">{esc(summary_line(graded))}</div>\n')
+    if late_line(graded):
+        parts.append(f'<p class="late">{esc(late_line(graded))}</p>\n')
     likely = likely_mistake(graded)
     if likely:
         parts.append(_mistake_html(likely, "Most likely mistake", reread=True))
@@ -220,11 +224,9 @@ def diagnosis_of(o: Outcome) -> dict[str, str] | None:
 def likely_mistake(graded: Graded) -> dict[str, str] | None:
     """The headline mistake of the submission: the one that costs the most points."""
     found = graded.diagnosis
-    return (
-        {key: str(found.get(key) or "") for key in ("code", "explanation", "reread")}
-        if found
-        else None
-    )
+    if not found:
+        return None
+    return {key: str(found.get(key) or "") for key in ("code", "explanation", "reread")}
 
 
 def _mistake_html(d: dict[str, str], title: str, reread: bool) -> str:
@@ -232,7 +234,7 @@ def _mistake_html(d: dict[str, str], title: str, reread: bool) -> str:
     code = f"<code>{esc(d['code'])}</code>"
     if reread and d["reread"]:
         link = esc(d["reread"])
-        code += f'; reread <a href="../../labs/{link}">labs/{link}</a>'
+        code += f'; reread <a href="{LABS}{link}">labs/{link}</a>'
     text = f"{esc(d['explanation'])} ({code})" if d["explanation"] else code
     return f'<p class="diagnosis"><strong>{esc(title)}:</strong> {text}</p>\n'
 
@@ -267,9 +269,7 @@ def _failure_html(o: Outcome) -> str:
     if o.hint:
         parts.append(f'<p class="hint"><strong>Hint:</strong> {esc(o.hint)}</p>\n')
     if o.reread:
-        parts.append(
-            f'<p>Reread: <a href="../../labs/{esc(o.reread)}">labs/{esc(o.reread)}</a></p>\n'
-        )
+        parts.append(f'<p>Reread: <a href="{LABS}{esc(o.reread)}">labs/{esc(o.reread)}</a></p>\n')
     parts.append("</section>\n")
     return "".join(parts)
 

@@ -2,13 +2,14 @@
 
 Per submission: ``results.json`` (Gradescope's autograder schema, our own fields in
 ``extra_data``), ``report.md`` (what a student reads first), ``junit.xml`` (for CI test
-viewers). Per batch: ``grades.csv``. Nothing here depends on timing except the
-``execution_time`` field, so the same submission gives the same reports.
+viewers). The class files are grader/classbook.py's and grader/classview.py's. Links to
+the lab statements are relative (``LABS``): ``write_labs`` copies the statements next to
+the reports, so the links work wherever the reports are written. Nothing here depends
+on timing except the ``execution_time`` field, so the same submission gives the same reports.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ from grader.html_report import write_html
 from grader.results import (
     FAILED,
     GRADER_ERROR,
+    LABS,
     NOT_RUN,
     PASSED,
     Graded,
     Outcome,
     earned,
-    effective_status,
+    late_line,
     points,
     sections,
     summary_line,
@@ -31,10 +33,22 @@ from grader.results import (
     waiting,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_labs(out_dir: Path, source: Path = ROOT / "labs") -> None:
+    """Copy the lab statements to ``out_dir/_labs/`` (the reports' reread links)."""
+    if not source.is_dir():
+        return
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            target = out_dir / "_labs" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+
 
 def write_all(graded: Graded, out_dir: Path) -> Path:
     """Write the per-submission reports into ``out_dir/<name>/``; return that dir."""
-
     folder = out_dir / graded.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results_json(graded), indent=2) + "\n")
@@ -89,12 +103,25 @@ def results_json(graded: Graded) -> dict[str, Any]:
                 },
             }
         )
+    output = [summary_line(graded)]
+    # Gradescope shows this line at once: only a visible check's diagnosis may be in it
+    shown = next(
+        (o.diagnosis for o in graded.outcomes if o.diagnosis and o.visibility == "visible"),
+        None,
+    )
+    if shown:
+        output.append(f"Most likely mistake: {shown['explanation']}")
+        if shown.get("reread"):
+            output.append(f"Reread labs/{shown['reread']}")
+    if late_line(graded):
+        output.append(late_line(graded))
     return {
-        "score": graded.score,
+        "score": graded.final_score,
         "execution_time": round(graded.seconds, 2),
-        "output": summary_line(graded),
+        "output": "\n".join(output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {"commit": graded.commit, "late": graded.late},
         "tests": tests,
     }
 
@@ -103,11 +130,13 @@ def report_md(graded: Graded) -> str:
     lines = [f"# minigrad report: {graded.name}", ""]
     lines.append(f"**{summary_line(graded)}**")
     lines.append("")
+    if late_line(graded):
+        lines += [late_line(graded), ""]
     likely = graded.diagnosis
     if likely:
         lines += [
             f"**Most likely mistake:** {likely['explanation']} (`{likely['code']}`; "
-            f"reread [labs/{likely['reread']}](../../labs/{likely['reread']}))",
+            f"reread [labs/{likely['reread']}]({LABS}{likely['reread']}))",
             "",
         ]
     if graded.status != "graded":
@@ -178,7 +207,7 @@ def _failure_md(o: Outcome) -> list[str]:
     if o.hint:
         lines += [f"Hint: {o.hint}", ""]
     if o.reread:
-        lines += [f"Reread: [labs/{o.reread}](../../labs/{o.reread})", ""]
+        lines += [f"Reread: [labs/{o.reread}]({LABS}{o.reread})", ""]
     return lines
 
 
@@ -204,17 +233,3 @@ def junit(graded: Graded) -> ET.Element:
             elif o.status == NOT_RUN:
                 ET.SubElement(case, "skipped", message=o.summary)
     return suites
-
-
-def grades_csv(rows: list[Graded], labs: dict[str, str], path: Path) -> None:
-    """One row per submission: name, total, max, one column per lab, status."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "total", "max", *labs, "status"])
-        for g in sorted(rows, key=lambda g: g.name):
-            writer.writerow(
-                [g.name, points(g.score), points(g.max_score)]
-                + [points(g.lab_score(lab)[0]) for lab in labs]
-                + [effective_status(g)]
-            )

@@ -54,10 +54,21 @@ class Graded:
     seconds: float
     notes: list[str] = field(default_factory=list)
     output_tail: str = ""
+    # The graded commit {"sha", "time", "source"} when known, and the late penalty
+    # applied from its time {"deadline", "days", "percent", "points"} (grader.late).
+    commit: dict[str, str] | None = None
+    late: dict[str, Any] | None = None
 
     @property
     def score(self) -> float:
+        """Points earned by the checks (before any late penalty)."""
         return sum(o.score for o in self.outcomes)
+
+    @property
+    def final_score(self) -> float:
+        """The score less the late penalty: what the gradebook gets."""
+        penalty = float((self.late or {}).get("points", 0.0))
+        return round(max(self.score - penalty, 0.0), 2)
 
     @property
     def max_score(self) -> float:
@@ -104,6 +115,7 @@ class Graded:
             **asdict(self),
             "score": self.score,
             "max_score": self.max_score,
+            "final_score": self.final_score,
             "diagnosis": self.diagnosis,
         }
 
@@ -141,6 +153,11 @@ def effective_status(g: Graded) -> str:
 
 
 # ---------------------------------------------------------------- shared wording
+# From <out>/<name>/report.* to the copy of the labs that the reports link to (no GitHub
+# login starts with "_", so the folder never meets a student's).
+LABS = "../_labs/"
+
+
 def points(x: float) -> str:
     return f"{x:g}"
 
@@ -150,7 +167,33 @@ def summary_line(graded: Graded) -> str:
         return f"Not graded: {graded.problem}"
     if graded.status == "grader_error":
         return f"Grader error (not your fault; your instructor has been told): {graded.problem}"
-    return f"Score {points(graded.score)} / {points(graded.max_score)}"
+    line = f"Score {points(graded.final_score)} / {points(graded.max_score)}"
+    if graded.late and graded.late.get("points"):
+        line += (
+            f" ({points(graded.score)} less {points(graded.late['percent'])}% "
+            f"for {graded.late['days']} day(s) late)"
+        )
+    return line
+
+
+def late_line(graded: Graded) -> str:
+    """Which commit was graded and whether it was on time ('' when unknown)."""
+    if not graded.commit:
+        return ""
+    line = f"Graded commit {graded.commit['sha'][:12]}"
+    if graded.commit.get("time"):
+        line += f" of {graded.commit['time']}"
+    late = graded.late
+    if late:
+        if late["days"]:
+            line += (
+                f": {late['days']} day(s) after the deadline {late['deadline']}, "
+                f"late penalty {points(late['percent'])}% "
+                f"(-{points(late['points'])} points)"
+            )
+        else:
+            line += f": on time (deadline {late['deadline']})"
+    return line + "."
 
 
 def waiting(graded: Graded) -> list[Outcome]:

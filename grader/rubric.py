@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,20 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Late:
+    """The [late] table: the deadline and the penalty for a commit made after it."""
+
+    deadline: datetime | None = None  # None: no deadline, no penalty
+    penalty_per_day: float = 0.0  # percent of the earned points, per started day late
+    cap: float = 100.0  # the penalty never exceeds this percent
+
+
+@dataclass(frozen=True)
 class Rubric:
     labs: dict[str, str]
     items: dict[str, Item]
     limits: Limits
+    late: Late = field(default_factory=Late)
 
     def max_score(self, lab: str | None = None) -> float:
         return sum(
@@ -72,7 +83,38 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
             raise RubricError(f"{path}: check {item.id!r} has visibility {item.visibility!r}")
         items[item.id] = item
     limits = Limits(**{k: float(v) for k, v in raw.get("limits", {}).items()})
-    return Rubric(labs, items, limits)
+    return Rubric(labs, items, limits, _late(raw.get("late", {}), path))
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with its UTC offset (``2026-12-01T23:59:00+01:00``, ``...Z``)."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 time such as 2026-12-01T23:59+00:00"
+        ) from exc
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset: write it as {text.strip()}+00:00 or Z")
+    return when
+
+
+def _late(raw: Any, path: Path) -> Late:
+    if not isinstance(raw, dict):
+        raise RubricError(f"{path}: [late] must be a table")
+    unknown = set(raw) - {"deadline", "penalty_per_day", "cap"}
+    if unknown:
+        raise RubricError(f"{path}: [late] has unknown keys {sorted(unknown)}")
+    try:
+        text = str(raw.get("deadline", "")).strip()
+        deadline = parse_time(text) if text else None
+        per_day = float(raw.get("penalty_per_day", 0.0))
+        cap = float(raw.get("cap", 100.0))
+    except ValueError as exc:
+        raise RubricError(f"{path}: [late]: {exc}") from exc
+    if per_day < 0 or not 0 <= cap <= 100:
+        raise RubricError(f"{path}: [late]: penalty_per_day must be >= 0 and cap in 0..100")
+    return Late(deadline, per_day, cap)
 
 
 RUBRIC = load()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from grader import html_report
-from grader.classview import class_stats, histogram, write_class_view
+from grader.classview import class_stats, histogram, index_html, summary_md, write_class_view
 from grader.discover import Submission
 from grader.html_report import graph_drawing, graph_text, report_html, write_html
 from grader.score import FAILED, NOT_RUN, PASSED, Graded, Outcome, run_checks
@@ -144,14 +144,14 @@ def test_page_shows_every_lost_point_and_the_not_run_list(hostile: Graded) -> No
     assert "<dt>expected</dt><dd>a.grad = -3.0</dd>" in page
     assert f"<dt>got</dt><dd>a.grad = 0.0 {ESCAPED}</dd>" in page
     assert "Each parent gets the other parent&#x27;s data times out.grad." in page
-    assert '<a href="../../labs/lab01-ops.md#the-ten-ops">' in page
+    assert '<a href="../_labs/lab01-ops.md#the-ten-ops">' in page
     assert (
         "<strong>Likely mistake:</strong> the local gradient is not multiplied by out.grad "
         "(<code>forgot_chain_rule</code>)</p>" in page
     )
     assert (
         "<strong>Most likely mistake:</strong> the local gradient is not multiplied by out.grad "
-        '(<code>forgot_chain_rule</code>; reread <a href="../../labs/lab02-backward.md#chain">'
+        '(<code>forgot_chain_rule</code>; reread <a href="../_labs/lab02-backward.md#chain">'
         in page
     )
     assert "<h2>Not run yet</h2>" in page
@@ -302,8 +302,34 @@ def test_class_view_leaves_grader_errors_out_of_the_numbers(tmp_path: Path) -> N
     assert "4 submission(s), 1 with a grader error" in summary
     assert "| 4 | 5.3 | 5 | 2 | 9 | 9 |" in summary
     assert (
-        "| [dave](dave/report.md) ([html](dave/report.html)) | 2 / 2 | 2 | 0 | grader_error |"
-        in (summary)
+        "| [dave](dave/report.md) ([html](dave/report.html)) | 2 / 2 |  "
+        "| grader error, regrade: see the report | grader_error |" in summary
+    )
+
+
+def test_the_class_page_leads_with_the_students_then_the_checks_they_fail() -> None:
+    results = class_of_three()
+    for g in results:  # the unattempted extra credit fails for everyone: never "hardest"
+        g.outcomes.append(outcome("student.tests", "bonus", NOT_RUN, 0))
+    results[1].late = {"deadline": "d", "committed": "c", "days": 2, "percent": 20, "points": 1}
+    stats = class_stats(results)
+    assert [c.id for c in stats.hardest] == ["graph.seed", "ops.mul"]
+    index = index_html(sorted(results, key=lambda g: g.name), stats)
+    summary = summary_md(sorted(results, key=lambda g: g.name), stats)
+    for page in (index, summary):
+        students = page.index("Students")
+        hardest = page.index("Checks the class fails most")
+        assert students < hardest < page.index("Most frequent mistakes")
+        assert page.index("Score distribution") > hardest
+        assert "student.tests" not in page[hardest : page.index("Most frequent mistakes")]
+    # alice: 5 points less 20% = 4, two days late, her headline mistake
+    assert (
+        "| [alice](alice/report.md) ([html](alice/report.html)) | 4 / 9 | 2 d late, -20% "
+        "| used = instead of += | graded |" in summary
+    )
+    assert "<td>2 d late, -20%</td><td>used = instead of +=</td>" in index
+    assert "| [carol](carol/report.md) ([html](carol/report.html)) | 9 / 9 |  | every check" in (
+        summary
     )
 
 

@@ -8,8 +8,10 @@ here (nox itself is replaced by a recorder, so no network and no new virtualenv)
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import runpy
 import shlex
 import shutil
@@ -317,14 +319,25 @@ def test_the_workflow_grades_every_push(out: Path) -> None:
     assert job["runs-on"] == "ubuntu-latest"
     steps = job["steps"]
     assert steps == release.WORKFLOW_STEPS  # the YAML reads back as the data it renders
-    uses = [s["uses"].split("@")[0] for s in steps if "uses" in s]
-    assert uses == ["actions/checkout", "actions/setup-python", "actions/upload-artifact"]
-    setup = steps[1]["with"]
-    assert setup == {
-        "python-version": "3.11",
-        "cache": "pip",
-        "cache-dependency-path": "requirements/*.txt",
-    }
+    uses = [s["uses"] for s in steps if "uses" in s]
+    # every action pinned to its current major (checked 2026-11)
+    assert uses == [
+        "actions/checkout@v7",
+        "actions/setup-python@v7",
+        "actions/cache@v6",
+        "classroom-resources/autograding-grading-reporter@v1",
+        "actions/upload-artifact@v7",
+    ]
+    assert steps[1]["with"] == {"python-version": "3.11"}
+    cache = steps[2]["with"]  # the environment nox builds, not only the downloads
+    assert cache["path"].splitlines() == [".nox", "~/.cache/pip"]
+    assert "hashFiles('requirements/*.txt', 'noxfile.py')" in cache["key"]
+    assert workflow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
+    reporter = steps[-2]
+    assert reporter["with"] == {"runners": "minigrad"} and reporter["if"] == "always()"
+    counted = next(s for s in steps if s.get("id") == "minigrad")
+    assert reporter["env"] == {"MINIGRAD_RESULTS": "${{ steps.minigrad.outputs.result }}"}
+    assert counted["if"] == "always()" and "$GITHUB_OUTPUT" in counted["run"]
     grade = next(s for s in steps if "nox -s check" in str(s.get("run")))
     assert "||" not in grade["run"] and "if" not in grade and "continue-on-error" not in grade
     upload = steps[-1]
@@ -332,7 +345,9 @@ def test_the_workflow_grades_every_push(out: Path) -> None:
     assert {Path(p).name for p in upload["with"]["path"].splitlines()} == {
         "results.json",
         "report.md",
+        "report.html",
         "junit.xml",
+        "_labs",
     }
 
 
@@ -438,6 +453,17 @@ def test_the_workflow_steps_run_and_report(
     sessions = load_sessions(checkout / "noxfile.py", monkeypatch)
     summary = tmp_path / "summary.md"
     summary.write_text("")
+    outputs = tmp_path / "outputs.txt"
+    outputs.write_text("")
+    github = {
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_REPOSITORY": "course/alice",
+        "GITHUB_SHA": "0123abc",
+        # `python` as on the runner after setup-python: the one running these tests
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     failed = False
     ran: list[str] = []
     for step in steps:
@@ -453,7 +479,7 @@ def test_the_workflow_steps_run_and_report(
             ran.append(argv[2])
             assert results and all(r.returncode == 0 for r in results)
         else:
-            env = _env() | {"GITHUB_STEP_SUMMARY": str(summary)}
+            env = _env() | github
             result = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
                 cwd=checkout,
@@ -463,11 +489,27 @@ def test_the_workflow_steps_run_and_report(
             )
             failed = failed or result.returncode != 0
             ran.append(argv[0])
-    assert ran == ["install", "check", "cat"] and not failed
+    assert ran == ["install", "check", "sed", "python"] and not failed
 
     (report,) = (checkout / "reports").glob("*/report.md")
     assert report.parent.name == "minigrad-student"
-    assert summary.read_text() == report.read_text()
+    # the summary is the report, its links to the labs pointing into the repository
+    online = "https://github.example/course/alice/blob/0123abc/labs/"
+    assert "](../_labs/lab01-ops.md" in report.read_text()
+    assert summary.read_text() == report.read_text().replace("](../_labs/", f"]({online}")
+    for link in re.findall(r"\]\((\.\./_labs/[^)#]+)", report.read_text()):
+        assert (report.parent / link).is_file(), link  # and work in the artifact
+    # What Classroom's reporter reads: <RUNNER>_RESULTS, base64 JSON; it reports
+    # "Points <sum of the tests' scores>/<max_score>" and fails the job only on "fail".
+    (line,) = outputs.read_text().splitlines()
+    key, _, value = line.partition("=")
+    assert key == "result"
+    points = json.loads(base64.b64decode(value))
+    assert points["version"] == 1 and points["status"] == "pass"
+    assert points["max_score"] == sum(c["points"] for c in VISIBLE)
+    assert sum(t["score"] for t in points["tests"]) == 0  # the skeleton
+    assert {t["status"] for t in points["tests"]} <= {"pass", "fail"}
+    assert all(isinstance(t["message"], str) and t["name"] for t in points["tests"])
     assert "# minigrad report: minigrad-student" in summary.read_text()
     results = json.loads((report.parent / "results.json").read_text())
     public_points = sum(c["points"] for c in VISIBLE)
@@ -476,7 +518,7 @@ def test_the_workflow_steps_run_and_report(
     assert f"Score 0 / {public_points:g}" in report.read_text()
     upload = steps[-1]["with"]["path"].splitlines()
     for pattern in upload:
-        assert list(checkout.glob(pattern)), pattern
+        assert list(checkout.glob(pattern.rstrip("/"))), pattern
     # The failure step only explains; grading output is leak-free too.
     explain = next(s["run"] for s in steps if s.get("if") == "failure()")
     said = subprocess.run(["bash", "-c", explain], capture_output=True, text=True, check=True)

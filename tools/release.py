@@ -64,14 +64,19 @@ WORKFLOW_PATH = ".github/workflows/grade.yml"
 # tests, which run every ``run`` command (or what the nox session it names runs).
 # The grader exits 0 whatever the score, 1 when it could not grade, 2 on a usage
 # error: so a red job means "grading could not run", never "points were lost".
+# Actions are pinned to their current majors (checked 2026-11: checkout v7,
+# setup-python v7, cache v6, upload-artifact v7; Classroom's reporter v1).
+LABS_ONLINE = "${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/blob/${GITHUB_SHA}/labs/"
 WORKFLOW_STEPS: list[dict[str, str | dict[str, str]]] = [
-    {"uses": "actions/checkout@v4"},
+    {"uses": "actions/checkout@v7"},
+    {"uses": "actions/setup-python@v7", "with": {"python-version": "3.11"}},
     {
-        "uses": "actions/setup-python@v5",
+        "name": "Cache the grading environment",
+        "uses": "actions/cache@v6",
         "with": {
-            "python-version": "3.11",
-            "cache": "pip",
-            "cache-dependency-path": "requirements/*.txt",
+            "path": ".nox\n~/.cache/pip",
+            "key": "grade-${{ runner.os }}-py3.11-${{ hashFiles('requirements/*.txt', "
+            "'noxfile.py') }}",
         },
     },
     {"name": "Install nox", "run": "python -m pip install nox"},
@@ -82,17 +87,33 @@ WORKFLOW_STEPS: list[dict[str, str | dict[str, str]]] = [
         "run": 'echo "::error::grading could not run (lost points never fail this job)"',
     },
     {
+        # The report's links to the lab statements, made absolute for the summary page.
         "name": "Write the report into the job summary",
         "if": "always()",
-        "run": 'cat reports/*/report.md >> "$GITHUB_STEP_SUMMARY"',
+        "run": f'sed "s#](../_labs/#]({LABS_ONLINE}#g" reports/*/report.md '
+        '>> "$GITHUB_STEP_SUMMARY"',
+    },
+    {
+        "name": "Count the points for GitHub Classroom",
+        "id": "minigrad",
+        "if": "always()",
+        "run": 'python -m grader.classroom reports >> "$GITHUB_OUTPUT"',
+    },
+    {
+        "name": "Report the points to GitHub Classroom",
+        "if": "always()",
+        "uses": "classroom-resources/autograding-grading-reporter@v1",
+        "env": {"MINIGRAD_RESULTS": "${{ steps.minigrad.outputs.result }}"},
+        "with": {"runners": "minigrad"},
     },
     {
         "name": "Upload the reports",
         "if": "always()",
-        "uses": "actions/upload-artifact@v4",
+        "uses": "actions/upload-artifact@v7",
         "with": {
             "name": "grading-report",
-            "path": "reports/**/results.json\nreports/**/report.md\nreports/**/junit.xml",
+            "path": "reports/**/results.json\nreports/**/report.md\nreports/**/report.html\n"
+            "reports/**/junit.xml\nreports/_labs/",
             "if-no-files-found": "warn",
         },
     },
@@ -421,7 +442,8 @@ def _yaml_scalar(value: str) -> str:
 def render_workflow(steps: list[dict[str, str | dict[str, str]]] = WORKFLOW_STEPS) -> str:
     lines = [
         "# Grades every push with the PUBLIC checks (what `nox -s check` runs locally) and",
-        "# writes the report into the job summary; the reports are uploaded as artifacts.",
+        "# writes the report into the job summary; the reports are uploaded as artifacts,",
+        "# and the points of the public checks are reported to GitHub Classroom.",
         "# Losing points never fails this job: a red job means grading could not run.",
         "# Your grade is computed by your instructor with every check, from their copy",
         "# of the grader: editing this file, grader/ or tests/ cannot change it.",
@@ -433,6 +455,9 @@ def render_workflow(steps: list[dict[str, str | dict[str, str]]] = WORKFLOW_STEP
         "",
         "permissions:",
         "  contents: read",
+        "  # Classroom's reporter writes the points as a check run annotation",
+        "  checks: write",
+        "  actions: read",
         "",
         "jobs:",
         "  grade:",

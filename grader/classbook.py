@@ -1,0 +1,125 @@
+"""The class record: ``<out>/class.json``, one entry per graded submission, merged run by run.
+
+Grading writes each submission's reports into ``<out>/<name>/`` and then merges its
+entry into ``class.json``: the entries of this run replace those of the same names,
+every other entry is kept as it was. ``grades.csv``, ``summary.md`` and ``index.html``
+are rebuilt from the whole record, so grading one student again into a class ``--out``
+updates that student's rows and leaves every other row as it was, byte for byte.
+
+An entry is the submission's ``Graded`` (without the bulky per-check observations and
+printed output, which stay in its own reports) plus who the student is: ``student_id``
+and ``email`` from ``--roster`` or from ``nox -s collect``'s record.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from grader.results import Graded, Outcome, effective_status, points
+
+RECORD = "class.json"
+VERSION = 1
+_OUTCOME_FIELDS = {f.name for f in fields(Outcome)}
+_GRADED_FIELDS = {f.name for f in fields(Graded)}
+
+
+def entry(graded: Graded, student_id: str = "", email: str = "") -> dict[str, Any]:
+    """The class record's entry for one graded submission (plain JSON data)."""
+    data = asdict(graded)
+    data["path"] = str(Path(graded.path).resolve())  # the similarity check rereads it
+    data["output_tail"] = ""
+    for o in data["outcomes"]:
+        o["observed"] = {}
+    data["student_id"] = student_id
+    data["email"] = email
+    return data
+
+
+def graded_of(data: Mapping[str, Any]) -> Graded:
+    """The ``Graded`` an entry was made from (less what ``entry`` leaves out)."""
+    values = {k: v for k, v in data.items() if k in _GRADED_FIELDS}
+    values["outcomes"] = [
+        Outcome(**{k: v for k, v in o.items() if k in _OUTCOME_FIELDS})
+        for o in data.get("outcomes", [])
+    ]
+    return Graded(**values)
+
+
+def load(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The entries of ``out_dir/class.json`` by name (empty when absent or unreadable)."""
+    try:
+        data = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return {}
+    students = data.get("students")
+    if not isinstance(students, dict):
+        return {}
+    good: dict[str, dict[str, Any]] = {}
+    for name, value in students.items():
+        try:
+            graded_of(value)
+        except (TypeError, AttributeError):
+            continue  # an entry this version cannot read is regraded, not guessed at
+        good[str(name)] = value
+    return good
+
+
+def merge(out_dir: Path, new: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Merge this run's entries into ``out_dir/class.json``; return the whole record."""
+    record = load(out_dir)
+    record.update(new)
+    record = dict(sorted(record.items()))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"version": VERSION, "students": record}, indent=1, sort_keys=True)
+    (out_dir / RECORD).write_text(text + "\n", encoding="utf-8")
+    return record
+
+
+def blank_reason(g: Graded) -> str:
+    """Why a submission has no grade ('' when it has one): never a silent 0."""
+    status = effective_status(g)
+    if status == "graded":
+        return ""
+    if status == "invalid":
+        return f"not graded: {g.problem}"
+    problem = g.problem or "see its report"
+    return f"grader error, regrade it: {problem}"
+
+
+def grades_csv(record: Mapping[str, Mapping[str, Any]], labs: dict[str, str], path: Path) -> None:
+    """The class grades: one row per submission, for the instructor (the import files for
+    gradebooks come from ``nox -s export``). A submission that could not be graded has
+    empty scores and the reason in ``note``, never a 0."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["name", "student_id", "email", "total", *labs, "late_penalty", "commit", "note"]
+        )
+        for name, data in record.items():
+            g = graded_of(data)
+            reason = blank_reason(g)
+            late = g.late or {}
+            if reason:
+                scores = [""] * (1 + len(labs))
+            else:
+                scores = [points(g.final_score), *(points(g.lab_score(lab)[0]) for lab in labs)]
+            penalty = f"-{points(float(late['points']))}" if late.get("points") else ""
+            writer.writerow(
+                [
+                    name,
+                    data.get("student_id", ""),
+                    data.get("email", ""),
+                    *scores,
+                    penalty,
+                    (g.commit or {}).get("sha", ""),
+                    reason,
+                ]
+            )

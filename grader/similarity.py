@@ -1,0 +1,251 @@
+"""Similarity: flag engines that are unusually alike, with a side-by-side view of the match.
+
+Fingerprinting is copydetect's (winnowed k-grams of the tokenized code, identifiers and
+strings normalized, so renaming variables or rewording comments does not hide a copy).
+It runs in the grader's process on the student's source as TEXT: the ``.py`` files of
+``src/minigrad/`` are read (regular files only, never a link, at most ``MAX_BYTES`` each)
+and never imported or run.
+
+- Every pair of submissions is compared; the skeleton's given code is boilerplate (its
+  fingerprints are discounted), so two untouched skeletons match nothing.
+- Every submission is compared with each entry of the archive: the instructor's folder
+  of known implementations (a public repository of this engine, last year's
+  submissions). An archive entry is a sub-folder (all its ``.py`` files, at any depth)
+  or a single ``.py`` file at its top. The archive is ``--archive DIR``, by default
+  ``archive/`` at the root of the course repository when it exists (keep it out of the
+  student release: tools/release.py never copies it).
+
+A pair is flagged when the share of either side's fingerprinted code found in the
+other reaches ``FLAG`` (default 0.6). A flag is a reason to look, not a verdict: the
+side-by-side page (``_similarity/<n>.html``) highlights the matching parts.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.html_report import esc, page
+
+NOISE = 25  # k: matches shorter than this many normalized characters are ignored
+GUARANTEE = 30  # matches at least this long are always found (winnowing window)
+FLAG = 0.6
+MAX_BYTES = 200_000
+FOLDER = "_similarity"  # in the report folder; no GitHub login starts with "_"
+ROOT = Path(__file__).resolve().parent.parent
+SKELETON = ROOT / "skeleton" / "src" / "minigrad"
+
+
+@dataclass
+class Document:
+    """One engine as one text: its files in name order, each after a header line."""
+
+    name: str
+    text: str
+    kind: str = "submission"  # or "archive"
+
+
+@dataclass
+class Match:
+    left: str
+    right: str
+    kind: str  # "pair" (two submissions) or "archive" (a submission and an archive entry)
+    left_share: float  # share of the left's fingerprinted code found in the right
+    right_share: float
+    left_slices: list[tuple[int, int]] = field(default_factory=list)
+    right_slices: list[tuple[int, int]] = field(default_factory=list)
+    page: str = ""  # the side-by-side page, relative to the report folder
+
+
+@dataclass
+class Report:
+    compared: list[str]  # submissions compared
+    archive: list[str]  # archive entries compared with
+    flagged: list[Match]
+    problem: str = ""  # why similarity could not run ('' when it ran)
+
+
+def _read(path: Path) -> str:
+    if path.is_symlink() or not path.is_file():
+        return ""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_BYTES)
+    return data.decode("utf-8", errors="replace")
+
+
+def document(name: str, files: Sequence[Path], base: Path, kind: str) -> Document:
+    parts = []
+    for path in files:
+        text = _read(path)
+        if text.strip():
+            parts.append(f"# ==== {path.relative_to(base).as_posix()}\n{text.rstrip()}\n")
+    return Document(name, "\n".join(parts), kind)
+
+
+def engine_document(name: str, submission: Path) -> Document:
+    package = submission / "src" / "minigrad"
+    files = sorted(package.glob("*.py")) if package.is_dir() and not package.is_symlink() else []
+    return document(name, files, package if files else submission, "submission")
+
+
+def archive_documents(archive: Path) -> list[Document]:
+    """An entry per sub-folder of ``archive`` (its .py files) and per top-level .py file."""
+    if not archive.is_dir():
+        return []
+    docs = []
+    for child in sorted(archive.iterdir()):
+        if child.is_symlink() or child.name.startswith("."):
+            continue
+        if child.is_dir():
+            files = sorted(p for p in child.rglob("*.py") if not p.is_symlink())
+            docs.append(document(child.name, files, child, "archive"))
+        elif child.suffix == ".py":
+            docs.append(document(child.name, [child], archive, "archive"))
+    return [d for d in docs if d.text]
+
+
+def _slices(array: Any) -> list[tuple[int, int]]:
+    if getattr(array, "size", 0) == 0 or len(array) != 2:
+        return []
+    return [(int(a), int(b)) for a, b in zip(array[0], array[1], strict=True)]
+
+
+def compare(
+    submissions: Sequence[Document],
+    archive: Sequence[Document] = (),
+    boilerplate: str = "",
+    flag: float = FLAG,
+) -> Report:
+    """Compare every pair of submissions, and every submission with every archive entry."""
+    subs = [d for d in submissions if d.text.strip()]
+    if len(subs) < 2 and not (subs and archive):
+        return Report([d.name for d in subs], [d.name for d in archive], [])
+    try:
+        from copydetect import CodeFingerprint, compare_files
+    except ImportError as exc:  # the grade environment pins it; say so if it is missing
+        return Report([], [], [], f"copydetect is not installed ({exc})")
+
+    window = GUARANTEE - NOISE + 1
+
+    def fingerprint(text: str, skip: Any = None) -> Any:
+        return CodeFingerprint(
+            "engine.py", NOISE, window, skip, language="python", fp=io.StringIO(text)
+        )
+
+    skip = list(fingerprint(boilerplate).hashes) if boilerplate.strip() else None
+    prints = {id(d): fingerprint(d.text, skip) for d in [*subs, *archive]}
+    flagged: list[Match] = []
+    pairs = [(a, b, "pair") for a, b in itertools.combinations(subs, 2)]
+    pairs += [(a, b, "archive") for a in subs for b in archive]
+    for left, right, kind in pairs:
+        fa, fb = prints[id(left)], prints[id(right)]
+        if not fa.hashes or not fb.hashes:
+            continue
+        _, (share_a, share_b), (slices_a, slices_b) = compare_files(fa, fb)
+        share_a, share_b = float(share_a), float(share_b)
+        if max(share_a, share_b) >= flag:
+            flagged.append(
+                Match(
+                    left.name,
+                    right.name,
+                    kind,
+                    share_a,
+                    share_b,
+                    _slices(slices_a),
+                    _slices(slices_b),
+                )
+            )
+    flagged.sort(key=lambda m: (-max(m.left_share, m.right_share), m.left, m.right))
+    return Report([d.name for d in subs], [d.name for d in archive], flagged)
+
+
+def check_class(
+    submissions: dict[str, Path], archive: Path | None, skeleton: Path = SKELETON
+) -> tuple[Report, dict[str, Document]]:
+    """Compare the class's engines (by name -> submission folder) and the archive."""
+    docs = {name: engine_document(name, path) for name, path in sorted(submissions.items())}
+    entries = archive_documents(archive) if archive else []
+    base = document("skeleton", sorted(skeleton.glob("*.py")), skeleton, "skeleton")
+    report = compare(list(docs.values()), entries, base.text)
+    texts = dict(docs) | {f"archive/{d.name}": d for d in entries}
+    return report, texts
+
+
+# ------------------------------------------------------------------ pages
+CSS = """
+.sides { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.sides pre { font-size: .78rem; max-height: none; }
+mark { background: #ffd8b5; color: inherit; }
+.gap { color: #6e7781; font-style: italic; }
+main { max-width: 110rem; }
+"""
+
+
+def _elide(text: str, context: int, first: bool, last: bool) -> str:
+    """An unmatched stretch, escaped: only ``context`` lines next to each match kept."""
+    lines = text.split("\n")
+    head = [] if first else lines[: context + 1]
+    tail = [] if last else lines[-context - 1 :]
+    if len(lines) <= len(head) + len(tail) + 1:
+        return esc(text)
+    hidden = len(lines) - len(head) - len(tail)
+    gap = f'<span class="gap">\u22ef {hidden} line(s) not matched \u22ef</span>'
+    return "\n".join([*(esc(x) for x in head), gap, *(esc(x) for x in tail)])
+
+
+def highlighted(text: str, slices: Sequence[tuple[int, int]], context: int = 3) -> str:
+    """``text`` HTML-escaped, the ``slices`` (character ranges) marked, and long
+    unmatched stretches cut down to ``context`` lines around the matches."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(slices):
+        start = max(start, spans[-1][1] if spans else 0)
+        end = min(end, len(text))
+        if start < end:
+            spans.append((start, end))
+    if not spans:
+        return esc(text)
+    out, at = [], 0
+    for number, (start, end) in enumerate(spans):
+        out.append(_elide(text[at:start], context, first=number == 0, last=False))
+        out += ["<mark>", esc(text[start:end]), "</mark>"]
+        at = end
+    out.append(_elide(text[at:], context, first=False, last=True))
+    return "".join(out)
+
+
+def side_by_side(match: Match, left: Document, right: Document) -> str:
+    where = "the archive entry" if match.kind == "archive" else ""
+    title = f"{match.left} and {where} {match.right}".replace("  ", " ")
+    body = (
+        f"<h1>Similarity: {esc(title)}</h1>\n"
+        f"<p>{match.left_share:.0%} of {esc(match.left)}'s fingerprinted code is found in "
+        f"{esc(match.right)}; {match.right_share:.0%} of {esc(match.right)}'s in "
+        f"{esc(match.left)}. The skeleton's given code is not counted. Marked: the "
+        'matching parts. <a href="../index.html#similarity">Back to the class</a>.</p>\n'
+        '<div class="sides">\n'
+        f"<div><h2>{esc(match.left)}</h2><pre>{highlighted(left.text, match.left_slices)}"
+        "</pre></div>\n"
+        f"<div><h2>{esc(match.right)}</h2><pre>{highlighted(right.text, match.right_slices)}"
+        "</pre></div>\n</div>\n"
+    )
+    return page(f"similarity: {title}", body, CSS)
+
+
+def write_pages(report: Report, texts: dict[str, Document], out_dir: Path) -> None:
+    """Write one side-by-side page per flagged match into ``out_dir/_similarity/``."""
+    folder = out_dir / FOLDER
+    if folder.is_dir():
+        for old in folder.glob("*.html"):
+            old.unlink()
+    for number, match in enumerate(report.flagged, start=1):
+        right_key = f"archive/{match.right}" if match.kind == "archive" else match.right
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{number}.html"
+        (folder / name).write_text(
+            side_by_side(match, texts[match.left], texts[right_key]), encoding="utf-8"
+        )
+        match.page = f"{FOLDER}/{name}"

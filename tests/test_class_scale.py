@@ -1,0 +1,443 @@
+"""The course at class scale: collect at the deadline, grade into a class record that
+merges instead of clobbering, late penalties from the graded commit, gradebook exports.
+
+Repositories are local bare git repositories made here; nothing touches a network.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import io
+import json
+import os
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from grader import classbook, cli, collect, export, late
+from grader.discover import Submission
+from grader.rubric import RUBRIC, Late, RubricError, load
+from grader.score import FAILED, PASSED, Graded, Outcome
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+
+
+def git(*args: str, cwd: Path, when: datetime | None = None) -> str:
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "student",
+        "GIT_AUTHOR_EMAIL": "student@example.com",
+        "GIT_COMMITTER_NAME": "student",
+        "GIT_COMMITTER_EMAIL": "student@example.com",
+    }
+    if when is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when.isoformat()
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def bare_repo(tmp: Path, name: str, commits: list[tuple[datetime, dict[str, str]]]) -> Path:
+    """A bare repository whose main branch has these commits (time, files to write)."""
+    work = tmp / "work" / name
+    work.mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=work)
+    for when, files in commits:
+        for rel, text in files.items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            (work / rel).write_text(text)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", f"work of {when.isoformat()}", cwd=work, when=when)
+    bare = tmp / "remote" / f"{name}.git"
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp)
+    return bare
+
+
+def engine(text: str) -> dict[str, str]:
+    return {"src/minigrad/scalar.py": text}
+
+
+def roster(tmp: Path, rows: list[list[str]]) -> Path:
+    path = tmp / "roster.csv"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["login", "repository", "student_id", "email"], *rows])
+    path.write_text(buffer.getvalue())
+    return path
+
+
+# ---------------------------------------------------------------- collect
+def test_collect_checks_out_the_last_commit_before_the_deadline(tmp_path: Path) -> None:
+    early, before, after = (DEADLINE - timedelta(days=2), DEADLINE, DEADLINE + timedelta(hours=1))
+    alice = bare_repo(
+        tmp_path,
+        "alice",
+        [(early, engine("v1")), (before, engine("v2")), (after, engine("v3 after"))],
+    )
+    bob = bare_repo(tmp_path, "bob", [(after, engine("too late"))])
+    students = collect.read_roster(
+        roster(
+            tmp_path,
+            [
+                ["alice", str(alice), "1001", "alice@uni.example"],
+                ["bob", str(bob), "1002", "bob@uni.example"],
+                ["carol", str(tmp_path / "remote" / "nothing.git"), "1003", "carol@uni.example"],
+                ["dave", "", "1004", "dave@uni.example"],
+            ],
+        )
+    )
+    out = tmp_path / "submissions"
+    records = collect.collect(students, out, DEADLINE)
+
+    a = records["alice"]
+    assert (out / "alice" / "src/minigrad/scalar.py").read_text() == "v2"
+    assert a["commit"] == git("rev-parse", "main~1", cwd=alice) and not a["problem"]
+    assert datetime.fromisoformat(a["commit_time"]) == before
+    assert (a["student_id"], a["email"]) == ("1001", "alice@uni.example")
+    assert records["bob"]["problem"].startswith("no commit at or before the deadline")
+    assert records["carol"]["problem"].startswith("cannot clone")
+    assert records["dave"]["problem"] == "no repository in the roster"
+    for login in ("bob", "carol", "dave"):  # a folder each, with nothing to grade in it
+        assert not (out / login / "src").exists() and not records[login]["commit"]
+    saved = json.loads((out / collect.RECORD).read_text())["students"]
+    assert saved == records
+    assert collect.record_for(out / "alice") == a
+
+    # Collected again later: the existing clone is fetched, the later commit checked out.
+    again = collect.collect(students[:1], out, after + timedelta(minutes=1))
+    assert (out / "alice" / "src/minigrad/scalar.py").read_text() == "v3 after"
+    assert again["alice"]["commit"] == git("rev-parse", "main", cwd=alice)
+    assert again["bob"] == records["bob"]  # others' records are kept
+
+
+def test_collect_command_reports_who_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice = bare_repo(tmp_path, "alice", [(DEADLINE, engine("v1"))])
+    path = roster(tmp_path, [["alice", str(alice), "1", "a@x"], ["bob", "", "2", "b@x"]])
+    out = tmp_path / "subs"
+    assert collect.main([str(path), "--deadline", "2026-12-01T23:59Z", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "bob: NOT COLLECTED: no repository in the roster" in said
+    assert "collected 1 of 2" in said and "1 without a submission: bob" in said
+    assert collect.main([str(path), "--deadline", "2026-12-01 23:59", "--out", str(out)]) == 2
+    assert "has no UTC offset" in capsys.readouterr().err
+
+
+def test_roster_reads_headers_synonyms_or_plain_columns(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("Email,GitHub,Repository URL,Student ID\nz@x,zoe,git@host:zoe.git,77\n")
+    assert collect.read_roster(path) == [collect.Student("zoe", "git@host:zoe.git", "77", "z@x")]
+    path.write_text("yan,https://host/yan.git,78,y@x\n")
+    assert collect.read_roster(path) == [
+        collect.Student("yan", "https://host/yan.git", "78", "y@x")
+    ]
+    for bad, says in (
+        ("../etc,u,1,e\n", "plain folder name"),
+        ("a,u\na,v\n", "twice"),
+        ("", "empty"),
+    ):
+        path.write_text(bad)
+        with pytest.raises(collect.RosterError, match=says):
+            collect.read_roster(path)
+
+
+# ---------------------------------------------------------------- late penalties
+def test_late_table_is_read_and_checked(tmp_path: Path) -> None:
+    assert RUBRIC.late.deadline is None  # the course ships without a deadline
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    path = tmp_path / "rubric.toml"
+    path.write_text(text.replace('deadline = ""', 'deadline = "2026-12-01T23:59:00+01:00"'))
+    rules = load(path).late
+    assert rules.deadline == datetime(2026, 12, 1, 22, 59, tzinfo=UTC)
+    assert (rules.penalty_per_day, rules.cap) == (10, 50)
+    path.write_text(text.replace('deadline = ""', 'deadline = "2026-12-01"'))
+    with pytest.raises(RubricError, match=r"\[late\].*no UTC offset"):
+        load(path)
+
+
+def test_penalty_per_started_day_capped() -> None:
+    rules = Late(DEADLINE, penalty_per_day=10, cap=25)
+
+    def percent(delta: timedelta) -> float:
+        record = late.penalty(rules, DEADLINE + delta, 80)
+        assert record is not None
+        return float(record["percent"])
+
+    assert percent(timedelta(0)) == 0 and percent(-timedelta(days=3)) == 0
+    assert percent(timedelta(seconds=1)) == 10 and percent(timedelta(hours=24)) == 10
+    assert percent(timedelta(hours=25)) == 20 and percent(timedelta(days=9)) == 25
+    record = late.penalty(rules, DEADLINE + timedelta(hours=30), 80)
+    assert record is not None and (record["days"], record["points"]) == (2, 16.0)
+    assert late.penalty(Late(), DEADLINE, 80) is None
+
+
+# ---------------------------------------------------------------- grading a class
+def fake_run_checks(submission: Submission, **_: Any) -> Graded:
+    """A fast stand-in for grading: the score is the number written in scalar.py."""
+    points = float((submission.path / "src/minigrad/scalar.py").read_text().split()[0])
+    outcomes = [
+        Outcome(
+            "ops.add",
+            "lab01",
+            "a + b",
+            PASSED if points >= 2 else FAILED,
+            min(points, 2),
+            2,
+            "visible",
+        ),
+        Outcome(
+            "ops.mul",
+            "lab01",
+            "a * b",
+            PASSED if points >= 10 else FAILED,
+            max(points - 2, 0),
+            8,
+            "visible",
+        ),
+    ]
+    return Graded(
+        submission.name, str(submission.path), "graded", "", outcomes, {"lab01": "Lab 1"}, 0.1
+    )
+
+
+def write_class(folder: Path, scores: dict[str, str]) -> None:
+    for name, text in scores.items():
+        (folder / name / "src" / "minigrad").mkdir(parents=True, exist_ok=True)
+        (folder / name / "src" / "minigrad" / "scalar.py").write_text(text)
+
+
+def lines_naming(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if name in line]
+
+
+def test_grading_one_student_again_leaves_every_other_row_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    subs, out = tmp_path / "submissions", tmp_path / "reports"
+    write_class(subs, {"alice": "10", "bob": "4", "carol": "7"})
+    (subs / "erin").mkdir()  # not gradable: no src/minigrad/
+    path = roster(tmp_path, [["alice", "", "1001", "alice@uni"], ["bob", "", "1002", "bob@uni"]])
+    assert cli.main([str(subs), "--out", str(out), "--roster", str(path)]) == 0
+    files = ("grades.csv", "summary.md", "index.html", "class.json")
+    before = {f: (out / f).read_text() for f in files}
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(before["grades.csv"]))}
+    assert list(rows) == ["alice", "bob", "carol", "erin"]
+    assert (rows["alice"]["student_id"], rows["alice"]["email"], rows["alice"]["total"]) == (
+        "1001",
+        "alice@uni",
+        "10",
+    )
+    assert rows["erin"]["total"] == "" and rows["erin"]["note"].startswith("not graded: erin/")
+    assert "max" not in rows["alice"] and "status" not in rows["alice"]
+
+    # bob fixes his code; only his folder is graded again, into the class's --out.
+    write_class(subs, {"bob": "9"})
+    assert cli.main([str(subs / "bob"), "--out", str(out)]) == 0
+    after = {f: (out / f).read_text() for f in files}
+    for name in ("alice", "carol", "erin"):
+        for f in ("grades.csv", "summary.md", "index.html"):
+            assert lines_naming(after[f], f"{name}/") or f == "grades.csv"
+            assert lines_naming(after[f], name) == lines_naming(before[f], name), (f, name)
+        assert (out / name / "report.md").is_file()
+    old = json.loads(before["class.json"])["students"]
+    new = json.loads(after["class.json"])["students"]
+    assert {k: v for k, v in new.items() if k != "bob"} == {
+        k: v for k, v in old.items() if k != "bob"
+    }
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(after["grades.csv"]))}
+    assert rows["bob"]["total"] == "9" and rows["bob"]["student_id"] == "1002"  # kept
+    assert lines_naming(after["summary.md"], "bob/") != lines_naming(before["summary.md"], "bob/")
+    assert "4 submission(s)" in after["summary.md"]
+    said = capsys.readouterr()
+    assert re.search(r"^erin +- +(- +)+invalid$", said.out, re.M)  # no score, not a 0
+    assert cli.main([str(subs / "bob"), "--out", str(out), "--lab", "lab01"]) == 0
+    assert "bob had a class entry" in capsys.readouterr().err
+
+
+def test_collected_commit_decides_the_late_penalty_in_every_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    monkeypatch.setattr(cli, "RUBRIC", dataclasses.replace(RUBRIC, late=Late(DEADLINE, 10, 50)))
+    ontime = bare_repo(tmp_path, "ontime", [(DEADLINE - timedelta(hours=1), engine("10"))])
+    tardy = bare_repo(tmp_path, "tardy", [(DEADLINE + timedelta(hours=30), engine("10"))])
+    subs, out = tmp_path / "submissions", tmp_path / "reports"
+    students = [collect.Student("ontime", str(ontime)), collect.Student("tardy", str(tardy))]
+    collect.collect(students, subs, DEADLINE + timedelta(days=5))
+    assert cli.main([str(subs), "--out", str(out)]) == 0
+    sha = git("rev-parse", "main", cwd=tardy)
+    report = (out / "tardy" / "report.md").read_text()
+    assert "**Score 8 / 10 (10 less 20% for 2 day(s) late)**" in report
+    assert f"Graded commit {sha[:12]} of 2026-12-03T05:59:00+00:00: 2 day(s) after" in report
+    html = (out / "tardy" / "report.html").read_text()
+    assert "Score 8 / 10 (10 less 20% for 2 day(s) late)" in html and sha[:12] in html
+    results = json.loads((out / "tardy" / "results.json").read_text())
+    assert results["score"] == 8 and results["extra_data"]["commit"]["sha"] == sha
+    assert results["extra_data"]["late"]["days"] == 2
+    assert "late penalty 20%" in results["output"]
+    on_time = (out / "ontime" / "report.md").read_text()
+    assert "**Score 10 / 10**" in on_time and ": on time (deadline 2026-12-01T23:59" in on_time
+    rows = {r["name"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    assert (rows["tardy"]["total"], rows["tardy"]["late_penalty"]) == ("8", "-2")
+    assert rows["tardy"]["commit"] == sha
+    assert "2 d late, -20%" in (out / "index.html").read_text()
+    assert "| 2 d late, -20% |" in (out / "summary.md").read_text()
+
+
+# ---------------------------------------------------------------- export
+def class_record() -> dict[str, dict[str, Any]]:
+    graded = Graded(
+        "alice",
+        "/s/alice",
+        "graded",
+        "",
+        [Outcome("ops.add", "lab01", "a + b", PASSED, 2, 2, "visible")],
+        {"lab01": "Lab 1"},
+        0.1,
+        commit={"sha": "a" * 40, "time": "2026-12-01T10:00:00+00:00", "source": ""},
+    )
+    broken = dataclasses.replace(graded, name="bob", status="invalid", problem="no src/minigrad/")
+    zero = dataclasses.replace(
+        graded,
+        name="carol",
+        outcomes=[Outcome("ops.add", "lab01", "a + b", FAILED, 0, 2, "visible")],
+    )
+    return {
+        "alice": classbook.entry(graded, "1001", "alice@uni"),
+        "bob": classbook.entry(broken, "1002", "bob@uni"),
+        "carol": classbook.entry(zero, "1003", "carol@uni"),
+    }
+
+
+def test_exports_leave_ungraded_blank_with_a_reason() -> None:
+    record = class_record()
+    canvas = list(csv.reader(io.StringIO(export.render("canvas", record, "Lab grade"))))
+    assert canvas == [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab grade"],
+        ["alice", "", "1001", "alice@uni", "", "2"],
+        ["bob", "", "1002", "bob@uni", "", ""],
+        ["carol", "", "1003", "carol@uni", "", "0"],  # a real zero stays a zero
+    ]
+    moodle = list(csv.DictReader(io.StringIO(export.render("moodle", record, "Lab grade"))))
+    assert [(r["Email address"], r["ID number"], r["Lab grade"]) for r in moodle] == [
+        ("alice@uni", "1001", "2"),
+        ("bob@uni", "1002", ""),
+        ("carol@uni", "1003", "0"),
+    ]
+    assert moodle[1]["Feedback"] == "not graded: no src/minigrad/"
+    plain = list(csv.DictReader(io.StringIO(export.render("csv", record, "x"))))
+    assert plain[0]["commit"] == "a" * 40 and plain[1]["reason"].startswith("not graded")
+
+
+def test_export_command_writes_the_file_and_the_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert export.main(["--format", "canvas", "--reports", str(tmp_path)]) == 2
+    assert "no class record" in capsys.readouterr().err
+    classbook.merge(tmp_path, class_record())
+    assert export.main(["--format", "canvas", "--reports", str(tmp_path)]) == 0
+    assert (tmp_path / "canvas-grades.csv").read_text().startswith("Student,ID,SIS User ID")
+    reasons = (tmp_path / "canvas-grades.csv.reasons.txt").read_text()
+    assert reasons == "bob: not graded: no src/minigrad/\n"
+    assert "bob: left blank: not graded" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- end to end, for real
+def test_collect_grade_export_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three repositories, commits before and after the deadline, graded for real."""
+    reference = {
+        f"src/minigrad/{p.name}": p.read_text()
+        for p in (ROOT / "reference" / "src" / "minigrad").glob("*.py")
+    }
+    scalar = reference["src/minigrad/scalar.py"]
+    buggy = dict(reference)
+    buggy["src/minigrad/scalar.py"] = scalar.replace(
+        "other.grad -= out.grad", "other.grad += out.grad"
+    )
+    assert buggy["src/minigrad/scalar.py"] != scalar
+    hour = timedelta(hours=1)
+    repos = {
+        # right before the deadline, broken after it: the correct engine is graded
+        "alice": bare_repo(
+            tmp_path, "alice", [(DEADLINE - hour, reference), (DEADLINE + hour, buggy)]
+        ),
+        # the bug before the deadline, the fix after: the bug is graded
+        "bob": bare_repo(
+            tmp_path, "bob", [(DEADLINE - 2 * hour, buggy), (DEADLINE + hour, reference)]
+        ),
+        # everything after the deadline: nothing to grade, left blank with the reason
+        "carol": bare_repo(tmp_path, "carol", [(DEADLINE + hour, reference)]),
+    }
+    path = roster(
+        tmp_path,
+        [
+            [login, str(repo), f"100{i}", f"{login}@uni"]
+            for i, (login, repo) in enumerate(repos.items())
+        ],
+    )
+    subs, out = tmp_path / "submissions", tmp_path / "reports"
+    assert collect.main([str(path), "--deadline", DEADLINE.isoformat(), "--out", str(subs)]) == 0
+    assert cli.main([str(subs), "--out", str(out)]) == 0
+    target = tmp_path / "canvas.csv"
+    assert export.main(["--format", "canvas", "--reports", str(out), "--file", str(target)]) == 0
+    rows = list(csv.DictReader(target.open()))
+    assert [(r["Student"], r["SIS User ID"], r["SIS Login ID"]) for r in rows] == [
+        ("alice", "1000", "alice@uni"),
+        ("bob", "1001", "bob@uni"),
+        ("carol", "1002", "carol@uni"),
+    ]
+    scores = {r["Student"]: r["minigrad"] for r in rows}
+    assert scores["alice"] == "100" and scores["carol"] == ""
+    assert 0 < float(scores["bob"]) < 100
+    record = classbook.load(out)
+    assert record["alice"]["commit"]["sha"] == git("rev-parse", "main~1", cwd=repos["alice"])
+    assert record["bob"]["commit"]["sha"] == git("rev-parse", "main~1", cwd=repos["bob"])
+    assert (
+        "no commit at or before the deadline"
+        in (target.parent / "canvas.csv.reasons.txt").read_text()
+    )
+    # Every link of every page works where the reports were written (outside the repo).
+    assert not out.resolve().is_relative_to(ROOT)
+    checked = 0
+    for page in [*out.rglob("*.html"), *out.rglob("*.md")]:
+        if "_labs" in page.relative_to(out).parts:
+            continue  # the copied lab statements link among themselves
+        text = page.read_text()
+        for link in re.findall(r'href="([^"]+)"|\]\(([^)\s]+)\)', text):
+            ref = unquote(html.unescape(next(x for x in link if x)).split("#")[0])
+            if ref and not ref.startswith(("http://", "https://", "mailto:")):
+                assert (page.parent / ref).resolve().exists(), (page, ref)
+                assert (page.parent / ref).resolve().is_relative_to(out.resolve())
+                checked += 1
+    assert checked > 20
+
+
+# ---------------------------------------------------------------- the nox sessions
+def test_the_class_sessions_are_thin_and_run_their_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_release import Recorder, load_sessions
+
+    sessions = load_sessions(ROOT / "noxfile.py", monkeypatch)
+    expected = {
+        "collect": ("grader.collect", ["r.csv", "--deadline", "2026-12-01T23:59Z"]),
+        "export": ("grader.export", ["--format", "canvas"]),
+        "gradescope": ("tools.gradescope", ["out.zip"]),
+    }
+    for name, (module, posargs) in expected.items():
+        recorder = Recorder(posargs)
+        sessions[name](recorder)
+        assert recorder.installs == [("-r", "requirements/grade.txt")]
+        assert recorder.runs == [(("python", "-m", module, *posargs), [0])]

@@ -1,0 +1,152 @@
+"""Similarity: on a batch with two near-copies and a copy of an archived implementation,
+the class view flags exactly those, with the skeleton's code discounted, and never
+imports or runs the code it reads."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader import cli, similarity
+from grader.score import PASSED, Graded, Outcome
+from grader.similarity import Document, compare
+
+ROOT = Path(__file__).resolve().parent.parent
+SKELETON = ROOT / "skeleton" / "src" / "minigrad"
+REFERENCE = ROOT / "reference" / "src" / "minigrad"
+
+
+def own_code(seed: int, functions: int = 12) -> str:
+    """Code nobody else wrote: functions of random arithmetic (different per seed)."""
+    rng = random.Random(seed)
+    ops = ["+", "-", "*", "/", "%", "**"]
+    lines = []
+    for i in range(functions):
+        lines.append(f"def helper_{seed}_{i}(a, b):")
+        for j in range(rng.randint(2, 4)):
+            lhs = f"t{j}"
+            expr = f"a {rng.choice(ops)} {rng.randint(2, 97)} {rng.choice(ops)} b"
+            if rng.random() < 0.4:
+                lines.append(f"    if a > {rng.randint(1, 50)}:")
+                lines.append(f"        {lhs} = ({expr}) {rng.choice(ops)} {rng.random():.3f}")
+                lines.append("    else:")
+                lines.append(f"        {lhs} = [{rng.randint(0, 9)}, a, b][{rng.randint(0, 2)}]")
+            else:
+                lines.append(f"    {lhs} = {expr}")
+        lines.append(f"    return t0 {rng.choice(ops)} {rng.randint(3, 60)}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def renamed(text: str) -> str:
+    """A disguised copy: identifiers renamed, comments reworded, blank lines added."""
+    for old, new in (("other", "rhs"), ("out", "result"), ("grad", "grad"), ("topo", "order")):
+        text = re.sub(rf"\b{old}\b", new, text)
+    text = re.sub(r"#.*", "# my own work", text)
+    return text.replace("\n\n", "\n\n\n")
+
+
+def write_batch(folder: Path, archive: Path) -> None:
+    """alice: the reference; bob: alice disguised; carol: the untouched skeleton; dave:
+    the skeleton and code of his own; erin: the skeleton and a disguised copy of the
+    archived implementation; archive/public-minigrad: that implementation."""
+
+    def engine(
+        name: str, extra: str = "", base: Path = SKELETON, edit: Callable[[str], str] = str
+    ) -> None:
+        package = folder / name / "src" / "minigrad"
+        package.mkdir(parents=True)
+        for path in sorted(base.glob("*.py")):
+            text = edit(path.read_text())
+            if path.name == "scalar.py":
+                text += "\n\n" + extra
+            (package / path.name).write_text(text)
+
+    engine("alice", base=REFERENCE)
+    engine("bob", base=REFERENCE, edit=renamed)
+    engine("carol")
+    engine("dave", own_code(1))
+    (archive / "public-minigrad").mkdir(parents=True)
+    (archive / "public-minigrad" / "engine.py").write_text(own_code(2))
+    (archive / "notes.txt").write_text("not python: ignored\n")
+    engine("erin", renamed(own_code(2)))
+
+
+def test_the_class_view_flags_exactly_the_near_copies_and_the_archive_hit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subs, archive, out = tmp_path / "submissions", tmp_path / "archive", tmp_path / "reports"
+    write_batch(subs, archive)
+    trap = subs / "dave" / "src" / "minigrad" / "nn.py"
+    trap.write_text(trap.read_text() + "\nraise SystemExit('imported!')\n")  # read, never run
+
+    def fake(submission: object, **_: object) -> Graded:
+        name = getattr(submission, "name", "")
+        o = Outcome("ops.add", "lab01", "a + b", PASSED, 2, 2, "visible")
+        return Graded(name, str(getattr(submission, "path", "")), "graded", "", [o], {}, 0.1)
+
+    monkeypatch.setattr(cli, "run_checks", fake)
+    assert cli.main([str(subs), "--out", str(out), "--archive", str(archive)]) == 0
+    index = (out / "index.html").read_text()
+    summary = (out / "summary.md").read_text()
+    section = summary[summary.index("## Possible copies") : summary.index("## Checks the class")]
+    assert "5 engine(s) compared with each other and with 1 archive entr(ies)" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["| alice", "bob"],
+        ["| erin", "archive: public-minigrad"],
+    ] or [row.split(" | ")[:2] for row in rows] == [
+        ["| erin", "archive: public-minigrad"],
+        ["| alice", "bob"],
+    ]
+    shares = [int(x) for row in rows for x in re.findall(r"(\d+)%", row)]
+    assert min(shares) >= 60
+    pages = sorted((out / "_similarity").glob("*.html"))
+    assert len(pages) == 2
+    assert 'href="_similarity/1.html"' in index and 'href="_similarity/2.html"' in index
+    assert index.index('id="students"') < index.index('id="similarity"')
+    side = next(p.read_text() for p in pages if "alice" in p.read_text())
+    assert side.count("<mark>") >= 1 and "Back to the class" in side
+    assert "def __add__" in side  # the engine's own text, escaped
+    assert "<script" not in side and "http://" not in side and "https://" not in side
+
+
+def test_the_skeleton_is_discounted_and_texts_are_compared_not_names() -> None:
+    skeleton = "\n".join(p.read_text() for p in sorted(SKELETON.glob("*.py")))
+    plain = [Document("carol", skeleton), Document("zed", skeleton)]
+    assert compare(plain, boilerplate=skeleton).flagged == []
+    assert [m.left for m in compare(plain).flagged] == ["carol"]  # without the discount
+    mine = [Document("a", own_code(5)), Document("b", own_code(6))]
+    assert compare(mine).flagged == []
+    copied = [Document("a", own_code(5)), Document("b", renamed(own_code(5)))]
+    (match,) = compare(copied).flagged
+    assert match.left_share > 0.9 and match.right_share > 0.9 and match.left_slices
+
+
+def test_links_and_unreadable_files_are_not_read(tmp_path: Path) -> None:
+    package = tmp_path / "s" / "src" / "minigrad"
+    package.mkdir(parents=True)
+    secret = tmp_path / "secret.py"
+    secret.write_text("TOKEN = 'do not read'\n")
+    (package / "scalar.py").symlink_to(secret)
+    (package / "nn.py").write_bytes(b"x = 1\n\xff\xfe\n")
+    doc = similarity.engine_document("s", tmp_path / "s")
+    assert "do not read" not in doc.text and "x = 1" in doc.text
+    shutil.rmtree(package)
+    assert similarity.engine_document("s", tmp_path / "s").text == ""
+
+
+def test_the_side_by_side_marks_matches_and_cuts_long_unmatched_stretches() -> None:
+    text = "\n".join(f"line {i} <b>" for i in range(40))
+    start, end = text.index("line 20"), text.index("line 22")
+    shown = similarity.highlighted(text, [(start, end)], context=2)
+    assert "<mark>line 20 &lt;b&gt;\nline 21 &lt;b&gt;\n</mark>" in shown
+    assert "line 18" in shown and "line 24" in shown
+    assert "line 5 " not in shown and "line 30" not in shown
+    assert "18 line(s) not matched" in shown and "15 line(s) not matched" in shown
+    assert similarity.highlighted("a<b", []) == "a&lt;b"

@@ -1,0 +1,103 @@
+"""Build the Gradescope autograder package: ``python -m tools.gradescope OUT.zip``.
+
+The zip holds, at its top (as Gradescope wants): ``setup.sh`` (installs Python 3.11 if
+the image lacks it, then the pinned grader requirements, PyTorch's CPU build, into
+``/autograder/venv``), ``run_autograder`` (runs ``python -m grader.gradescope``: finds
+the engine in either upload layout, grades it with EVERY check, writes
+``/autograder/results/results.json``), and what the grader needs at run time: the whole
+``grader/`` (hidden checks and the planted-bug catalog included) and the reference
+engine (the extra credit runs the student's tests on it). The package is the
+instructor's: upload it to Gradescope, never to students.
+
+Both scripts take the root from ``MINIGRAD_AUTOGRADER_ROOT`` (default ``/autograder``)
+and ``run_autograder`` the interpreter from ``MINIGRAD_PYTHON`` (default the venv
+setup.sh made), so the package can be tried in any folder laid out like Gradescope's.
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+CONTENTS = ["grader", "reference/src/minigrad", "requirements"]
+PYTHON = "3.11"
+
+SETUP_SH = f"""#!/usr/bin/env bash
+# Gradescope runs this once, when the autograder image is built.
+set -euo pipefail
+root="${{MINIGRAD_AUTOGRADER_ROOT:-/autograder}}"
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v python{PYTHON} >/dev/null 2>&1; then
+  apt-get update
+  if ! apt-get install -y python{PYTHON} python{PYTHON}-venv; then
+    # Ubuntu 22.04 images ship Python 3.10: take {PYTHON} from the deadsnakes PPA
+    apt-get install -y software-properties-common
+    add-apt-repository -y ppa:deadsnakes/ppa
+    apt-get update
+    apt-get install -y python{PYTHON} python{PYTHON}-venv
+  fi
+fi
+python{PYTHON} -m venv "$root/venv"
+# the CPU build of the pinned torch (PyPI's Linux wheel pulls GBs of CUDA)
+"$root/venv/bin/python" -m pip install --no-cache-dir \\
+  --extra-index-url https://download.pytorch.org/whl/cpu \\
+  -r "$root/source/requirements/grade.txt"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade /autograder/submission with every
+# check and write /autograder/results/results.json (see grader/gradescope.py).
+set -euo pipefail
+root="${MINIGRAD_AUTOGRADER_ROOT:-/autograder}"
+python="${MINIGRAD_PYTHON:-$root/venv/bin/python}"
+cd "$root/source"
+exec "$python" -m grader.gradescope "$root"
+"""
+
+
+def _files() -> list[Path]:
+    found: list[Path] = []
+    for part in CONTENTS:
+        base = ROOT / part
+        found += [
+            p
+            for p in sorted(base.rglob("*"))
+            if p.is_file()
+            and not SKIP.intersection(p.relative_to(ROOT).parts)
+            and p.suffix != ".pyc"
+        ]
+    return found
+
+
+def _executable(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.external_attr = 0o100755 << 16  # a regular file, rwxr-xr-x
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def build(target: Path) -> list[str]:
+    """Write the package to ``target``; return the names in it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(_executable("setup.sh"), SETUP_SH)
+        archive.writestr(_executable("run_autograder"), RUN_AUTOGRADER)
+        for path in _files():
+            archive.write(path, path.relative_to(ROOT).as_posix())
+        return archive.namelist()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not argv[0].endswith(".zip"):
+        print("usage: python -m tools.gradescope OUT.zip", file=sys.stderr)
+        return 2
+    names = build(Path(argv[0]))
+    print(f"wrote {argv[0]}: {len(names)} files; upload it as the Gradescope autograder")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
