@@ -19,7 +19,7 @@ from grader.checks.student import NoTests
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.rubric import RUBRIC, Rubric
-from grader.sandbox import Sandbox, StudentFault
+from grader.sandbox import NotRun, Sandbox, StudentFault
 
 PASSED, FAILED, NOT_RUN, GRADER_ERROR = "passed", "failed", "not_run", "grader_error"
 
@@ -221,6 +221,8 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             observed=fail.observed,
             seconds=time.monotonic() - t0,
         )
+    except NotRun as skipped:  # needs a step the student's code already hung in
+        return _outcome(cid, rubric, NOT_RUN, summary=str(skipped), seconds=time.monotonic() - t0)
     except StudentFault as fault:  # a hang, a crash, the time budget used up, ...
         return _outcome(cid, rubric, FAILED, summary=str(fault), seconds=time.monotonic() - t0)
     except Exception:

@@ -19,7 +19,7 @@ from hypothesis.errors import NoSuchExample
 from grader.checks.base import Context, Fail, Run, check, compare
 from grader.expect import evaluate
 from grader.program import Program, close, fmt
-from grader.sandbox import StudentFault
+from grader.sandbox import NotRun, StudentFault
 
 BACKWARD = ["graph.backward_runs"]
 SEEDED = ["graph.seed"]
@@ -297,6 +297,8 @@ def random_dags(ctx: Context) -> None:
     def condition(p: Program) -> bool:
         try:
             return _mismatch(ctx, p) is not None
+        except NotRun:
+            raise
         except StudentFault as fault:
             raise _Aborted(str(fault)) from fault
 
