@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import NoReturn
 
+from grader import answer_key
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.report import grades_csv, write_all
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     labs = set(args.lab) if args.lab else None
     out_dir: Path = args.out
     start = time.monotonic()
+    answer_key.ensure()  # expected values: built once per grader version, then looked up
     results: list[Graded] = []
 
     def done(g: Graded) -> None:
