@@ -3,7 +3,7 @@
 The checks' programs are fixed (hypothesis is derandomized), so their expected values
 (PyTorch float64, ``grader.expect``) are the same for every submission. The key stores
 them, keyed by a hash of each program's steps, together with the random-graph programs
-of ``graph.random_dags`` in the order hypothesis generates them. ``expect.evaluate``
+of the random-graph check in the order hypothesis generates them. ``expect.evaluate``
 looks a program up here first; only a miss (a counterexample being shrunk, a drawing
 of a failed graph, a check changed since the key was built) imports torch.
 
@@ -77,6 +77,7 @@ class Key:
     values: dict[str, Reads] = field(default_factory=dict)
     checks: dict[str, list[str]] = field(default_factory=dict)  # steps hash -> check ids
     dags: list[list[list[Any]]] | None = None
+    dags_check: str = ""  # the check that runs them
 
     def to_json(self, with_checks: bool = True) -> str:
         data: dict[str, Any] = {
@@ -87,6 +88,7 @@ class Key:
                 for h, reads in sorted(self.values.items())
             },
             "dags": self.dags,
+            "dags_check": self.dags_check,
         }
         if with_checks:
             data["checks"] = dict(sorted(self.checks.items()))
@@ -101,7 +103,9 @@ class Key:
             h: {name: (float(pair[0]), float(pair[1])) for name, pair in reads.items()}
             for h, reads in data["values"].items()
         }
-        return cls(str(data["hash"]), values, dict(data.get("checks") or {}), data.get("dags"))
+        checks = dict(data.get("checks") or {})
+        dags_check = str(data.get("dags_check") or "")
+        return cls(str(data["hash"]), values, checks, data.get("dags"), dags_check)
 
 
 _loaded: Key | None = None
@@ -179,8 +183,8 @@ def record(steps: list[list[Any]], reads: Reads) -> None:
 
 def record_dags(programs: list[list[list[Any]]]) -> None:
     """Every program hypothesis tried, in order, when it found no counterexample."""
-    if _recorder is not None and _recorder.check == "graph.random_dags":
-        _recorder.key.dags = programs
+    if _recorder is not None and _recorder.check:
+        _recorder.key.dags, _recorder.key.dags_check = programs, _recorder.check
 
 
 @contextmanager
@@ -285,7 +289,8 @@ def public_key(checks: set[str], released_grader: Path) -> Key | None:
         grader_hash(released_grader),
         {h: v for h, v in full.values.items() if h in keep},
         {},
-        full.dags if "graph.random_dags" in checks else None,
+        full.dags if full.dags_check in checks else None,
+        full.dags_check if full.dags_check in checks else "",
     )
 
 
