@@ -125,6 +125,16 @@ def needs(payload: dict[str, Any]) -> dict[str, str]:
             found.setdefault("backward", "backward()")
         if step and step[0] == "sum":  # Python's sum() adds with the student's a + b
             found.setdefault("op:add", _op_label("add"))
+        if step and step[0] in ("backward", "sgd", "fit_until"):
+            # backward() runs the _backward() of every op before it; a model's forward
+            # pass (a Neuron: w * x summed, plus b) always records products and sums
+            ops = [str(s[2]) for s in steps[:i] if s and s[0] == "op"]
+            if step[0] != "backward" or any(
+                s and s[0] == "call" and ":" not in str(s[2]) for s in steps[:i]
+            ):
+                ops += ["mul", "add"]
+            for op in dict.fromkeys(ops):
+                found.setdefault(f"local_backward:{op}", f"the _backward() of {_op_label(op)}")
     return found
 
 
@@ -153,6 +163,7 @@ def where(payload: dict[str, Any], progress: str, request_id: int) -> tuple[str,
 
     try:
         code = Program([list(s) for s in steps[: i + 1]]).python().splitlines()[-1]
+        code = code.split("  #")[0]
     except (IndexError, KeyError, TypeError, ValueError):
         code = ""
     return found[0], found[1], code

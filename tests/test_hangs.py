@@ -144,6 +144,8 @@ def test_the_kinds_of_steps_a_request_needs() -> None:
         "forward",
         "sgd",
         "backward",
+        "local_backward:mul",  # a forward pass multiplies and adds: so does backward()
+        "local_backward:add",
         "to_dot",
     }
     assert needed["forward"] == "a forward pass (calling a Neuron, Layer or MLP)"
@@ -158,6 +160,21 @@ def test_the_kinds_of_steps_a_request_needs() -> None:
         "importing minigrad/nn.py",
         "",
     )
+
+
+def test_backward_needs_the_local_step_of_every_op_before_it(tmp_path: Path) -> None:
+    mul = "other.grad += self.data * out.grad"
+    sub = patched(tmp_path, "loops", mul, "while True:\n                pass\n            " + mul)
+    graded = run_checks(sub, rubric=FAST)
+    outcomes = by_id(graded)
+    assert "it was still running `c._backward()`" in outcomes["ops.mul"][1]
+    timeouts = [o.id for o in graded.outcomes if "did not answer" in o.summary]
+    assert timeouts == ["ops.mul"]
+    skipped = not_run_for(graded, "the _backward() of a * b within 2 s")
+    assert "graph.worked_example" not in skipped  # blocked by ops.mul already
+    assert outcomes["graph.seed"][0] == PASSED  # a + b only: its backward() is fine
+    steps = [["const", "a", 1.0], ["op", "b", "mul", "a", "a"], ["backward", "b"]]
+    assert "local_backward:mul" in hangs.needs({"kind": "run", "steps": steps})
 
 
 def test_a_request_needing_a_stuck_step_is_not_sent(tmp_path: Path) -> None:
