@@ -54,9 +54,15 @@ def evaluate(program: Program) -> dict[str, tuple[float, float]]:
     known = answer_key.lookup(program.steps)
     if known is not None:
         return dict(known)
-    reads = compute(program)
+    digest = answer_key.steps_hash(program.steps)
+    if digest not in _computed:  # shrinking asks again for the same programs
+        _computed[digest] = compute(program)
+    reads = dict(_computed[digest])
     answer_key.record(program.steps, reads)
     return reads
+
+
+_computed: dict[str, dict[str, tuple[float, float]]] = {}  # misses, for this process
 
 
 def compute(program: Program) -> dict[str, tuple[float, float]]:
