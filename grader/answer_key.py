@@ -8,7 +8,8 @@ looks a program up here first; only a miss (a counterexample being shrunk, a dra
 of a failed graph, a check changed since the key was built) imports torch.
 
 A key belongs to one version of the grader: ``grader_hash`` digests the code of the
-checks, the rubric, ``expect.py`` and ``program.py``; a key for another hash is ignored.
+checks, the rubric, ``expect.py``, ``program.py`` and the pinned versions of torch and
+hypothesis (requirements/grade.txt); a key for another hash is ignored.
 Where it lives:
   * ``grader/answer_key.json``: shipped with the student release (public checks only);
   * ``.cache/answer-key-<hash>.json`` in the repository, else in ``$XDG_CACHE_HOME``
@@ -47,9 +48,11 @@ def grader_hash(grader: Path = GRADER) -> str:
     files = sorted((grader / "checks").glob("*.py")) + [
         grader / name for name in ("rubric.toml", "expect.py", "program.py")
     ]
+    # the pinned torch and hypothesis: the values and the random graphs depend on them
+    files.append(grader.parent / "requirements" / "grade.txt")
     digest = hashlib.sha256(FORMAT.encode())
     for path in files:
-        digest.update(path.relative_to(grader).as_posix().encode() + b"\0")
+        digest.update(path.relative_to(grader.parent).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() if path.is_file() else b"")
         digest.update(b"\0")
     return digest.hexdigest()[:20]
