@@ -18,6 +18,7 @@ Run: `nox -s bench` (or `python bench/grade_speed.py [BATCH]` in the grader's ve
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,10 +52,25 @@ PATHOLOGICAL: dict[str, tuple[str, str]] = {
 }
 
 
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def wall(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    t0 = time.perf_counter()
+    global last_cpu
+    t0, c0 = time.perf_counter(), _cpu()
     done = subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True, text=True, env=env)
+    last_cpu = _cpu() - c0  # the grader, its sandboxed children, ruff and mypy
     return time.perf_counter() - t0, done.stdout + done.stderr
+
+
+last_cpu = 0.0
+
+
+def cpu_of(cmd: list[str]) -> float:
+    wall(cmd)
+    return last_cpu
 
 
 def best(cmd: list[str], env: dict[str, str] | None = None, runs: int = 3) -> float:
@@ -97,12 +113,17 @@ def main() -> None:
         wall(grade)  # builds the answer key if this grader version has none yet
         pytest = best([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "reference/tests"])
         one = best(grade)
+        one_cpu = min(cpu_of(grade) for _ in range(3))
         no_key = best(grade, env=off)
         lab01 = best([*grade, "--public", "--lab", "lab01"])
         print(f"bare pytest reference/tests        : {pytest:6.2f} s (best of 3; the baseline)")
         print(
             f"one correct submission, end to end : {one:6.2f} s  = {one / pytest:.2f} x pytest"
             "  (goal <= 1.5 s)"
+        )
+        print(
+            f"  CPU time of that grade           : {one_cpu:6.2f} s (grader + student's process"
+            " + ruff + mypy)"
         )
         print(
             f"  same without the answer key      : {no_key:6.2f} s  = {no_key / pytest:.2f} x "
@@ -122,6 +143,11 @@ def main() -> None:
             f"{count} correct submissions, --jobs {JOBS}: {seconds:6.2f} s "
             f"({seconds / count:.2f} s each; {seconds / (count * pytest):.2f} x pytest per "
             f"submission){'  (goal <= 30 s)' if count == BATCH else ''}"
+        )
+        bound = count * one_cpu / min(JOBS, os.cpu_count() or 1)
+        print(
+            f"  CPU-bound floor for that batch   : {bound:6.2f} s ({count} x the CPU of one grade"
+            f" / {JOBS} jobs); the batch took {seconds / bound:.2f} x that"
         )
         print(f"after the batch: {load()}")
 
