@@ -271,7 +271,8 @@ class Sandbox:
                 what = self._death(code) + (f" while {_running(spot)}" if spot else "")
                 slow = time.monotonic() - sent >= CRASH_MEMO_SECONDS
                 if spot and (slow or spot[0].startswith("import:")):
-                    self.stuck.setdefault(spot[0], f"your code crashed in {spot[1]}")
+                    where = spot[1] if spot[0].startswith("import:") else f"running {spot[1]}"
+                    self.stuck.setdefault(spot[0], f"your code crashed while {where}")
             self.events.append(what)
             raise StudentFault(f"your code {what}")
         try:
