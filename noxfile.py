@@ -44,6 +44,9 @@ def _base_python(session: nox.Session) -> str:
     if sys.version_info[:2] == (3, 11):
         return sys.executable
     found = shutil.which(f"python{PYTHON}")
+    if found is None and sys.version_info >= (3, 11):
+        session.warn(f"no python{PYTHON} found: using {sys.executable} (tested with {PYTHON})")
+        return sys.executable
     if found is None:
         session.error(f"Python {PYTHON} is needed (install it, or run nox with it)")
     return found
