@@ -62,6 +62,8 @@ def wall(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]
     t0, c0 = time.perf_counter(), _cpu()
     done = subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True, text=True, env=env)
     last_cpu = _cpu() - c0  # the grader, its sandboxed children, ruff and mypy
+    if done.returncode != 0:  # a figure from a failed run would flatter: say so
+        print(f"  (exit status {done.returncode}: {' '.join(cmd[:4])} ...)", flush=True)
     return time.perf_counter() - t0, done.stdout + done.stderr
 
 
