@@ -13,7 +13,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from grader.checks import REGISTRY, Context, Fail
+from grader.checks import REGISTRY, Context, Fail, quality
 from grader.checks.base import graph_nodes
 from grader.checks.student import NoTests
 from grader.diagnose import diagnose_check, explain, probe
@@ -157,6 +157,8 @@ def run_checks(
     outcomes: dict[str, Outcome] = {}
     with Sandbox(submission.path, rubric.limits) as sandbox:
         ctx = Context(sandbox, sandbox.package_dir, submission.path)
+        if quality.IDS & set(ids):
+            quality.start(ctx)  # ruff and mypy read the copy while the checks run
         notes = list(sandbox.notes)
         notes.extend(_import_notes(sandbox))
         for cid in ids:
@@ -187,6 +189,7 @@ def run_checks(
                     nodes = graph_nodes(ctx, o.observed["steps"])
                     if nodes:
                         o.observed["graph"] = nodes
+        quality.stop(ctx)
         tail = sandbox.output_tail()
         notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))
     return Graded(
