@@ -8,11 +8,23 @@ nox -s skeleton   regenerate skeleton/ from the reference's solution markers
 nox -s collect    clone a class's repositories at the deadline commit
 nox -s export     the class grades as a Canvas, Moodle or plain CSV import file
 nox -s gradescope build the Gradescope autograder zip
+
+The sessions that run the grader (grade, check, tests, typecheck, mutants, bench) share
+ONE virtualenv, ``.nox/grader`` (``requirements/tests.txt``: PyTorch is downloaded and
+installed once, whatever sessions follow). nox gives each session its own virtualenv,
+so those sessions run without one of nox's (``venv_backend="none"``) and ``grader_env``
+keeps the shared one, reinstalling only when a requirements file changed. ``release``
+needs no PyTorch: it runs in the shared environment when there is one, else in a plain
+Python 3.11, installing nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import nox
 
@@ -21,59 +33,97 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 PYTHON = "3.11"
+HERE = Path(__file__).resolve().parent
+SHARED = HERE / ".nox" / "grader"  # the one environment of every session that grades
+REQUIREMENTS = "requirements/tests.txt"  # the grader's requirements, pytest, ruff, mypy
 
 
-@nox.session(python=PYTHON)
+def _bin(venv: Path) -> Path:
+    return venv / ("Scripts" if os.name == "nt" else "bin")
+
+
+def _base_python(session: nox.Session) -> str:
+    """A Python 3.11 to create the shared environment with."""
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    found = shutil.which(f"python{PYTHON}")
+    if found is None and sys.version_info >= (3, 11):
+        session.warn(f"no python{PYTHON} found: using {sys.executable} (tested with {PYTHON})")
+        return sys.executable
+    if found is None:
+        session.error(f"Python {PYTHON} is needed (install it, or run nox with it)")
+    return found
+
+
+def _stamp() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((HERE / "requirements").glob("*.txt")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def grader_env(session: nox.Session) -> str:
+    """Create or update the shared environment; return its Python.
+
+    (nox looks programs up on its own PATH, not the session's: hence the full path.)
+    """
+    python = _bin(SHARED) / "python"
+    stamp = SHARED / ".requirements-sha256"
+    if not python.exists():
+        session.run(_base_python(session), "-m", "venv", str(SHARED))
+    want = _stamp()
+    if not stamp.is_file() or stamp.read_text() != want:
+        session.run(str(python), "-m", "pip", "install", "--quiet", "-r", REQUIREMENTS)
+        stamp.write_text(want)
+    return str(python)
+
+
+@nox.session(venv_backend="none")
 def grade(session: nox.Session) -> None:
     """Grade submissions: `nox -s grade -- [SUBMISSION ...] [--out DIR] [--jobs N] [--lab LAB]`."""
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "grader", *session.posargs)
+    session.run(grader_env(session), "-m", "grader", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def check(session: nox.Session) -> None:
     """Fast feedback: only the public checks, on the skeleton or a given submission."""
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "grader", "--public", *session.posargs)
+    session.run(grader_env(session), "-m", "grader", "--public", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def release(session: nox.Session) -> None:
     """Write the student repository: `nox -s release -- OUT_DIR` (fails on any leak)."""
     if not session.posargs:
         session.error("give the folder to write: nox -s release -- OUT_DIR")
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "tools.release", *session.posargs)
+    shared = _bin(SHARED) / "python"  # has the answer key's PyTorch, if it was ever built
+    python = str(shared) if shared.exists() else _base_python(session)
+    session.run(python, "-m", "tools.release", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def collect(session: nox.Session) -> None:
     """Collect: `nox -s collect -- ROSTER.csv --deadline ISO-TIME [--out submissions/]`."""
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "grader.collect", *session.posargs)
+    session.run(grader_env(session), "-m", "grader.collect", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def export(session: nox.Session) -> None:
     """Gradebook file: `nox -s export -- --format canvas|moodle|csv [--reports DIR]`."""
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "grader.export", *session.posargs)
+    session.run(grader_env(session), "-m", "grader.export", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def gradescope(session: nox.Session) -> None:
     """The Gradescope autograder package: `nox -s gradescope -- OUT.zip`."""
     if not session.posargs:
         session.error("give the zip to write: nox -s gradescope -- autograder.zip")
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "tools.gradescope", *session.posargs)
+    session.run(grader_env(session), "-m", "tools.gradescope", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Run the project's own tests (pass pytest options after --)."""
-    session.install("-r", "requirements/tests.txt")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run(grader_env(session), "-m", "pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -84,29 +134,28 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def typecheck(session: nox.Session) -> None:
     """mypy --strict, once per import root (reference and skeleton both hold `minigrad`)."""
-    session.install("-r", "requirements/tests.txt")
+    mypy = [grader_env(session), "-m", "mypy"]
     reference = {"MYPYPATH": "reference/src:reference/tests"}
-    session.run("mypy", "reference/src/minigrad", "reference/tests", env=reference)
-    session.run("mypy", "skeleton/src/minigrad", env={"MYPYPATH": "skeleton/src"})
-    session.run("mypy", "grader", "tools", "tests", env={"MYPYPATH": "reference/src"})
+    session.run(*mypy, "reference/src/minigrad", "reference/tests", env=reference)
+    session.run(*mypy, "skeleton/src/minigrad", env={"MYPYPATH": "skeleton/src"})
+    session.run(*mypy, "grader", "tools", "tests", env={"MYPYPATH": "reference/src"})
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def mutants(session: nox.Session) -> None:
     """Grade every planted-bug variant of the catalog and print the kill matrix."""
-    session.install("-r", "requirements/grade.txt")
-    session.run("python", "-m", "grader.mistakes.matrix", *session.posargs)
+    session.run(grader_env(session), "-m", "grader.mistakes.matrix", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Benchmarks that print numbers: engine speed, grading time, batch throughput."""
-    session.install("-r", "requirements/tests.txt")
-    session.run("python", "bench/engine_speed.py")
-    session.run("python", "bench/grade_speed.py")
+    python = grader_env(session)
+    session.run(python, "bench/engine_speed.py")
+    session.run(python, "bench/grade_speed.py")
 
 
 @nox.session(venv_backend="none")

@@ -13,6 +13,7 @@ the grader itself failed on some submission (see its report); 2 for a usage erro
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -23,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import NoReturn
 
-from grader import classbook, collect, late, similarity
+from grader import answer_key, classbook, collect, late, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.report import write_all, write_labs
@@ -52,7 +53,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--out", type=Path, default=Path("reports"), help="report folder (default: reports/)"
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="submissions graded at once (default: 1)"
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (default: the number of CPUs)",
     )
     parser.add_argument(
         "--lab",
@@ -148,21 +152,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     start = time.monotonic()
+    key = answer_key.ensure()  # expected values: built once per grader version, then looked up
     results: list[Graded] = []
 
     def done(g: Graded) -> None:
         results.append(g)
-        print(
-            f"[{len(results)}/{len(submissions)}] {g.name}: {g.final_score:g} / {g.max_score:g}  "
-            f"({effective_status(g)})  -> {out_dir / g.name / 'report.md'}",
-            flush=True,
-        )
+        _progress(g, len(results), len(submissions), time.monotonic() - start, out_dir)
 
     if args.jobs == 1 or len(submissions) == 1:
         for sub in submissions:
             done(grade_one(sub, out_dir, labs, args.public))
     else:
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+        # Workers fork from a server that imported the grader once (no torch, no
+        # hypothesis: the answer key stands in for them), and get the key in memory.
+        context = get_context("forkserver")
+        context.set_forkserver_preload(["grader.cli"])
+        with ProcessPoolExecutor(
+            max_workers=min(args.jobs, len(submissions)),
+            mp_context=context,
+            initializer=answer_key.use,
+            initargs=(key,),
+        ) as pool:
             futures = {
                 pool.submit(grade_one, sub, out_dir, labs, args.public): sub for sub in submissions
             }
@@ -241,6 +251,20 @@ def _merge_class(
 
 def _first(given: str, key: str, sources: Sequence[Mapping[str, object]]) -> str:
     return given or next((str(s[key]) for s in sources if s.get(key)), "")
+
+
+def _progress(g: Graded, count: int, total: int, elapsed: float, out_dir: Path) -> str:
+    """One plain line per graded submission (to stderr), with an ETA in a batch."""
+    line = (
+        f"[{count}/{total}] {g.name}: {g.final_score:g} / {g.max_score:g}  "
+        f"({effective_status(g)}, "
+        f"{g.seconds:.1f} s)  -> {out_dir / g.name / 'report.md'}"
+    )
+    if total > 1:
+        left = elapsed / count * (total - count)
+        line += f"  [{elapsed:.0f} s elapsed, about {left:.0f} s left]"
+    print(line, file=sys.stderr, flush=True)
+    return line
 
 
 def _table(results: list[Graded], labs: dict[str, str]) -> None:

@@ -1,30 +1,45 @@
-"""Expected answers: run a ``Program`` in PyTorch float64 (the grader's own process)."""
+"""Expected answers: run a ``Program`` in PyTorch float64 (the grader's own process).
+
+``evaluate`` first looks the program up in the answer key (``grader.answer_key``):
+grading a correct submission then never imports torch. A miss computes afresh.
+"""
 
 from __future__ import annotations
 
 import operator
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-with warnings.catch_warnings():  # torch warns once that numpy is absent; we never need it
-    warnings.simplefilter("ignore")
-    import torch
-
+from grader import answer_key
 from grader.program import Program
 
-OPS: dict[str, Callable[..., Any]] = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "truediv": operator.truediv,
-    "pow": operator.pow,
-    "neg": operator.neg,
-    "exp": torch.exp,
-    "log": torch.log,
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-}
+if TYPE_CHECKING:
+    import torch
+
+
+def _torch() -> Any:
+    with warnings.catch_warnings():  # torch warns once that numpy is absent; never needed
+        warnings.simplefilter("ignore")
+        import torch
+
+    return torch
+
+
+def ops() -> dict[str, Callable[..., Any]]:
+    torch = _torch()
+    return {
+        "add": operator.add,
+        "sub": operator.sub,
+        "mul": operator.mul,
+        "truediv": operator.truediv,
+        "pow": operator.pow,
+        "neg": operator.neg,
+        "exp": torch.exp,
+        "log": torch.log,
+        "relu": torch.relu,
+        "tanh": torch.tanh,
+    }
 
 
 READ_ONLY = {"read_node", "read_graph", "to_dot"}  # inspect the student's graph only
@@ -36,6 +51,24 @@ class ExpectError(Exception):
 
 def evaluate(program: Program) -> dict[str, tuple[float, float]]:
     """(data, grad) of every read node, as PyTorch float64 computes them."""
+    known = answer_key.lookup(program.steps)
+    if known is not None:
+        return dict(known)
+    digest = answer_key.steps_hash(program.steps)
+    if digest not in _computed:  # shrinking asks again for the same programs
+        _computed[digest] = compute(program)
+    reads = dict(_computed[digest])
+    answer_key.record(program.steps, reads)
+    return reads
+
+
+_computed: dict[str, dict[str, tuple[float, float]]] = {}  # misses, for this process
+
+
+def compute(program: Program) -> dict[str, tuple[float, float]]:
+    """``evaluate`` without the answer key: always PyTorch."""
+    th = _torch()
+    op_of = ops()
     env: dict[str, torch.Tensor] = {}
     leaves: set[str] = set()
     pending: dict[str, float] = {}
@@ -47,10 +80,10 @@ def evaluate(program: Program) -> dict[str, tuple[float, float]]:
     for step in program.steps:
         kind = step[0]
         if kind == "const":
-            env[step[1]] = torch.tensor(step[2], dtype=torch.float64, requires_grad=True)
+            env[step[1]] = th.tensor(step[2], dtype=th.float64, requires_grad=True)
             leaves.add(step[1])
         elif kind == "op":
-            out = OPS[step[2]](*[arg(a) for a in step[3:]])
+            out = op_of[step[2]](*[arg(a) for a in step[3:]])
             out.retain_grad()
             env[step[1]] = out
         elif kind == "sum":
@@ -65,13 +98,13 @@ def evaluate(program: Program) -> dict[str, tuple[float, float]]:
             name = step[1]
             if name not in pending:
                 raise ExpectError(f"{kind} needs set_grad first")
-            upstream = torch.tensor(pending[name], dtype=torch.float64)
-            torch.autograd.backward([env[name]], [upstream], retain_graph=True)
+            upstream = th.tensor(pending[name], dtype=th.float64)
+            th.autograd.backward([env[name]], [upstream], retain_graph=True)
         elif kind == "backward":
             # backward() sets the output's grad to 1.0 (it does not add to it); inner
             # nodes and leaves accumulate across calls, as in PyTorch.
             env[step[1]].grad = None
-            torch.autograd.backward([env[step[1]]], retain_graph=True)
+            th.autograd.backward([env[step[1]]], retain_graph=True)
         elif kind == "read":
             t = env[step[1]]
             grad = 0.0 if t.grad is None else float(t.grad)

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from grader import hangs
+
 WORKER = Path(__file__).with_name("worker.py")
 REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the catalog
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
@@ -40,7 +42,7 @@ class Limits:
     """Resource limits for one submission (from the rubric's [limits] table)."""
 
     request_seconds: float = 10.0
-    submission_seconds: float = 300.0
+    submission_seconds: float = 30.0
     memory_mb: float = 1024.0
     output_kb: float = 1024.0
 
@@ -102,6 +104,18 @@ class BudgetExhausted(StudentFault):
     """The submission used up its total time budget; later checks are not run."""
 
 
+class StepSkipped(StudentFault):
+    """Not sent: the request needs a step the student's code already failed to finish."""
+
+
+CRASH_MEMO_SECONDS = 1.0  # a crash that slow is not retried for the same kind of step
+
+
+def _running(spot: tuple[str, str, str]) -> str:
+    """'running `c = a + b`' or 'importing minigrad/nn.py', for a message."""
+    return f"running `{spot[2]}`" if spot[2] else spot[1]
+
+
 def copy_package(submission: Path, dest: Path) -> list[str]:
     """Copy ``submission/src/minigrad/*.py`` (regular files only) into ``dest/minigrad``.
 
@@ -137,6 +151,8 @@ class Sandbox:
         self.process: subprocess.Popen[bytes] | None = None
         self.next_id = 0
         self.events: list[str] = []  # what went wrong, for the report
+        # kind of step (grader.hangs) -> why later requests needing it are not sent
+        self.stuck: dict[str, str] = {}
 
     def __enter__(self) -> Sandbox:
         return self
@@ -206,7 +222,15 @@ class Sandbox:
 
     # -- requests ---------------------------------------------------------------------
     def request(self, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send one request; return the child's reply or raise StudentFault."""
+        """Send one request; return the child's reply or raise StudentFault.
+
+        A request that needs a kind of step the student's code already failed to finish
+        (timed out, or crashed slowly) is not sent: ``StepSkipped`` says which and why.
+        """
+        needed = hangs.needs(payload)
+        for kind in needed:
+            if kind in self.stuck:
+                raise StepSkipped(f"not run: {self.stuck[kind]}")
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise BudgetExhausted(
@@ -220,6 +244,7 @@ class Sandbox:
         self.next_id += 1
         message = {"id": self.next_id, **payload}
         limit = min(timeout or self.limits.request_seconds, remaining)
+        sent = time.monotonic()
         try:
             proc.stdin.write(json.dumps(message).encode() + b"\n")
             proc.stdin.flush()
@@ -234,10 +259,20 @@ class Sandbox:
                 except subprocess.TimeoutExpired:
                     code = None
             self._kill()
+            spot = self._where(payload, message["id"])
+            at = f": it was still {_running(spot)}" if spot else ""
             if code is None:
-                what = f"did not answer within {limit:g} s (an endless loop?) and was stopped"
+                what = f"did not answer within {limit:g} s{at} (an endless loop?) and was stopped"
+                if spot:
+                    self.stuck.setdefault(
+                        spot[0], f"your code did not finish {spot[1]} within {limit:g} s"
+                    )
             else:
-                what = self._death(code)
+                what = self._death(code) + (f" while {_running(spot)}" if spot else "")
+                slow = time.monotonic() - sent >= CRASH_MEMO_SECONDS
+                if spot and (slow or spot[0].startswith("import:")):
+                    where = spot[1] if spot[0].startswith("import:") else f"running {spot[1]}"
+                    self.stuck.setdefault(spot[0], f"your code crashed while {where}")
             self.events.append(what)
             raise StudentFault(f"your code {what}")
         try:
@@ -249,6 +284,14 @@ class Sandbox:
             self._kill()
             raise StudentFault("your code wrote over the grader's reply channel")
         return reply
+
+    def _where(self, payload: dict[str, Any], request_id: int) -> tuple[str, str, str] | None:
+        """The kind, label and code of the step the child was on (from its progress file)."""
+        try:
+            progress = (self.root / hangs.PROGRESS).read_bytes()[:200].decode("ascii", "replace")
+        except OSError:
+            return None
+        return hangs.where(payload, progress, request_id)
 
     def _read_line(self, proc: subprocess.Popen[bytes], limit: float) -> tuple[bytes | None, bool]:
         """One reply line, or None with whether the child closed its end (died)."""

@@ -12,13 +12,13 @@ import time
 import traceback
 from typing import Any
 
-from grader.checks import REGISTRY, Context, Fail
+from grader.checks import REGISTRY, Context, Fail, quality
 from grader.checks.base import NotRun, graph_nodes
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 from grader.rubric import RUBRIC, Rubric
-from grader.sandbox import Sandbox, StudentFault
+from grader.sandbox import Sandbox, StepSkipped, StudentFault
 
 __all__ = ["FAILED", "GRADER_ERROR", "NOT_RUN", "PASSED", "Graded", "Outcome", "run_checks"]
 
@@ -138,6 +138,8 @@ def run_checks(
     outcomes: dict[str, Outcome] = {}
     with Sandbox(submission.path, rubric.limits) as sandbox:
         ctx = Context(sandbox, sandbox.package_dir, submission.path)
+        if quality.IDS & set(ids):
+            quality.start(ctx)  # ruff and mypy read the copy while the checks run
         notes = list(sandbox.notes)
         notes.extend(_import_notes(sandbox))
         for cid in ids:
@@ -160,6 +162,7 @@ def run_checks(
                     nodes = graph_nodes(ctx, o.observed["steps"])
                     if nodes:
                         o.observed["graph"] = nodes
+        quality.stop(ctx)
         tail = sandbox.output_tail()
         notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))
     return Graded(
@@ -199,6 +202,8 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             blocks=fail.blocking,
             seconds=time.monotonic() - t0,
         )
+    except StepSkipped as skipped:  # needs a step the student's code already hung in
+        return _outcome(cid, rubric, NOT_RUN, summary=str(skipped), seconds=time.monotonic() - t0)
     except StudentFault as fault:  # a hang, a crash, the time budget used up, ...
         return _outcome(
             cid, rubric, FAILED, summary=str(fault), blocks=True, seconds=time.monotonic() - t0

@@ -392,6 +392,10 @@ def load_sessions(noxfile: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, S
     fake.__dict__.update(session=session, options=types.SimpleNamespace(), Session=Recorder)
     monkeypatch.setitem(sys.modules, "nox", fake)
     runpy.run_path(str(noxfile))
+    for func in sessions.values():  # the shared environment: this interpreter stands in
+        for helper in ("environment", "grader_env"):
+            if helper in func.__globals__:
+                monkeypatch.setitem(func.__globals__, helper, lambda session: "python")
     return sessions
 
 
@@ -569,3 +573,58 @@ def test_the_python_the_release_writes_or_changes_is_lint_clean(out: Path) -> No
             text=True,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- speed (issue 11)
+def test_the_release_ships_the_answer_key_of_the_public_checks(out: Path, tmp_path: Path) -> None:
+    from grader import answer_key
+
+    shipped = out / "grader" / answer_key.SHIPPED
+    key = answer_key._read(shipped, answer_key.grader_hash(out / "grader"))
+    assert key is not None and key.values
+    assert key.dags is None and not key.checks  # no hidden check's programs, no ids
+    engine = tmp_path / "engine"
+    shutil.copytree(ROOT / "reference" / "src", engine / "src")
+    code = (
+        "import sys\nfrom grader import cli\n"
+        f"cli.main([{str(engine)!r}, '--public', '--lab', 'lab01', '--out', 'r'])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=out, env=_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "False"
+    results = json.loads((out / "r" / "engine" / "results.json").read_text())
+    assert results["score"] == sum(c["points"] for c in VISIBLE if c["lab"] == "lab01")
+    shutil.rmtree(out / "r")
+
+
+def test_check_and_tests_share_one_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copyfile(release.TEMPLATES / "noxfile.py.txt", tmp_path / "noxfile.py")
+    (tmp_path / "requirements").mkdir()
+    for req in (ROOT / "requirements").glob("*.txt"):
+        shutil.copyfile(req, tmp_path / "requirements" / req.name)
+    fake = types.ModuleType("nox")
+    fake.__dict__.update(
+        session=lambda *a, **k: lambda f: f, options=types.SimpleNamespace(), Session=Recorder
+    )
+    monkeypatch.setitem(sys.modules, "nox", fake)
+    noxfile = runpy.run_path(str(tmp_path / "noxfile.py"))
+    environment = noxfile["environment"]
+    (tmp_path / ".nox" / "minigrad").mkdir(parents=True)  # as `python -m venv` will
+    first = Recorder([])
+    python = environment(first)
+    assert [r[0][1:3] for r in first.runs] == [("-m", "venv"), ("-m", "pip")]
+    assert python == str(tmp_path / ".nox" / "minigrad" / "bin" / "python")
+    Path(python).parent.mkdir()
+    Path(python).touch()  # what `python -m venv` made
+    for _ in ("check", "tests"):
+        again = Recorder([])
+        assert environment(again) == python and again.runs == []  # nothing installed again
+    (tmp_path / "requirements" / "tests.txt").write_text("-r grade.txt\nextra==1.0\n")
+    changed = Recorder([])
+    environment(changed)
+    assert [r[0][1:3] for r in changed.runs] == [("-m", "pip")]

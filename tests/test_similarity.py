@@ -91,7 +91,7 @@ def test_the_class_view_flags_exactly_the_near_copies_and_the_archive_hit(
         return Graded(name, str(getattr(submission, "path", "")), "graded", "", [o], {}, 0.1)
 
     monkeypatch.setattr(cli, "run_checks", fake)
-    assert cli.main([str(subs), "--out", str(out), "--archive", str(archive)]) == 0
+    assert cli.main([str(subs), "--out", str(out), "--archive", str(archive), "--jobs", "1"]) == 0
     index = (out / "index.html").read_text()
     summary = (out / "summary.md").read_text()
     section = summary[summary.index("## Possible copies") : summary.index("## Checks the class")]

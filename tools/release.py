@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import answer_key
 from tools import skeleton
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -575,6 +576,14 @@ def build(out_dir: Path) -> None:
     for rel, text in strip_hidden(sources, hidden).items():
         _write(out_dir, rel, text)
     _write(out_dir, "grader/rubric.toml", public_rubric(raw))
+    # The answer key of the public checks, so that a student's check needs no PyTorch
+    # (none when this grader has no key and no PyTorch to build one: still correct).
+    public = {str(c["id"]) for c in raw.get("check", []) if c.get("visibility", PUBLIC) == PUBLIC}
+    key = answer_key.public_key(public, out_dir / "grader")
+    if key is None:
+        print("release: no answer key shipped (run `nox -s grade` once to build it)")
+    else:
+        _write(out_dir, f"grader/{answer_key.SHIPPED}", key.to_json(with_checks=False))
 
 
 # ---------------------------------------------------------------- checking
