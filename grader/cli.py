@@ -9,9 +9,11 @@ the grader itself failed on some submission (see its report); 2 for a usage erro
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -20,8 +22,11 @@ from typing import NoReturn
 
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
+from grader.escape import cap_graded, console
+from grader.integrity import Tampered, changes, fingerprint
 from grader.report import grades_csv, write_all
 from grader.rubric import RUBRIC
+from grader.sandbox import TRUST_ENV, Unconfined, confinement
 from grader.score import GRADER_ERROR, Graded, invalid, run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +63,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="only the checks students see (visibility = visible): fast local feedback",
     )
+    parser.add_argument(
+        "--trust-submissions",
+        action="store_true",
+        help="grade even where this machine cannot confine student code (Landlock, user "
+        "namespaces): the submissions then run UNCONFINED, as you -- only for code you trust",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
@@ -67,7 +78,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def grade_one(
     submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
 ) -> Graded:
-    """Grade and write reports for one submission. Never raises."""
+    """Grade and write reports for one submission. Raises only ``Tampered``: the
+    grader's own files changed while this submission was graded."""
+    before = fingerprint()
+    graded = _grade(submission, out_dir, labs, public)
+    changed = changes(before, fingerprint())
+    if changed:
+        raise Tampered(
+            f"the grader's files changed while grading {submission.name} (or a submission "
+            f"graded at the same time): {', '.join(changed[:5])}"
+        )
+    return graded
+
+
+def _grade(
+    submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
+) -> Graded:
     if submission.problem:
         graded = invalid(submission, submission.problem, labs=labs, public=public)
     else:
@@ -82,6 +108,7 @@ def grade_one(
                 status="grader_error",
                 public=public,
             )
+    graded = cap_graded(graded)  # student text: escaped and capped before any report
     try:
         write_all(graded, out_dir)
     except Exception as exc:  # a report writer bug: keep the batch going, say so plainly
@@ -112,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
+    if args.trust_submissions:
+        os.environ[TRUST_ENV] = "1"  # read by the sandbox, in the pool's processes too
+    try:
+        unconfined = confinement()
+    except Unconfined as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    if unconfined:
+        print(f"grader: WARNING: submissions run UNCONFINED: {unconfined}", file=sys.stderr)
     labs = set(args.lab) if args.lab else None
     out_dir: Path = args.out
     start = time.monotonic()
@@ -120,11 +156,40 @@ def main(argv: list[str] | None = None) -> int:
     def done(g: Graded) -> None:
         results.append(g)
         print(
-            f"[{len(results)}/{len(submissions)}] {g.name}: {g.score:g} / {g.max_score:g}  "
+            f"[{len(results)}/{len(submissions)}] {console(g.name)}: "
+            f"{g.score:g} / {g.max_score:g}  "
             f"({_status(g)})  -> {out_dir / g.name / 'report.md'}",
             flush=True,
         )
 
+    try:
+        _grade_all(submissions, out_dir, labs, args, done)
+    except Tampered as exc:
+        print(f"grader: batch aborted: {exc}", file=sys.stderr)
+        return 1
+    lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
+    grades_csv(results, lab_titles, out_dir / "grades.csv")
+    write_class_view(results, out_dir)
+    _table(results, lab_titles)
+    if unconfined:
+        warning = f"WARNING: these submissions ran UNCONFINED ({unconfined})"
+        with (out_dir / "summary.md").open("a", encoding="utf-8") as summary:
+            summary.write(f"\n**{warning}**\n")
+        print(warning)
+    print(
+        f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
+        f"reports in {out_dir}/"
+    )
+    return 1 if any(_status(g) == "grader_error" for g in results) else 0
+
+
+def _grade_all(
+    submissions: list[Submission],
+    out_dir: Path,
+    labs: set[str] | None,
+    args: argparse.Namespace,
+    done: Callable[[Graded], None],
+) -> None:
     if args.jobs == 1 or len(submissions) == 1:
         for sub in submissions:
             done(grade_one(sub, out_dir, labs, args.public))
@@ -136,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             for future in as_completed(futures):
                 try:
                     done(future.result())
+                except Tampered:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
                 except BrokenProcessPool as exc:
                     sub = futures[future]
                     g = invalid(
@@ -147,15 +215,6 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     write_all(g, out_dir)
                     done(g)
-    lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
-    grades_csv(results, lab_titles, out_dir / "grades.csv")
-    write_class_view(results, out_dir)
-    _table(results, lab_titles)
-    print(
-        f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
-        f"reports in {out_dir}/"
-    )
-    return 1 if any(_status(g) == "grader_error" for g in results) else 0
 
 
 def _table(results: list[Graded], labs: dict[str, str]) -> None:
@@ -169,4 +228,4 @@ def _table(results: list[Graded], labs: dict[str, str]) -> None:
     for g in sorted(results, key=lambda g: g.name):
         cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
         total = f"{g.score:g}/{g.max_score:g}"
-        print(f"{g.name:<{width}}  {total:>9}  {cells}  {_status(g)}")
+        print(f"{console(g.name):<{width}}  {total:>9}  {cells}  {_status(g)}")

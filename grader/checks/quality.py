@@ -18,10 +18,11 @@ from grader.rubric import RUBRIC
 
 RUFF_RULES = ["--select", "E,F,W,I,B,UP,SIM,RUF", "--ignore", "UP007", "--line-length", "100"]
 TOOL_SECONDS = 120.0
-_MYPY_CACHE = Path(tempfile.gettempdir()) / "minigrad-grader-mypy-cache"
 
 
 def _tool(args: list[str], cwd: Path) -> str:
+    """The tool's findings; a crash (exit status other than 0 or 1) is the grader's
+    error (RuntimeError), never an empty list of findings."""
     try:
         done = subprocess.run(
             [sys.executable, "-m", *args],
@@ -33,6 +34,9 @@ def _tool(args: list[str], cwd: Path) -> str:
         )
     except subprocess.TimeoutExpired as exc:
         raise Fail(f"{args[0]} did not finish within {TOOL_SECONDS:g} s on your code") from exc
+    if done.returncode not in (0, 1):
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+        raise RuntimeError(f"{args[0]} crashed (exit status {done.returncode}): {tail}")
     return done.stdout
 
 
@@ -58,7 +62,19 @@ def findings(ctx: Context) -> dict[str, list[str]]:
         ],
         pkg,
     )
-    mypy = _tool(
+    with tempfile.TemporaryDirectory(prefix="minigrad-mypy-cache-") as cache:
+        mypy = _mypy(pkg, cache)
+    for line in (ruff + mypy).splitlines():
+        name = Path(line.split(":", 1)[0]).name
+        if name in found and ": note:" not in line:
+            found[name].append(line.strip())
+    ctx.cache["quality"] = found
+    return found
+
+
+def _mypy(pkg: Path, cache: str) -> str:
+    """mypy --strict on the copied package, with a cache of this run's own."""
+    return _tool(
         [
             "mypy",
             "--config-file",
@@ -69,18 +85,12 @@ def findings(ctx: Context) -> dict[str, list[str]]:
             "--no-error-summary",
             "--show-error-codes",
             "--cache-dir",
-            str(_MYPY_CACHE),
+            cache,
             "-p",
             "minigrad",
         ],
         pkg,
     )
-    for line in (ruff + mypy).splitlines():
-        name = Path(line.split(":", 1)[0]).name
-        if name in found and ": note:" not in line:
-            found[name].append(line.strip())
-    ctx.cache["quality"] = found
-    return found
 
 
 def _quality(ctx: Context, filename: str) -> None:
