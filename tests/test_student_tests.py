@@ -10,7 +10,7 @@ import pytest
 from grader.discover import Submission
 from grader.mistakes import VARIANTS
 from grader.rubric import RUBRIC
-from grader.score import FAILED, NOT_RUN, PASSED, Outcome, run_checks
+from grader.score import FAILED, NOT_RUN, Outcome, run_checks
 from grader.student_tests import behavioural
 
 ROOT = Path(__file__).resolve().parent.parent
