@@ -87,19 +87,6 @@ def assert_survived(graded: Graded) -> None:
     ]
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie waiting to be reaped is dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def read_pids(path: Path) -> list[int]:
-    return [int(x) for x in path.read_text().split()] if path.exists() else []
-
-
 # ---------------------------------------------------------------- (a) a hang
 def test_endless_loop_in_add_is_stopped_and_other_checks_still_run(tmp_path: Path) -> None:
     sub = patched_reference(tmp_path, "hang", *before_add("while True:\n    pass"))
