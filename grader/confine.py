@@ -444,6 +444,12 @@ def available() -> str:
     abi = landlock_abi()
     if abi < MIN_ABI:
         return "the kernel offers no Landlock (Linux 5.13+ with Landlock enabled is needed)"
+    import sysconfig
+
+    needed = [sysconfig.get_path("stdlib"), *[p for p in sys.path if "site-packages" in p]]
+    hidden = [p for p in needed if p.startswith("/tmp/")]
+    if hidden:
+        return f"{hidden[0]} is under /tmp, which the confinement replaces with an empty tmpfs"
     pid = os.fork()
     if pid == 0:  # probe in a child: namespaces cannot be left again
         code = 0

@@ -84,7 +84,9 @@ def _unique(subs: list[Submission]) -> list[Submission]:
     seen: dict[str, int] = {}
     result = []
     for sub in subs:
-        base = "".join(c if c.isprintable() else "_" for c in sub.name)
+        # Letters, digits and a few harmless marks: nothing Markdown, HTML or a terminal
+        # would read as markup in the class view or the console.
+        base = "".join(c if c.isalnum() or c in " ._-+@=,()'" else "_" for c in sub.name)
         if base.lower() in CLASS_FILES or base.startswith("."):
             base = f"{base.lstrip('.')}_submission"  # never over a class file
         count = seen.get(base, 0)

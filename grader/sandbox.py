@@ -214,6 +214,9 @@ class Sandbox:
         # Everything the grader or the child reads is copied before any student code
         # runs; the child may write only in work/ (Landlock), never in pkg/ or code/.
         self.notes = copy_package(submission, self.root / "pkg")
+        from grader.student_tests import read_tests
+
+        self.tests = read_tests(submission)  # the students' tests, as they were now
         if why_not:
             self.notes.append(unconfined_note(why_not))
         prepare_code(self.root)
