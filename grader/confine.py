@@ -229,6 +229,13 @@ def unshare_pid_and_mount() -> None:
     _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWNS), "unshare(pid, mount)")
 
 
+def mount_tmpfs(target: str, size: str) -> None:
+    """A fresh tmpfs over ``target`` (this mount namespace only): its inode numbers and
+    times start over, so nothing in it tells one mount from another."""
+    options = f"size={size},mode=0755".encode()
+    _check(_libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), "tmpfs")
+
+
 def bind_here(source: str, target: str) -> None:
     """Bind ``source`` over the existing folder ``target`` (this mount namespace only)."""
     _check(_libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None), "bind")

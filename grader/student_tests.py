@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import selectors
 import signal
 import stat
@@ -141,7 +142,9 @@ def grade_tests(
         if not valid:
             verdict.missed = [v.id for v in variants]
             return verdict
-        options = {"stop_at_first_failure": True, "deselect": wrong}
+        # Tests named at run time cannot be deselected by name: they simply never count.
+        named_wrong = [t for t in wrong if "<" not in t]
+        options = {"stop_at_first_failure": True, "deselect": named_wrong}
         runs = [(v.id, engines / v.id / "src" / "minigrad", options) for v in variants]
         # Two runners share the variants: a long test suite takes half the time.
         halves = [runs[0::2], runs[1::2]]
@@ -150,7 +153,9 @@ def grade_tests(
         results = {k: v for part in parts for k, v in part.items()}
         for v in variants:
             passed = results.get(v.id)
-            caught = passed is not None and any(not ok for ok in passed.values())
+            caught = passed is not None and any(
+                not ok for test, ok in passed.items() if test in valid
+            )
             (verdict.caught if caught else verdict.missed).append(v.id)
         return verdict
 
@@ -214,5 +219,25 @@ def _run(
         passed = reply.get("passed") if isinstance(reply, dict) else None
         name = reply.get("engine") if isinstance(reply, dict) else None
         if isinstance(name, str) and name in names and isinstance(passed, dict):
-            results[name] = {str(k): v is True for k, v in passed.items()}
+            merged: dict[str, bool] = {}
+            for nodeid, ok in passed.items():
+                key = known_test(str(nodeid), tests)
+                merged[key] = merged.get(key, True) and ok is True
+            results[name] = merged
     return results
+
+
+def known_test(nodeid: str, tests: dict[str, bytes]) -> str:
+    """The test id as the student wrote it: ``file::function`` (parametrize ids dropped),
+    every name checked against the test file's own text. A test id is shown in the
+    report, and a test that reads the engine could otherwise name itself (or its
+    parameters) after the reference's source."""
+    parts = nodeid.split("[", 1)[0].split("::")
+    file = parts[0].rsplit("/", 1)[-1]
+    if file not in tests:
+        return "<a test outside your test files>"
+    source = tests[file].decode("utf-8", "replace")
+    for name in parts[1:]:
+        if not re.search(rf"\b(?:def|class)\s+{re.escape(name)}\b", source):
+            return f"{file}::<a test made at run time>"
+    return "::".join([file, *parts[1:]])

@@ -28,6 +28,7 @@ from typing import Any
 
 MAX_RESULT = 1_000_000  # bytes of pass/fail one engine's run may send back
 MAX_TESTS = 2000
+FIXED_TIME = 1_600_000_000  # the mtime of every engine file
 
 
 class Collect:
@@ -121,9 +122,13 @@ def _run_engine(root: str, index: int, engine: dict[str, Any], config: dict[str,
         if config["confine"]:
             # New PID and mount namespaces: the engine and its scratch at fixed paths,
             # and the student's process is PID 2 whichever engine it runs.
+            # Fresh tmpfs mounts hold a copy of the engine and the scratch: the same
+            # inode numbers and times for every engine.
             confine.unshare_pid_and_mount()
-            confine.bind_here(engine_dir, os.path.join(root, "engine"))
-            confine.bind_here(scratch, os.path.join(root, "scratch"))
+            fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
+            confine.mount_tmpfs(fixed[0], "16m")
+            confine.mount_tmpfs(fixed[1], "64m")
+            _copy_engine(engine_dir, fixed[0])
             init = os.fork()
             if init:
                 os.waitpid(init, 0)
@@ -135,7 +140,6 @@ def _run_engine(root: str, index: int, engine: dict[str, Any], config: dict[str,
                 os.waitpid(child, 0)
                 os._exit(0)
             confine.die_with_parent()
-            fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
             _student(root, *fixed, engine, config, write_end)
         _student(root, engine_dir, scratch, engine, config, write_end)  # unconfined
     os.close(write_end)
@@ -150,6 +154,20 @@ def _run_engine(root: str, index: int, engine: dict[str, Any], config: dict[str,
     if not isinstance(passed, dict) or len(passed) > MAX_TESTS:
         return None
     return {str(k)[:500]: v is True for k, v in passed.items()}
+
+
+def _copy_engine(source: str, target: str) -> None:
+    """Copy ``source/minigrad/*.py`` into ``target/minigrad``, every time the same."""
+    package = os.path.join(target, "minigrad")
+    os.mkdir(package)
+    for name in sorted(os.listdir(os.path.join(source, "minigrad"))):
+        with open(os.path.join(source, "minigrad", name), "rb") as f:
+            data = f.read()
+        with open(os.path.join(package, name), "wb") as f:
+            f.write(data)
+        os.utime(os.path.join(package, name), (FIXED_TIME, FIXED_TIME))
+    os.utime(package, (FIXED_TIME, FIXED_TIME))
+    os.utime(target, (FIXED_TIME, FIXED_TIME))
 
 
 def _read_all(fd: int, seconds: float) -> bytes:

@@ -162,3 +162,15 @@ def test_unconfined_grading_needs_trust_and_says_so(
     assert "UNCONFINED" in (out / "someone" / "report.md").read_text()
     assert "UNCONFINED" in (out / "summary.md").read_text()
     assert "UNCONFINED" in capsys.readouterr().out
+
+
+def test_test_ids_are_the_names_the_student_wrote() -> None:
+    from grader.student_tests import known_test
+
+    tests = {"test_a.py": b"import pytest\n\n\ndef test_add():\n    pass\n"}
+    assert known_test("test_a.py::test_add", tests) == "test_a.py::test_add"
+    # Parametrize ids (which a test could compute from the engine's source) are dropped.
+    assert known_test("test_a.py::test_add[class Value: ...]", tests) == "test_a.py::test_add"
+    made = known_test("test_a.py::test_class_Value_def___add__", tests)
+    assert made == "test_a.py::<a test made at run time>"
+    assert known_test("../../reference/x.py::test", tests) == "<a test outside your test files>"
