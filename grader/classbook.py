@@ -20,6 +20,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from grader.escape import csv_cell
 from grader.results import Graded, Outcome, effective_status, points
 
 RECORD = "class.json"
@@ -114,12 +115,12 @@ def grades_csv(record: Mapping[str, Mapping[str, Any]], labs: dict[str, str], pa
             penalty = f"-{points(float(late['points']))}" if late.get("points") else ""
             writer.writerow(
                 [
-                    name,
-                    data.get("student_id", ""),
-                    data.get("email", ""),
+                    csv_cell(name),  # student-controlled text: no formula survives
+                    csv_cell(str(data.get("student_id", ""))),
+                    csv_cell(str(data.get("email", ""))),
                     *scores,
                     penalty,
                     (g.commit or {}).get("sha", ""),
-                    reason,
+                    csv_cell(reason),
                 ]
             )

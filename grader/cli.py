@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -27,9 +27,12 @@ from typing import NoReturn
 from grader import answer_key, classbook, collect, late, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
+from grader.escape import cap_graded, console
+from grader.integrity import Tampered, changes, fingerprint
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
 from grader.rubric import RUBRIC
+from grader.sandbox import TRUST_ENV, Unconfined, confinement
 from grader.score import invalid, run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +83,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="folder of known implementations to compare every engine with "
         "(default: archive/ in the course repository, when it exists)",
     )
+    parser.add_argument(
+        "--trust-submissions",
+        action="store_true",
+        help="grade even where this machine cannot confine student code (Landlock, user "
+        "namespaces): the submissions then run UNCONFINED, as you -- only for code you trust",
+    )
     args = parser.parse_args(argv)
     if args.archive is not None and not args.archive.is_dir():
         parser.error(f"--archive {args.archive} is not a folder")
@@ -91,7 +100,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def grade_one(
     submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
 ) -> Graded:
-    """Grade and write reports for one submission. Never raises."""
+    """Grade and write reports for one submission. Raises only ``Tampered``: the
+    grader's own files changed while this submission was graded."""
+    before = fingerprint()
+    graded = _grade(submission, out_dir, labs, public)
+    changed = changes(before, fingerprint())
+    if changed:
+        raise Tampered(
+            f"the grader's files changed while grading {submission.name} (or a submission "
+            f"graded at the same time): {', '.join(changed[:5])}"
+        )
+    return graded
+
+
+def _grade(
+    submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
+) -> Graded:
     record = _collected(submission)
     if submission.problem or (record and record.get("problem")):
         problem = str((record or {}).get("problem") or submission.problem)
@@ -108,6 +132,7 @@ def grade_one(
                 status="grader_error",
                 public=public,
             )
+    graded = cap_graded(graded)  # student text: escaped and capped before any report
     try:
         late.apply(graded, RUBRIC.late, record)
     except Exception as exc:  # a bug of ours: the grade stands, the report says so
@@ -135,6 +160,15 @@ def _collected(submission: Submission) -> dict[str, object] | None:
         return None
 
 
+def warm_bytecode() -> None:
+    """Compile the grader's modules now: a module first imported while a submission is
+    graded must not write a .pyc that the integrity check would take for tampering."""
+    import compileall
+
+    if not sys.dont_write_bytecode:
+        compileall.compile_dir(ROOT / "grader", quiet=2, workers=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
@@ -151,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     except collect.RosterError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
+    if args.trust_submissions:
+        os.environ[TRUST_ENV] = "1"  # read by the sandbox, in the pool's processes too
+    try:
+        unconfined = confinement()
+    except Unconfined as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    if unconfined:
+        print(f"grader: WARNING: submissions run UNCONFINED: {unconfined}", file=sys.stderr)
     start = time.monotonic()
     key = answer_key.ensure()  # expected values: built once per grader version, then looked up
     results: list[Graded] = []
@@ -159,6 +202,46 @@ def main(argv: list[str] | None = None) -> int:
         results.append(g)
         _progress(g, len(results), len(submissions), time.monotonic() - start, out_dir)
 
+    warm_bytecode()
+    try:
+        _grade_all(submissions, out_dir, labs, args, key, done)
+    except Tampered as exc:
+        print(f"grader: batch aborted: {exc}", file=sys.stderr)
+        return 1
+    lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
+    if labs is not None or args.public:
+        known = classbook.load(out_dir)
+        partial = sorted(g.name for g in results if g.name in known)
+        if partial:
+            print(
+                f"grader: note: {', '.join(partial)} had a class entry in {out_dir}/; it now "
+                "holds only the checks of this run (grade every lab to restore it)",
+                file=sys.stderr,
+            )
+    archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
+    everyone = _merge_class(results, submissions, roster, out_dir, archive)
+    _table(results, lab_titles)
+    if unconfined:
+        warning = f"WARNING: these submissions ran UNCONFINED ({unconfined})"
+        with (out_dir / "summary.md").open("a", encoding="utf-8") as summary:
+            summary.write(f"\n**{warning}**\n")
+        print(warning)
+    print(
+        f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
+        f"reports in {out_dir}/"
+        + (f" (class of {len(everyone)})" if len(everyone) > len(results) else "")
+    )
+    return 1 if any(effective_status(g) == "grader_error" for g in results) else 0
+
+
+def _grade_all(
+    submissions: list[Submission],
+    out_dir: Path,
+    labs: set[str] | None,
+    args: argparse.Namespace,
+    key: answer_key.Key | None,
+    done: Callable[[Graded], None],
+) -> None:
     if args.jobs == 1 or len(submissions) == 1:
         for sub in submissions:
             done(grade_one(sub, out_dir, labs, args.public))
@@ -179,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             for future in as_completed(futures):
                 try:
                     done(future.result())
+                except Tampered:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
                 except BrokenProcessPool as exc:
                     sub = futures[future]
                     g = invalid(
@@ -190,25 +276,6 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     write_all(g, out_dir)
                     done(g)
-    lab_titles = {lab: t for lab, t in RUBRIC.labs.items() if labs is None or lab in labs}
-    if labs is not None or args.public:
-        known = classbook.load(out_dir)
-        partial = sorted(g.name for g in results if g.name in known)
-        if partial:
-            print(
-                f"grader: note: {', '.join(partial)} had a class entry in {out_dir}/; it now "
-                "holds only the checks of this run (grade every lab to restore it)",
-                file=sys.stderr,
-            )
-    archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
-    everyone = _merge_class(results, submissions, roster, out_dir, archive)
-    _table(results, lab_titles)
-    print(
-        f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
-        f"reports in {out_dir}/"
-        + (f" (class of {len(everyone)})" if len(everyone) > len(results) else "")
-    )
-    return 1 if any(effective_status(g) == "grader_error" for g in results) else 0
 
 
 def _merge_class(
@@ -256,7 +323,7 @@ def _first(given: str, key: str, sources: Sequence[Mapping[str, object]]) -> str
 def _progress(g: Graded, count: int, total: int, elapsed: float, out_dir: Path) -> str:
     """One plain line per graded submission (to stderr), with an ETA in a batch."""
     line = (
-        f"[{count}/{total}] {g.name}: {g.final_score:g} / {g.max_score:g}  "
+        f"[{count}/{total}] {console(g.name)}: {g.final_score:g} / {g.max_score:g}  "
         f"({effective_status(g)}, "
         f"{g.seconds:.1f} s)  -> {out_dir / g.name / 'report.md'}"
     )
@@ -282,4 +349,4 @@ def _table(results: list[Graded], labs: dict[str, str]) -> None:
         else:
             cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
             total = f"{g.final_score:g}/{g.max_score:g}"
-        print(f"{g.name:<{width}}  {total:>9}  {cells}  {effective_status(g)}")
+        print(f"{console(g.name):<{width}}  {total:>9}  {cells}  {effective_status(g)}")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+# Files the grader writes beside the per-submission folders in the report folder.
+CLASS_FILES = frozenset({"grades.csv", "summary.md", "index.html", "class.html", "report.md"})
 
 
 class UsageError(Exception):
@@ -33,7 +38,7 @@ def find(paths: list[Path]) -> list[Submission]:
         if not path.is_dir():
             raise UsageError(f"{path} is a file; give the folder that holds src/minigrad/.")
         if is_submission(path):
-            found.append(Submission(path.resolve().name, path))
+            found.append(Submission(path.resolve().name, path, unsafe(path)))
             continue
         children = sorted(c for c in path.iterdir() if c.is_dir() and not c.name.startswith("."))
         batch = [c for c in children if is_submission(c)]
@@ -44,7 +49,7 @@ def find(paths: list[Path]) -> list[Submission]:
             )
         for child in children:
             problem = (
-                ""
+                unsafe(child)
                 if is_submission(child)
                 else (
                     f"{child.name}/ has no src/minigrad/ folder: put the package at "
@@ -55,12 +60,37 @@ def find(paths: list[Path]) -> list[Submission]:
     return _unique(found)
 
 
+def unsafe(folder: Path) -> str:
+    """'' or why the submission is refused: a symlink or a special file (FIFO, device,
+    socket) anywhere in it (git stores symlinks; one could point into the grader)."""
+    if folder.is_symlink():
+        return f"{folder.name} is a symlink: submissions may hold only regular files and folders"
+    for top, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(top) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                kind = "a symlink"
+            elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                continue
+            else:
+                kind = "a special file"
+            where = path.relative_to(folder)
+            return f"{where} is {kind}: submissions may hold only regular files and folders"
+    return ""
+
+
 def _unique(subs: list[Submission]) -> list[Submission]:
     seen: dict[str, int] = {}
     result = []
     for sub in subs:
-        count = seen.get(sub.name, 0)
-        seen[sub.name] = count + 1
-        name = sub.name if count == 0 else f"{sub.name}-{count + 1}"
+        # Letters, digits and a few harmless marks: nothing Markdown, HTML or a terminal
+        # would read as markup in the class view or the console.
+        base = "".join(c if c.isalnum() or c in " ._-+@=,()'" else "_" for c in sub.name)
+        if base.lower() in CLASS_FILES or base.startswith("."):
+            base = f"{base.lstrip('.')}_submission"  # never over a class file
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        name = base if count == 0 else f"{base}-{count + 1}"
         result.append(Submission(name, sub.path, sub.problem))
     return result

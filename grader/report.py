@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from grader.escape import fence, md_line
 from grader.html_report import write_html
 from grader.results import (
     FAILED,
@@ -150,10 +151,10 @@ def report_md(graded: Graded) -> str:
     errors = [o for o in graded.outcomes if o.status == GRADER_ERROR]
     if errors and graded.status == "graded":
         lines += ["## Grader errors (not your fault)", ""]
-        lines += [f"- `{o.id}`: {o.summary}" for o in errors]
+        lines += [f"- `{o.id}`: {md_line(o.summary)}" for o in errors]
         lines.append("")
     if graded.notes:
-        lines += ["## Notes", ""] + [f"- {note}" for note in graded.notes] + [""]
+        lines += ["## Notes", ""] + [f"- {md_line(note)}" for note in graded.notes] + [""]
     failed = graded.lost
     if failed:
         lines += ["## Points lost", ""]
@@ -166,7 +167,7 @@ def report_md(graded: Graded) -> str:
                 lines += _failure_md(o)
     blocked = waiting(graded)
     for o in unclaimed(graded):
-        lines += [f"- `{o.id}` ({o.name}): {o.summary}", ""]
+        lines += [f"- `{o.id}` ({o.name}): {md_line(o.summary)}", ""]
     if blocked:
         lines += ["## Not run yet", "", "These checks wait for a check above to pass:", ""]
         for o in blocked:
@@ -178,9 +179,7 @@ def report_md(graded: Graded) -> str:
         lines += [
             "## What your code printed (last lines)",
             "",
-            "```",
-            graded.output_tail.rstrip(),
-            "```",
+            *fence(graded.output_tail.rstrip()),
             "",
         ]
     if not failed and not blocked and graded.status == "graded" and not errors:
@@ -192,18 +191,18 @@ def _failure_md(o: Outcome) -> list[str]:
     lines = [f"### {o.lab} `{o.id}`: {o.name} ({earned(o)})", ""]
     if o.status == PASSED:
         return lines
-    lines += [o.summary + ".", ""]
+    lines += [md_line(o.summary) + ".", ""]
     if o.diagnosis:
         lines += [f"Likely mistake: {o.diagnosis['explanation']} (`{o.diagnosis['code']}`)", ""]
     if o.expected or o.got:
-        lines.append(f"- expected: {o.expected}")
+        lines.append(f"- expected: {md_line(o.expected)}")
         if "\n" in o.got:
-            lines += ["- got:", *[f"  {line}" for line in o.got.splitlines()], ""]
+            lines += ["- got:", "", *fence(o.got), ""]
         else:
-            lines += [f"- got: {o.got}", ""]
+            lines += [f"- got: {md_line(o.got)}", ""]
     if o.counterexample:
-        lines += ["Smallest failing example (paste it into Python):", "", "```python"]
-        lines += [o.counterexample, "```", ""]
+        lines += ["Smallest failing example (paste it into Python):", ""]
+        lines += [*fence(o.counterexample, "python"), ""]
     if o.hint:
         lines += [f"Hint: {o.hint}", ""]
     if o.reread:

@@ -16,6 +16,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,11 @@ from grader import hangs
 
 WORKER = Path(__file__).with_name("worker.py")
 REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the catalog
+# The grader code a confined child runs, copied into its folder (never run in place: a
+# child may not even read the course repository).
+CHILD_CODE = ("__init__.py", "worker.py", "confine.py", "test_runner.py")
+TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
+MAX_REPLY_DEPTH = 32
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
 MAX_REPLY_BYTES = 16_000_000
 # The whole environment of a process that runs student code (fixed hashing: the same
@@ -96,6 +102,63 @@ def reap_orphans() -> int:
     return killed
 
 
+class Unconfined(Exception):
+    """This machine cannot confine student code and --trust-submissions was not given."""
+
+
+_mode: str | None = None
+
+
+def confinement() -> str:
+    """'' where student code runs confined; else why not (one line, cached per process).
+
+    Raises ``Unconfined`` when the machine cannot confine and the grader was not told
+    to trust submissions (``--trust-submissions``).
+    """
+    global _mode
+    if _mode is None:
+        from grader.confine import available
+
+        _mode = available()
+    if _mode and not os.environ.get(TRUST_ENV):
+        raise Unconfined(
+            f"cannot confine student code here: {_mode}. Grade on a machine that can, or "
+            "pass --trust-submissions to run submissions unconfined (only for code you trust)"
+        )
+    return _mode
+
+
+def unconfined_note(why: str) -> str:
+    return f"(grader) your code ran UNCONFINED (--trust-submissions): {why}"
+
+
+def prepare_code(folder: Path) -> Path:
+    """Copy the grader code a child runs into ``folder/code/grader``; return that."""
+    code = folder / "code" / "grader"
+    code.mkdir(parents=True)
+    for name in CHILD_CODE:
+        shutil.copyfile(WORKER.with_name(name), code / name)
+    return code
+
+
+def parse_reply(line: bytes) -> Any:
+    """A JSON reply, or None when it is not one or is nested deeper than allowed."""
+    try:
+        reply = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    stack = [(reply, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_REPLY_DEPTH:
+            return None
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return reply
+
+
 class StudentFault(Exception):
     """The student's code made a request fail: it hung, died, or broke the protocol."""
 
@@ -127,25 +190,51 @@ def copy_package(submission: Path, dest: Path) -> list[str]:
     target.mkdir(parents=True)
     notes = []
     for path in sorted(source.glob("*.py")):
-        if path.is_symlink() or not path.is_file():
-            notes.append(f"{path.name} was not copied: only regular files are graded")
-        elif path.stat().st_size > MAX_FILE_BYTES:
-            notes.append(f"{path.name} was not copied: larger than {MAX_FILE_BYTES} bytes")
-        else:
-            shutil.copyfile(path, target / path.name)
+        copied = _copy_regular(path, target / path.name)
+        if copied:
+            notes.append(f"{path.name} was not copied: {copied}")
     if not (target / "__init__.py").exists():
         (target / "__init__.py").write_text("")
     return notes
+
+
+def _copy_regular(source: Path, dest: Path) -> str:
+    """Copy a regular file without following a symlink (opened once, checked on the open
+    descriptor, so it cannot be swapped between check and copy); '' or why not."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return "only regular files are graded"
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "only regular files are graded"
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return f"larger than {MAX_FILE_BYTES} bytes"
+    dest.write_bytes(data)
+    return ""
 
 
 class Sandbox:
     """A temp dir holding the submission's package, and the child that runs it."""
 
     def __init__(self, submission: Path, limits: Limits) -> None:
+        why_not = confinement()
         _become_subreaper()
         self.limits = limits
+        self.confined = not why_not
         self.root = Path(tempfile.mkdtemp(prefix="minigrad-sandbox-"))
+        # Everything the grader or the child reads is copied before any student code
+        # runs; the child may write only in work/ (Landlock), never in pkg/ or code/.
         self.notes = copy_package(submission, self.root / "pkg")
+        from grader.student_tests import read_tests
+
+        self.tests = read_tests(submission)  # the students' tests, as they were now
+        if why_not:
+            self.notes.append(unconfined_note(why_not))
+        prepare_code(self.root)
+        (self.root / "work").mkdir()
         self.package_dir = self.root / "pkg" / "minigrad"
         self.deadline = time.monotonic() + limits.submission_seconds
         self.process: subprocess.Popen[bytes] | None = None
@@ -167,21 +256,35 @@ class Sandbox:
 
     # -- the child --------------------------------------------------------------------
     def _start(self) -> subprocess.Popen[bytes]:
-        limits = {
+        # The grader opens the output log itself (no symlink or FIFO planted by the
+        # child can stand in for it) and hands the descriptor over.
+        log = os.open(
+            self.root / "output.log",
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
+        config = {
             "memory_mb": self.limits.memory_mb,
             "cpu_seconds": self.limits.submission_seconds,
             "output_kb": self.limits.output_kb,
-            "hide": [str(REPOSITORY), tempfile.gettempdir()],
+            "folder": str(self.root),
+            "confine": self.confined,
+            "log_fd": log,
         }
-        return subprocess.Popen(
-            [sys.executable, "-I", "-S", "-B", str(WORKER), json.dumps(limits)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=self.root,
-            env=CHILD_ENV,
-            start_new_session=True,
-        )
+        worker = self.root / "code" / "grader" / "worker.py"
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", str(worker), json.dumps(config)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=self.root,
+                env=CHILD_ENV,
+                start_new_session=True,
+                pass_fds=(log,),
+            )
+        finally:
+            os.close(log)
 
     def _kill(self) -> None:
         """Kill the child and anything it left behind in its process group."""
@@ -204,10 +307,16 @@ class Sandbox:
     def output_tail(self, limit: int = 1500) -> str:
         """The end of what the student's code printed so far."""
         try:
-            data = (self.root / "output.log").read_bytes()
+            fd = os.open(self.root / "output.log", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return ""
-        return data[-limit:].decode("utf-8", "replace")
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return ""
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - limit))
+            data = handle.read(limit)
+        return data.decode("utf-8", "replace")
 
     def _death(self, code: int) -> str:
         if code == -signal.SIGXFSZ:
@@ -275,11 +384,7 @@ class Sandbox:
                     self.stuck.setdefault(spot[0], f"your code crashed while {where}")
             self.events.append(what)
             raise StudentFault(f"your code {what}")
-        try:
-            reply = json.loads(line)
-        except ValueError as exc:
-            self._kill()
-            raise StudentFault("your code wrote over the grader's reply channel") from exc
+        reply = parse_reply(line)
         if not isinstance(reply, dict) or reply.get("id") != message["id"]:
             self._kill()
             raise StudentFault("your code wrote over the grader's reply channel")

@@ -1,12 +1,15 @@
 """The only grader code that runs next to student code: inside the sandboxed child.
 
-Started by ``grader.sandbox`` as ``python -I -S -B worker.py LIMITS_JSON`` with its cwd
-in a temp dir that holds a copy of the submission's ``minigrad`` package. It
-  1. sets its own resource limits (memory, CPU time, file size = output cap),
-  2. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
-     elsewhere (student prints go to ``output.log``, capped by RLIMIT_FSIZE),
-  3. blocks imports of numerical libraries and remembers who tried,
-  4. answers one JSON request per line: a list of steps that build graphs, call the
+Started by ``grader.sandbox`` as ``python -I -S -B <folder>/code/grader/worker.py
+CONFIG`` where ``<folder>`` holds ``code/`` (this file and ``confine.py``, copied),
+``pkg/minigrad`` (the submission's package, copied) and ``work/`` (its scratch). It
+  1. confines itself (``grader/confine.py``: user, mount, network and PID namespaces,
+     then in the forked PID 1: no capabilities, no-new-privs, Landlock, seccomp),
+  2. sets its resource limits (memory, CPU time, file size = output cap, tasks),
+  3. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
+     elsewhere (student prints go to the output log the grader opened and passed),
+  4. blocks imports of numerical libraries and remembers who tried,
+  5. answers one JSON request per line: a list of steps that build graphs, call the
      student's code and read back plain numbers and strings.
 It computes; it never judges. The grader compares the numbers in its own process.
 Standard library only: it runs with site-packages disabled.
@@ -32,6 +35,7 @@ FORBIDDEN = frozenset(
 MAX_TEXT = 2000  # longest string (message, DOT text is separate) sent back
 MAX_DOT = 200_000
 MAX_GRAPH = 20_000
+MAX_TASKS = 64  # RLIMIT_NPROC: threads of the student's process
 
 blocked_imports: list[str] = []
 
@@ -47,61 +51,11 @@ class _Blocker:
         return None
 
 
-CLONE_NEWNET = 0x40000000
-network_isolated = False
-
-
-def isolate_network() -> bool:
-    """Move this process into a new, empty network namespace (Linux, needs root or
-    user namespaces): the student's code then has no network at all, not even
-    loopback. Returns False where the kernel refuses; the grader notes it."""
-    try:
-        import ctypes
-
-        return int(ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-CLONE_NEWNS = 0x00020000
-MS_REC, MS_PRIVATE, MS_BIND = 0x4000, 1 << 18, 4096
-hidden: list[str] = []
-
-
-def _hide(paths: list[str]) -> list[str]:
-    """In a new mount namespace, lay an empty tmpfs over each path.
-
-    The grader hides its own repository (the reference, the catalog) and the shared
-    temp dir (other submissions). The worker's own folder (its cwd) is then bound back
-    at ``<tmp>/sandbox`` and entered. Returns the paths hidden (none where the kernel
-    refuses; the grader notes it).
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNS) != 0:
-            return []
-        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-            return []
-        done = []
-        for path in paths:
-            ok = path != "/" and os.path.isdir(path)
-            if ok and libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, b"size=1m") == 0:
-                done.append(path)
-        if done:
-            home = os.path.join(done[-1], "sandbox")
-            os.mkdir(home)
-            if libc.mount(b".", home.encode(), None, MS_BIND, None) != 0:
-                raise OSError("cannot bind the sandbox back")
-            os.chdir(home)
-        return done
-    except (OSError, AttributeError):
-        return []
+confined = False  # the kernel confinement of grader/confine.py holds this process
 
 
 def set_limits(limits: dict[str, float]) -> None:
-    """Memory, output (file size) and, when given, CPU-time limits of this process."""
+    """Memory, output (file size), process-count and, when given, CPU-time limits."""
     memory = int(limits["memory_mb"] * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     if "cpu_seconds" in limits:
@@ -110,22 +64,78 @@ def set_limits(limits: dict[str, float]) -> None:
     out = int(limits["output_kb"] * 1024)
     resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Processes (threads count too) of this uid in this user namespace; process creation
+    # is refused by the seccomp filter anyway, this bounds threads.
+    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
     # CPython ignores SIGXFSZ at startup, so a write past the cap would only raise
     # OSError in the student's code; restore the default so the cap stops the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
-def redirect_stdio() -> tuple[int, int]:
+def redirect_stdio(log_fd: int) -> tuple[int, int]:
     """Keep private copies of stdin and stdout for the protocol; then read nothing
-    from fd 0 and send fds 1 and 2 (the student's prints) to output.log, whose size
-    the output limit caps. Returns (requests fd, replies fd)."""
+    from fd 0 and send fds 1 and 2 (the student's prints) to ``log_fd``, the output log
+    the grader opened (its size is capped by the output limit). Returns (requests fd,
+    replies fd)."""
     requests, replies = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+    os.close(null)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    if log_fd > 2:
+        os.close(log_fd)
     return requests, replies
+
+
+def enter_confinement(folder: str) -> str:
+    """The start of a confined process (grader/confine.py): new namespaces, then fork.
+
+    Three processes: this one stays outside the new PID namespace; its child is PID 1
+    there (the kernel kills everything in the namespace when it dies, and ignores
+    signals to it that it has no handler for, so it runs no student code); PID 1's child
+    runs the student's code. The two grader processes run no student code: each waits
+    for its child and the outer one exits the way the student's process did (status or
+    signal), so the grader sees how it died. Returns the folder's path as the student's
+    process sees it.
+    """
+    from grader import confine
+
+    confine.enter_namespaces()
+    confine.bind_layout(folder)
+    status_r, status_w = os.pipe()
+    outer = os.fork()
+    if outer:
+        os.close(status_w)
+        _detach_stdio()
+        os.waitpid(outer, 0)
+        raw = os.read(status_r, 16)
+        status = int(raw) if raw.isdigit() else 256
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            signal.signal(sig, signal.SIG_DFL)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            os.kill(os.getpid(), sig)
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+    confine.die_with_parent()
+    os.close(status_r)
+    inner = os.fork()
+    if inner:  # PID 1
+        _detach_stdio()
+        _, status = os.waitpid(inner, 0)
+        os.write(status_w, str(status).encode())
+        os._exit(0)
+    os.close(status_w)
+    confine.die_with_parent()
+    return confine.RUN
+
+
+def _detach_stdio() -> None:
+    """Let go of the protocol pipes: they reach EOF when the student's process dies."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _text(value: object, limit: int = MAX_TEXT) -> str:
@@ -531,8 +541,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         return {
             "modules": modules,
             "blocked_imports": list(blocked_imports),
-            "network_isolated": network_isolated,
-            "hidden": hidden,
+            "network_isolated": confined,
+            "hidden": ["everything outside its folder"] if confined else [],
         }
     steps = request["steps"]
     for mod in _modules(steps):  # imported first, so that a hang here is named as such
@@ -569,18 +579,26 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    limits = json.loads(sys.argv[1])
-    global network_isolated
-    network_isolated = isolate_network()
-    hidden.extend(_hide(limits.get("hide", [])))
-    set_limits(limits)
+    config = json.loads(sys.argv[1])
+    global confined
+    root = config["folder"]
+    if config["confine"]:
+        root = enter_confinement(root)
+    os.chdir(os.path.join(root, "work"))
+    requests_fd, replies_fd = redirect_stdio(config["log_fd"])
+    set_limits(config)
+    if config["confine"]:
+        from grader import confine
+
+        code, pkg = os.path.join(root, "code"), os.path.join(root, "pkg")
+        confine.lock_down(read=[code, pkg], write=[os.path.join(root, "work")])
+        confined = True
     sys.setrecursionlimit(1000)  # the default, whatever the parent had
-    requests_fd, replies_fd = redirect_stdio()
     requests = os.fdopen(requests_fd, "rb")
     replies = os.fdopen(replies_fd, "wb")
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.path.insert(0, os.path.join(os.getcwd(), "pkg"))
+    sys.path.insert(0, os.path.join(root, "pkg"))
     sys.meta_path.insert(0, _Blocker())
     dumps = json.dumps
     for line in requests:
@@ -595,4 +613,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # Started by path with -I: the grader package (worker, confine) is the folder above.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     main()

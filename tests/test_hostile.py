@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,43 +85,6 @@ def assert_survived(graded: Graded) -> None:
     assert GRADER_ERROR not in status_of(graded).values(), [
         (o.id, o.summary) for o in graded.outcomes if o.status == GRADER_ERROR
     ]
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie waiting to be reaped is dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def read_pids(path: Path) -> list[int]:
-    return [int(x) for x in path.read_text().split()] if path.exists() else []
-
-
-@pytest.fixture
-def pid_file() -> Iterator[Path]:
-    """Where a hostile submission records the pids it spawns; anything left is killed.
-
-    Not under the temp dir or the repository: the sandbox hides both from the child.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="minigrad-pids-", dir="/var/tmp"))
-    path = folder / "spawned.pids"
-    yield path
-    for pid in read_pids(path):
-        if alive(pid) and _ours(pid):
-            os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _ours(pid: int) -> bool:
-    """The pid still runs what the submission spawned (not a recycled pid)."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return argv[:2] == [b"sleep", b"600"] or any(a.endswith(b"worker.py") for a in argv)
 
 
 # ---------------------------------------------------------------- (a) a hang
@@ -385,47 +349,6 @@ def test_numpy_tried_at_run_time_loses_the_imports_point(tmp_path: Path) -> None
     assert graded.lab_score("lab01") == (35.0, 36.0)
 
 
-# ---------------------------------------------------------------- (j) processes left behind
-def spawn_once(code: str) -> tuple[str, str]:
-    """Run ``code`` on the first ``a + b`` of each student process only."""
-    guarded = (
-        'if not globals().get("_SPAWNED"):\n    globals()["_SPAWNED"] = True\n    '
-        + code.replace("\n", "\n    ")
-    )
-    return before_add(guarded)
-
-
-def spawners(pid_file: Path) -> dict[str, str]:
-    record = f'open("{pid_file}", "a").write(f"{{_pid}}\\n")'
-    popen = '_pid = __import__("subprocess").Popen(["sleep", "600"]{}).pid\n'
-    fork = (
-        '_pid = __import__("os").fork()\n'
-        "if _pid == 0:\n"
-        '    __import__("time").sleep(600)\n'
-        '    __import__("os")._exit(0)\n'
-    )
-    return {
-        "popen": popen.format("") + record,
-        "fork": fork + record,
-        "popen_new_session": popen.format(", start_new_session=True") + record,
-    }
-
-
-@pytest.mark.parametrize("how", ["popen", "fork", "popen_new_session"])
-def test_no_process_is_left_behind(tmp_path: Path, pid_file: Path, how: str) -> None:
-    sub = patched_reference(tmp_path, how, *spawn_once(spawners(pid_file)[how]))
-    graded = run_checks(sub, rubric=FAST)
-    assert_survived(graded)
-    spawned = read_pids(pid_file)
-    assert spawned, "the submission should have spawned a process"
-    assert graded.lab_score("lab01") == (36.0, 36.0)
-    deadline = time.monotonic() + 2
-    while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [pid for pid in spawned if alive(pid)]
-    assert left == [], f"processes left running after grading: {left}"
-
-
 # ---------------------------------------------------------------- (k) fake replies on fd 1
 def test_fake_reply_on_stdout_does_not_break_grading(tmp_path: Path) -> None:
     sub = patched_reference(
@@ -570,3 +493,545 @@ def test_student_code_cannot_read_the_reference_or_other_submissions(tmp_path: P
     lost = {o.id for o in graded.outcomes if o.status != PASSED and o.max_score > 0}
     assert lost <= {"lab02.quality"}, (lost, graded.notes)
     assert not any("could see the file system" in note for note in graded.notes)
+
+
+# ================================================================ the attack batch
+# One submission per attack class of issue 10, graded as one batch by the command line
+# (`--jobs 2`), as root and as an unprivileged user where the suite can drop to one
+# (as root: a system user made with useradd, running a Python it can read; as a normal
+# user: that user). Each attack tries its escape at import (or in its own tests), prints
+# HELD when every attempt failed and ESCAPED:<what> otherwise, and keeps the engine
+# working, so its report shows both that the attack ran and what it earned.
+USER = "minigrad-hostile"
+SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
+SITE_DIRS = sorted({p for p in __import__("sys").path if p.endswith("site-packages")})
+SECRET = "CANARY-" + os.urandom(8).hex()
+LABS = ["--lab", "lab01", "--lab", "bonus"]
+
+
+def _probe(body: str) -> str:
+    """Attack code run at import: ``ok`` collects what succeeded; never raises."""
+    indented = "    " + body.strip().replace("\n", "\n    ")
+    return (
+        "def _attack():\n"
+        "    import os, sys, ctypes, signal, stat\n"
+        "    ok = []\n"
+        "    def grab(path):\n"
+        "        try:\n"
+        "            with open(path, 'rb') as f:\n"
+        "                ok.append('read ' + path + ': ' + f.read(300).decode('latin-1'))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    def scribble(path, mode='a'):\n"
+        "        try:\n"
+        "            with open(path, mode) as f:\n"
+        "                f.write('# tampered\\n')\n"
+        "            ok.append('wrote ' + path)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        f"{indented}\n"
+        "    print('ESCAPED:' + ' | '.join(ok) if ok else 'HELD', flush=True)\n"
+        "\n"
+        "\n"
+        "try:\n"
+        "    _attack()\n"
+        "except BaseException as _exc:\n"
+        "    print('HELD (attack stopped: ' + type(_exc).__name__ + ')', flush=True)\n"
+    )
+
+
+def _targets(ctx: dict[str, Any]) -> str:
+    return (
+        f"REF = {str(REFERENCE_PKG / 'scalar.py')!r}\n"
+        f"RUBRIC = {str(ROOT / 'grader' / 'rubric.toml')!r}\n"
+        f"CATALOG = {str(ROOT / 'grader' / 'mistakes' / 'catalog.toml')!r}\n"
+        f"CANARY = {ctx['canary']!r}\n"
+        f"SITES = {SITE_DIRS!r}\n"
+        f"OUTS = {ctx['outs']!r}\n"
+    )
+
+
+ATTACKS: dict[str, str] = {
+    "tmpfs_lifted": """
+libc = ctypes.CDLL(None, use_errno=True)
+for m in ("/tmp/run", "/tmp", "/"):
+    if libc.umount2(m.encode(), 2) == 0:
+        ok.append("umount " + m)
+for p in (REF, RUBRIC, CATALOG, CANARY):
+    grab(p)
+""",
+    "proc_root_cwd_mem": """
+for pid in [os.getppid(), 1, *range(2, 4000)]:
+    for p in (f"/proc/{pid}/root{REF}", f"/proc/{pid}/cwd/rubric.toml", f"/proc/{pid}/environ"):
+        grab(p)
+    try:
+        with open(f"/proc/{pid}/mem", "rb") as f:
+            f.seek(0x400000)
+            ok.append("mem " + str(len(f.read(64))))
+    except (OSError, ValueError, OverflowError):
+        pass
+""",
+    "setns_mount_and_net": """
+libc = ctypes.CDLL(None, use_errno=True)
+for pid in range(1, 4000):
+    for ns in ("mnt", "net", "user", "pid"):
+        try:
+            fd = os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
+        except OSError:
+            continue
+        if libc.setns(fd, 0) == 0:
+            ok.append(f"setns {pid} {ns}")
+libc.unshare(0x40000000) == 0 and ok.append("unshare net")
+scribble(RUBRIC)
+""",
+    "writes_repo_and_env": """
+scribble(RUBRIC)
+scribble(REF)
+scribble(os.path.join(os.path.dirname(RUBRIC), "report.py"))
+scribble(os.path.join(os.path.dirname(RUBRIC), "__pycache__", "score.cpython-311.pyc"), "w")
+for site in SITES:
+    scribble(os.path.join(site, "zz_minigrad_evil.pth"), "w")
+scribble(CANARY)
+""",
+    "overwrites_classmates": """
+for out in OUTS:
+    for name in ("z_reference", "grades.csv"):
+        scribble(os.path.join(out, name, "report.md"), "w")
+        scribble(os.path.join(out, "grades.csv"), "w")
+""",
+    "grandchild_outlives": """
+try:
+    import subprocess
+    subprocess.Popen(["sleep", "6000.5"], start_new_session=True)
+    ok.append("popen")
+except OSError:
+    pass
+try:
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        os.execvp("sleep", ["sleep", "6000.5"])
+    ok.append("fork")
+except OSError:
+    pass
+""",
+    "signals_the_grader": """
+for pid in [os.getppid(), *range(1, 4000)]:
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            if pid != os.getpid():
+                os.kill(pid, sig)
+                ok.append(f"kill {pid} {sig}") if pid > 1 else None
+        except OSError:
+            pass
+try:
+    os.kill(-1, signal.SIGKILL)
+except OSError:
+    pass
+""",
+    "fork_storm": """
+made = 0
+for _ in range(2000):
+    try:
+        if os.fork() == 0:
+            import time
+            time.sleep(600)
+            os._exit(0)
+        made += 1
+    except OSError:
+        break
+made and ok.append(f"forks={made}")
+""",
+    "output_log_symlink": """
+for p in ("output.log", "../output.log"):
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+    try:
+        os.symlink(REF, p)
+        ok.append("symlink " + p) if p.startswith("..") else None
+    except OSError:
+        pass
+""",
+    "output_log_fifo": """
+for p in ("../output.log", "../work2"):
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+    try:
+        os.mkfifo(p)
+        ok.append("fifo " + p)
+    except OSError:
+        pass
+""",
+    "swaps_file_before_lint": """
+import threading
+def swap():
+    try:
+        with open(__file__, "w") as f:
+            f.write("")
+        ok.append("swapped " + __file__)
+    except OSError:
+        pass
+t = threading.Thread(target=swap)
+t.start()
+t.join()
+""",
+    "poisons_tool_cache": """
+for p in ("/tmp/minigrad-grader-mypy-cache", "/tmp/minigrad-mypy-cache-x", "/var/tmp/x"):
+    scribble(p, "w")
+""",
+    "removes_import_blocker": """
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_Blocker"]
+sys.path.extend(SITES)
+try:
+    import torch
+    ok.append("torch " + torch.__version__)
+except BaseException:
+    pass
+""",
+    "forges_replies": """
+import json
+for fd in range(3, 40):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            for i in range(1, 60):
+                line = {"id": i, "ok": True, "reads": {}, "error": None}
+                os.write(fd, json.dumps(line).encode() + b"\\n")
+    except OSError:
+        pass
+main = sys.modules.get("__main__")
+if main is not None and hasattr(main, "handle"):
+    main.handle = lambda request: {"reads": {}, "error": None, "blocked_imports": []}
+""",
+    "over_deep_reply": """
+for fd in range(3, 40):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, b'{"id": 1, "ok": true, "reads": ' + b"[" * 200000 + b"\\n")
+    except OSError:
+        pass
+""",
+}
+
+INJECTION = (
+    "```\\n# INJECTED HEADING\\n| a | b |\\n\\x1b[31mred\\x1b[0m \\x00\\x07\\x1b]0;title\\x07"
+    " <&> ]]> =HYPERLINK(1)"
+)
+
+
+def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
+    """Every attack submission, an honest skeleton and a clean reference."""
+    for name, body in ATTACKS.items():
+        folder = copy_package(batch, name)
+        code = _targets(ctx) + _probe(body)
+        if name == "forges_replies":
+            folder = batch / name
+            shutil.rmtree(folder)
+            copy_package(batch, name, SKELETON_PKG)
+        patch(folder, AFTER_IMPORTS, AFTER_IMPORTS + code + "\n")
+    copy_package(batch, "honest_skeleton", SKELETON_PKG)
+    copy_package(batch, "z_reference")
+    # Markdown / CSV / JUnit / ANSI injection, in the name and in the messages.
+    inject = copy_package(batch, "=HYPERLINK(1)injected")
+    patch(inject, ADD_LINE, f'raise ValueError("{INJECTION}")\n        ' + ADD_LINE)
+    patch(inject, AFTER_IMPORTS, AFTER_IMPORTS + f'print("{INJECTION}")\n')
+    huge = copy_package(batch, "megabyte_message")
+    patch(huge, ADD_LINE, 'raise ValueError("m" * 1_000_000)\n        ' + ADD_LINE)
+    for name in ("grades.csv", "summary.md", "index.html"):
+        copy_package(batch, name)
+    # Symlinks: the package and the tests pointing into the course repository.
+    linked = batch / "symlinked_package"
+    (linked / "src").mkdir(parents=True)
+    (linked / "src" / "minigrad").symlink_to(REFERENCE_PKG)
+    (linked / "tests").symlink_to(ROOT / "reference" / "tests")
+    # Students' own tests: writes into the grader, a pipe held open, a folder detector.
+    writer = copy_package(batch, "tests_write_the_grader")
+    (writer / "tests").mkdir()
+    (writer / "tests" / "test_tamper.py").write_text(
+        _targets(ctx)
+        + "import os\n\n\ndef test_tamper() -> None:\n"
+        + "    pths = [os.path.join(s, 'zz_evil.pth') for s in SITES]\n"
+        + "    for path in (RUBRIC, REF, CANARY, *pths):\n"
+        + "        try:\n            open(path, 'a').write('# tampered')\n"
+        + "        except OSError:\n            pass\n"
+    )
+    holder = copy_package(batch, "tests_hold_the_pipe")
+    (holder / "tests").mkdir()
+    (holder / "tests" / "test_hold.py").write_text(
+        "import os\nimport time\n\n\ndef test_hold() -> None:\n    try:\n"
+        "        if os.fork() == 0:\n            time.sleep(6000.5)\n    except OSError:\n"
+        "        pass\n"
+    )
+    detector = copy_package(batch, "tests_detect_the_folder")
+    (detector / "tests").mkdir()
+    (detector / "tests" / "test_detect.py").write_text(
+        "import os\nimport time\n\nimport minigrad.scalar\n\n\ndef test_detect() -> None:\n"
+        "    path = minigrad.scalar.__file__\n"
+        "    old = os.stat(path).st_mtime < time.time() - 3600 * 24 * 365 * 3\n"
+        "    assert 'reference' in path or 'variant' not in path and old and os.getpid() != 2\n"
+    )
+
+
+def _secrets() -> list[str]:
+    """Lines of hidden files that must never appear in a report."""
+    ref = (REFERENCE_PKG / "scalar.py").read_text().splitlines()
+    skeleton = set((SKELETON_PKG / "scalar.py").read_text().splitlines())
+    hidden = [line.strip() for line in ref if len(line.strip()) > 30 and line not in skeleton]
+    catalog = (ROOT / "grader" / "mistakes" / "catalog.toml").read_text().splitlines()
+    return [SECRET, *hidden[:5], *[c.strip() for c in catalog if len(c.strip()) > 40][:3]]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.rglob("*"))
+        if not p.is_symlink()
+    }
+
+
+def _sleepers() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"6000.5" in argv:
+            found.append(int(entry))
+    return found
+
+
+def _user_python() -> tuple[list[str], str]:
+    """(argv prefix running a Python as the unprivileged USER, '') or ([], why not)."""
+    import subprocess
+    import sys
+
+    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
+        made = subprocess.run(
+            [
+                shutil.which("useradd", path=SBIN) or "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                USER,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            return [], f"useradd {USER} failed: {made.stderr.strip()}"
+    runuser = shutil.which("runuser", path=SBIN) or "runuser"
+    run_as = [runuser, "-u", USER, "--"]
+    if subprocess.run([*run_as, sys.executable, "-c", "import torch"]).returncode == 0:
+        return [*run_as, sys.executable], ""
+    # Our interpreter is unreadable (e.g. under /root): a venv of the system's Python of
+    # the same version, seeing our site-packages through a .pth file.
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    base = shutil.which(version, path="/usr/bin:/usr/local/bin")
+    if base is None:
+        return [], f"no {version} readable by {USER} (ours is unreadable to other users)"
+    venv = Path("/var/tmp/minigrad-hostile-venv")
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site = venv / "lib" / version / "site-packages"
+        (site / "minigrad-test-env.pth").write_text("\n".join(SITE_DIRS) + "\n")
+    if subprocess.run([*run_as, str(python), "-c", "import torch"]).returncode != 0:
+        return [], f"{USER} cannot import our packages through {venv}"
+    return [*run_as, str(python)], ""
+
+
+def _legs() -> list[str]:
+    if os.geteuid() != 0:
+        return ["user"]  # we are the unprivileged user
+    _, why = _user_python()
+    if why:
+        print(f"test_hostile: no unprivileged leg: {why}")
+        return ["root"]
+    return ["root", "user"]
+
+
+LEGS = _legs()
+
+
+@pytest.fixture(scope="module")
+def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
+    """Grade the attack batch once per leg; what each leg left behind."""
+    import subprocess
+    import sys
+
+    from grader.integrity import fingerprint
+
+    work = Path(tempfile.mkdtemp(prefix="minigrad-hostile-", dir="/var/tmp"))
+    work.chmod(0o755)
+    canary = work / "canary.txt"
+    canary.write_text(SECRET + "\n")
+    canary.chmod(0o666)  # writable by anyone: only the confinement protects it
+    outs = {leg: work / f"out-{leg}" for leg in LEGS}
+    ctx = {"canary": str(canary), "outs": [str(o) for o in outs.values()]}
+    batch = work / "batch"
+    _build_batch(batch, ctx)
+    for path in [batch, *batch.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    results: dict[str, dict[str, object]] = {}
+    try:
+        for leg, out in outs.items():
+            out.mkdir()
+            before = (fingerprint(), _digest(batch), canary.read_text())
+            if leg == "user" and os.geteuid() == 0:
+                prefix, _ = _user_python()
+                shutil.chown(out, USER)
+            else:
+                prefix = [sys.executable]
+            start = time.monotonic()
+            done = subprocess.run(
+                [*prefix, "-m", "grader", str(batch), "--out", str(out), "--jobs", "2", *LABS],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                timeout=600,
+            )
+            after = (fingerprint(), _digest(batch), canary.read_text())
+            results[leg] = {
+                "code": done.returncode,
+                "stdout": done.stdout,
+                "stderr": done.stderr,
+                "seconds": time.monotonic() - start,
+                "unchanged": before == after,
+                "out": out,
+                "sleepers": _sleepers(),
+            }
+        yield results
+    finally:
+        for pid in _sleepers():
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    """grades.csv by submission name (a name a spreadsheet would run is quoted: "'=")."""
+    with (out / "grades.csv").open(newline="") as handle:
+        return {row["name"].removeprefix("'"): row for row in csv.DictReader(handle)}
+
+
+def _outside_fences(markdown: str) -> list[str]:
+    """The lines of ``markdown`` that are not inside a fenced code block."""
+    lines, fence = [], ""
+    for line in markdown.splitlines():
+        if fence:
+            if line.strip() == fence:
+                fence = ""
+        elif line.startswith("```"):
+            fence = line[: len(line) - len(line.lstrip("`"))]
+        else:
+            lines.append(line)
+    return lines
+
+
+def _report(out: Path, name: str) -> str:
+    return (out / name / "report.md").read_text()
+
+
+@pytest.mark.parametrize("leg", LEGS)
+def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
+    graded_batch: dict[str, dict[str, object]], leg: str
+) -> None:
+    run = graded_batch[leg]
+    out = run["out"]
+    assert isinstance(out, Path)
+    assert run["code"] == 0, (run["stdout"], run["stderr"])
+    assert run["unchanged"], "a file outside the children's scratch folders changed"
+    assert run["sleepers"] == [], "a process outlived grading"
+    assert "UNCONFINED" not in str(run["stdout"]) + str(run["stderr"])
+    rows = _rows(out)
+    names = {*ATTACKS, "honest_skeleton", "z_reference", "megabyte_message"}
+    names |= {"tests_write_the_grader", "tests_hold_the_pipe", "tests_detect_the_folder"}
+    names |= {"symlinked_package", "=HYPERLINK(1)injected"}
+    names |= {"grades.csv_submission", "summary.md_submission", "index.html_submission"}
+    assert set(rows) == names
+    for name in names:
+        for report in ("results.json", "report.md", "junit.xml", "report.html"):
+            assert (out / name / report).is_file(), f"{name}/{report}"
+    # Every report, every class file: no hidden content, no escape sequence.
+    secrets = _secrets()
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            for secret in secrets:
+                assert secret not in text, (path, secret)
+            assert "\x1b" not in text, path
+    assert "\x1b" not in str(run["stdout"])
+
+
+@pytest.mark.parametrize("leg", LEGS)
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_each_attack_ran_and_was_held(
+    graded_batch: dict[str, dict[str, object]], leg: str, attack: str
+) -> None:
+    out = graded_batch[leg]["out"]
+    assert isinstance(out, Path)
+    report = _report(out, attack)
+    assert "ESCAPED" not in report, report
+    rows = _rows(out)
+    honest = "honest_skeleton" if attack == "forges_replies" else "z_reference"
+    assert float(rows[attack]["total"]) <= float(rows[honest]["total"])
+    assert rows[attack]["status"] == "graded", report
+    if attack not in ("over_deep_reply", "forges_replies"):
+        assert "HELD" in report, report  # the attack ran to its end
+        results = json.loads((out / attack / "results.json").read_text())
+        lost = {
+            t["name"].split(":")[0].split()[-1]
+            for t in results["tests"]
+            if t.get("max_score") and t["score"] < t["max_score"]
+        }
+        assert lost <= {"lab01.imports"}, lost  # importing os/ctypes/... costs that only
+
+
+@pytest.mark.parametrize("leg", LEGS)
+def test_students_tests_cannot_write_hold_or_detect(
+    graded_batch: dict[str, dict[str, object]], leg: str
+) -> None:
+    out = graded_batch[leg]["out"]
+    assert isinstance(out, Path)
+    rows = _rows(out)
+    assert rows["z_reference"]["total"] == "36"  # lab01 in full: the rubric held
+    assert rows["tests_detect_the_folder"]["bonus"] == "0"
+    results = json.loads((out / "tests_detect_the_folder" / "results.json").read_text())
+    bonus = next(t for t in results["tests"] if "tests.catch_mistakes" in t["name"])
+    assert bonus["score"] == 0
+    assert float(graded_batch[leg]["seconds"]) < 300  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("leg", LEGS)
+def test_symlinks_names_and_injection_are_defused(
+    graded_batch: dict[str, dict[str, object]], leg: str
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    out = graded_batch[leg]["out"]
+    assert isinstance(out, Path)
+    rows = _rows(out)
+    linked = json.loads((out / "symlinked_package" / "results.json").read_text())
+    assert rows["symlinked_package"]["status"] == "invalid"
+    assert rows["symlinked_package"]["total"] == "0"
+    assert "is a symlink" in linked["output"] or "symlink" in _report(out, "symlinked_package")
+    for name in ("grades.csv", "summary.md", "index.html"):
+        assert rows[f"{name}_submission"]["total"] == "36"
+    assert (out / "summary.md").read_text().startswith("#") or (out / "summary.md").stat().st_size
+    injected = "=HYPERLINK(1)injected"
+    with (out / "grades.csv").open(newline="") as handle:
+        cells = [row[0] for row in csv.reader(handle)]
+    assert f"'{injected}" in cells
+    for name in (injected, "megabyte_message"):
+        ET.parse(out / name / "junit.xml")  # valid XML whatever the messages hold
+        assert "# INJECTED HEADING" not in _outside_fences(_report(out, name))
+        size = sum(p.stat().st_size for p in (out / name).iterdir())
+        assert size < 600_000, (name, size)

@@ -19,7 +19,6 @@ from grader.rubric import RUBRIC
 
 RUFF_RULES = ["--select", "E,F,W,I,B,UP,SIM,RUF", "--ignore", "UP007", "--line-length", "100"]
 TOOL_SECONDS = 120.0
-_MYPY_CACHE = Path(tempfile.gettempdir()) / "minigrad-grader-mypy-cache"
 
 
 RUFF = [
@@ -43,20 +42,25 @@ MYPY = [
     "--no-error-summary",
     "--show-error-codes",
     "--cache-dir",
-    str(_MYPY_CACHE),
+    "{cache}",  # a fresh folder per run: a cache one submission poisoned serves no other
     "-p",
     "minigrad",
 ]
 
 
 class _Tool:
-    """ruff or mypy, started in the background on the copied source; its output later."""
+    """ruff or mypy, started in the background on the copied source; its output later.
+
+    A crash (an exit status other than 0 or 1) is the grader's error (RuntimeError),
+    never an empty list of findings.
+    """
 
     def __init__(self, args: list[str], cwd: Path) -> None:
         self.name = args[0]
         self.started = time.monotonic()
+        self.cache = tempfile.TemporaryDirectory(prefix=f"minigrad-{self.name}-cache-")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", *args],
+            [sys.executable, "-m", *(a.replace("{cache}", self.cache.name) for a in args)],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -67,17 +71,21 @@ class _Tool:
     def output(self) -> str:
         left = max(0.0, TOOL_SECONDS - (time.monotonic() - self.started))
         try:
-            printed, _ = self.proc.communicate(timeout=left)
+            printed, errors = self.proc.communicate(timeout=left)
         except subprocess.TimeoutExpired as exc:
             self.stop()
             late = f"{self.name} did not finish within {TOOL_SECONDS:g} s on your code"
             raise Fail(late) from exc
+        if self.proc.returncode not in (0, 1):
+            tail = (errors or printed).strip().splitlines()[-1:]
+            raise RuntimeError(f"{self.name} crashed (exit status {self.proc.returncode}): {tail}")
         return printed
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.communicate()
+        self.cache.cleanup()
 
 
 def start(ctx: Context) -> None:

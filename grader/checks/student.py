@@ -14,7 +14,8 @@ def catch_mistakes(ctx: Context) -> None:
     VARIANTS = behavioural(ALL)
     if not test_files(ctx.submission):
         raise NotRun("no tests/test_*.py in your submission: write tests to earn this bonus")
-    verdict = grade_tests(ctx.submission, ctx.sandbox.limits)
+    box = ctx.sandbox
+    verdict = grade_tests(ctx.submission, box.limits, box.deadline, box.tests)
     mistake_of = {v.id: v.mistake for v in VARIANTS}
     missed = sorted({mistake_of[v] for v in verdict.missed})
     share = len(verdict.caught) / len(VARIANTS)

@@ -1,0 +1,176 @@
+"""The confinement primitives (grader/confine.py), the reply parser, the escaping of
+student text, submission discovery's refusals, the integrity check and the refusal to
+grade unconfined without --trust-submissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from grader import cli, escape, integrity, sandbox
+from grader.confine import available, seccomp_program
+from grader.discover import find
+from grader.sandbox import TRUST_ENV, parse_reply, prepare_code
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import ctypes, json, os, socket, sys
+sys.path.insert(0, sys.argv[1] + "/code")
+from grader import confine
+from grader.worker import enter_confinement
+root = enter_confinement(sys.argv[1])
+confine.lock_down(read=[root + "/code"], write=[root + "/work"])
+libc = ctypes.CDLL(None, use_errno=True)
+found = {"pid": os.getpid()}
+def attempt(name, action):
+    try:
+        action()
+        found[name] = "allowed"
+    except OSError as exc:
+        found[name] = exc.errno
+attempt("write_scratch", lambda: open(root + "/work/x", "w").write("x"))
+attempt("write_code", lambda: open(root + "/code/x", "w").write("x"))
+attempt("read_repo", lambda: open(sys.argv[2]).read())
+attempt("read_proc", lambda: open("/proc/1/environ").read())
+attempt("fork", os.fork)
+attempt("socket", socket.socket)
+def call(fn, *args):
+    if getattr(libc, fn)(*args) != 0:
+        raise OSError(ctypes.get_errno(), fn)
+attempt("mount", lambda: call("mount", b"none", b"/tmp", b"tmpfs", 0, None))
+attempt("umount", lambda: call("umount2", b"/tmp/run", 2))
+attempt("unshare", lambda: call("unshare", 0x40000000))
+attempt("setns", lambda: call("setns", os.open("/dev/null", os.O_RDONLY), 0))
+attempt("ptrace", lambda: call("ptrace", 16, 1, None, None))
+print(json.dumps(found), flush=True)
+"""
+
+
+def test_this_machine_can_confine() -> None:
+    # The suite runs where the grader runs: it must be able to confine (or say why).
+    assert available() == ""
+
+
+def test_a_confined_process_is_held_by_namespaces_landlock_and_seccomp(tmp_path: Path) -> None:
+    prepare_code(tmp_path)
+    (tmp_path / "work").mkdir()
+    secret = ROOT / "grader" / "rubric.toml"
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE, str(tmp_path), str(secret)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = json.loads(done.stdout)
+    eperm, eacces = 1, 13
+    assert found["pid"] == 2  # PID 1 of the new namespace is the grader's waiting process
+    assert found["write_scratch"] == "allowed"
+    for name in ("write_code", "read_repo", "read_proc"):
+        assert found[name] == eacces, name
+    for name in ("fork", "socket", "mount", "umount", "unshare", "setns", "ptrace"):
+        assert found[name] == eperm, name
+
+
+def test_the_seccomp_program_is_a_whole_number_of_instructions() -> None:
+    code = seccomp_program()
+    assert len(code) % 8 == 0 and 0 < len(code) // 8 < 4096  # BPF_MAXINSNS
+
+
+def test_replies_too_deep_or_not_json_are_refused() -> None:
+    assert parse_reply(b'{"id": 1, "reads": {"a": [1, [2]]}}') == {
+        "id": 1,
+        "reads": {"a": [1, [2]]},
+    }
+    assert parse_reply(b'{"id": 1, "x": ' + b"[" * 100_000) is None
+    assert parse_reply(b'{"id": 1, "x": ' + b"[" * 40 + b"]" * 40 + b"}") is None
+    assert parse_reply(b"not json") is None
+
+
+def test_student_text_is_escaped_and_capped() -> None:
+    text = "a\x1b[31mred\x1b[0m\x00\x07b\x1b]0;title\x07c\ud800"
+    assert escape.clean(text) == "aredbc"
+    assert escape.console("x\ny") == "x y"
+    assert escape.md_line("one\n# heading\n| table |") == "one # heading | table |"
+    assert escape.fence("``` no ````")[0] == "`````"
+    for bad in ("=1+1", "+1", "-1", "@SUM(A1)"):
+        assert escape.csv_cell(bad) == "'" + bad
+    assert escape.csv_cell("alice") == "alice"
+    assert len(escape.clean("m" * 1_000_000)) < escape.MAX_FIELD + 20
+    ET.fromstring(f"<a>{escape.clean(chr(0) + chr(0xFFFE) + '&amp;')}</a>")
+
+
+def test_symlinks_special_files_and_class_file_names_are_refused_or_renamed(
+    tmp_path: Path,
+) -> None:
+    batch = tmp_path / "batch"
+    for name in ("linked", "fifo", "grades.csv", "fine"):
+        (batch / name / "src" / "minigrad").mkdir(parents=True)
+        (batch / name / "src" / "minigrad" / "scalar.py").write_text("x = 1\n")
+    (batch / "linked" / "tests").symlink_to(ROOT / "reference" / "tests")
+    os.mkfifo(batch / "fifo" / "src" / "minigrad" / "output.log")
+    subs = {s.name: s for s in find([batch])}
+    assert set(subs) == {"linked", "fifo", "grades.csv_submission", "fine"}
+    assert subs["linked"].problem == (
+        "tests is a symlink: submissions may hold only regular files and folders"
+    )
+    assert "src/minigrad/output.log is a special file" in subs["fifo"].problem
+    assert subs["fine"].problem == subs["grades.csv_submission"].problem == ""
+
+
+def test_a_change_to_the_grader_aborts_the_batch_naming_the_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = tmp_path / "tamperer"
+    (sub / "src" / "minigrad").mkdir(parents=True)
+    (sub / "src" / "minigrad" / "scalar.py").write_text("x = 1\n")
+    prints = iter([{"grader/rubric.toml": "a"}, {"grader/rubric.toml": "b"}])
+    monkeypatch.setattr(cli, "fingerprint", lambda: next(prints))
+    assert cli.main([str(sub), "--out", str(tmp_path / "out"), "--lab", "lab01"]) == 1
+    err = capsys.readouterr().err
+    assert "batch aborted" in err and "tamperer" in err and "grader/rubric.toml" in err
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    # The real fingerprint covers the grader's code and the environment's .pth files.
+    found = integrity.fingerprint()
+    assert str(ROOT / "grader" / "rubric.toml") in found
+    assert any(p.endswith("/*") for p in found)
+
+
+def test_unconfined_grading_needs_trust_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    monkeypatch.setattr(sandbox, "_mode", "the kernel offers no Landlock (test)")
+    sub = tmp_path / "someone"
+    (sub / "src").mkdir(parents=True)
+    (sub / "src" / "minigrad").symlink_to(ROOT / "reference" / "src" / "minigrad")
+    out = tmp_path / "out"
+    assert cli.main([str(sub), "--out", str(out), "--lab", "lab01"]) == 2
+    assert "cannot confine student code here" in capsys.readouterr().err
+    (sub / "src" / "minigrad").unlink()
+    (sub / "src" / "minigrad").mkdir()
+    for path in (ROOT / "reference" / "src" / "minigrad").glob("*.py"):
+        (sub / "src" / "minigrad" / path.name).write_bytes(path.read_bytes())
+    args = [str(sub), "--out", str(out), "--lab", "lab01", "--trust-submissions"]
+    assert cli.main(args) == 0
+    assert "UNCONFINED" in (out / "someone" / "report.md").read_text()
+    assert "UNCONFINED" in (out / "summary.md").read_text()
+    assert "UNCONFINED" in capsys.readouterr().out
+
+
+def test_test_ids_are_the_names_the_student_wrote() -> None:
+    from grader.student_tests import known_test
+
+    tests = {"test_a.py": b"import pytest\n\n\ndef test_add():\n    pass\n"}
+    assert known_test("test_a.py::test_add", tests) == "test_a.py::test_add"
+    # Parametrize ids (which a test could compute from the engine's source) are dropped.
+    assert known_test("test_a.py::test_add[class Value: ...]", tests) == "test_a.py::test_add"
+    made = known_test("test_a.py::test_class_Value_def___add__", tests)
+    assert made == "test_a.py::<a test made at run time>"
+    assert known_test("../../reference/x.py::test", tests) == "<a test outside your test files>"
