@@ -392,10 +392,20 @@ class Sandbox:
 
     def _where(self, payload: dict[str, Any], request_id: int) -> tuple[str, str, str] | None:
         """The kind, label and code of the step the child was on (from its progress file)."""
+        # The worker writes it in its own folder (work/), which student code can also
+        # write: never follow a link, read a few bytes, and trust only what parses.
         try:
-            progress = (self.root / hangs.PROGRESS).read_bytes()[:200].decode("ascii", "replace")
+            fd = os.open(
+                self.root / "work" / hangs.PROGRESS, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+            )
         except OSError:
             return None
+        try:
+            progress = os.read(fd, 200).decode("ascii", "replace")
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
         return hangs.where(payload, progress, request_id)
 
     def _read_line(self, proc: subprocess.Popen[bytes], limit: float) -> tuple[bytes | None, bool]:
