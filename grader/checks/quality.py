@@ -67,12 +67,12 @@ class _Tool:
     def output(self) -> str:
         left = max(0.0, TOOL_SECONDS - (time.monotonic() - self.started))
         try:
-            out, _ = self.proc.communicate(timeout=left)
+            stdout, _ = self.proc.communicate(timeout=left)
         except subprocess.TimeoutExpired as exc:
             self.stop()
             late = f"{self.name} did not finish within {TOOL_SECONDS:g} s on your code"
             raise Fail(late) from exc
-        return out
+        return stdout
 
     def stop(self) -> None:
         if self.proc.poll() is None:
