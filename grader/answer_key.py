@@ -220,11 +220,14 @@ def _recording(key: Key) -> Iterator[None]:
 
 def build(reference: Path = REFERENCE) -> Key:
     """Grade the reference engine with every check, recording each expected value."""
+    import importlib.util
     import shutil
 
     from grader.discover import Submission
     from grader.score import run_checks
 
+    if importlib.util.find_spec("torch") is None:
+        raise ImportError("PyTorch is not installed: it computes the expected values")
     key = Key(grader_hash())
     global _loaded, _looked
     before = (_loaded, _looked)
@@ -269,7 +272,11 @@ def ensure(quiet: bool = False) -> Key | None:
     if key is None and (REFERENCE / "scalar.py").is_file():
         if not quiet:
             print("grader: building the answer key (once per grader version)", file=sys.stderr)
-        key = build()
+        try:
+            key = build()
+        except Exception as exc:  # no PyTorch, a grader bug: grading computes as it goes
+            print(f"grader: no answer key ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return None
         save(key)
     use(key)
     return key
@@ -279,12 +286,7 @@ def public_key(checks: set[str], released_grader: Path) -> Key | None:
     """The key for a student release: the values of the given (public) checks only,
     under the hash of the released grader. None when this grader has no key yet and
     cannot build one (no torch): the release then ships none."""
-    full = find()
-    if full is None:
-        try:
-            full = ensure(quiet=True)
-        except ImportError:
-            return None
+    full = find() or ensure(quiet=True)
     if full is None:
         return None
     keep = {h for h, ids in full.checks.items() if set(ids) & checks}

@@ -122,3 +122,18 @@ def test_grading_a_correct_engine_imports_neither_torch_nor_hypothesis(
     assert done.stdout.strip().splitlines()[-1] == "[]"
     results = json.loads((tmp_path / "out" / "reference" / "results.json").read_text())
     assert results["score"] == 100
+
+
+def test_without_torch_there_is_no_key_and_grading_goes_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(answer_key, "find", lambda wanted=None: None)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    assert answer_key.ensure(quiet=True) is None
+    assert "no answer key (ImportError: PyTorch is not installed" in capsys.readouterr().err
+    assert answer_key.public_key({"ops.add"}, answer_key.GRADER) is None  # release: none
