@@ -747,6 +747,9 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
     (linked / "src").mkdir(parents=True)
     (linked / "src" / "minigrad").symlink_to(REFERENCE_PKG)
     (linked / "tests").symlink_to(ROOT / "reference" / "tests")
+    # A FIFO where the grader used to read the output log: the grader would hang on it.
+    fifo = copy_package(batch, "fifo_in_submission")
+    os.mkfifo(fifo / "src" / "minigrad" / "output.log")
     # Students' own tests: writes into the grader, a pipe held open, a folder detector.
     writer = copy_package(batch, "tests_write_the_grader")
     (writer / "tests").mkdir()
@@ -868,6 +871,7 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
 
     from grader.integrity import fingerprint
 
+    cli.warm_bytecode()  # what the grader does before its first fingerprint
     work = Path(tempfile.mkdtemp(prefix="minigrad-hostile-", dir="/var/tmp"))
     work.chmod(0o755)
     canary = work / "canary.txt"
@@ -954,7 +958,7 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     rows = _rows(out)
     names = {*ATTACKS, "honest_skeleton", "z_reference", "megabyte_message"}
     names |= {"tests_write_the_grader", "tests_hold_the_pipe", "tests_detect_the_folder"}
-    names |= {"symlinked_package", "=HYPERLINK(1)injected"}
+    names |= {"symlinked_package", "fifo_in_submission", "=HYPERLINK(1)injected"}
     names |= {"grades.csv_submission", "summary.md_submission", "index.html_submission"}
     assert set(rows) == names
     for name in names:
@@ -1023,6 +1027,8 @@ def test_symlinks_names_and_injection_are_defused(
     assert rows["symlinked_package"]["status"] == "invalid"
     assert rows["symlinked_package"]["total"] == "0"
     assert "is a symlink" in linked["output"] or "symlink" in _report(out, "symlinked_package")
+    assert rows["fifo_in_submission"]["status"] == "invalid"
+    assert "output.log is a special file" in _report(out, "fifo_in_submission")
     for name in ("grades.csv", "summary.md", "index.html"):
         assert rows[f"{name}_submission"]["total"] == "36"
     assert (out / "summary.md").read_text().startswith("#") or (out / "summary.md").stat().st_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -17,8 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BONUS = RUBRIC.items["tests.catch_mistakes"]
 
 
+# The reference suite runs 68 tests on 41 engines: ~160 s on an idle 2-core machine, so
+# these tests give a submission more than the rubric's 300 s (a loaded CI machine must
+# not turn them flaky; the budget itself is tested in test_hostile.py).
+ROOMY = dataclasses.replace(
+    RUBRIC, limits=dataclasses.replace(RUBRIC.limits, submission_seconds=1200.0)
+)
+
+
 def bonus(sub: Path) -> Outcome:
-    graded = run_checks(Submission(sub.name, sub), labs={"bonus"})
+    graded = run_checks(Submission(sub.name, sub), rubric=ROOMY, labs={"bonus"})
     (outcome,) = graded.outcomes
     assert graded.max_score == 0  # extra credit never raises the maximum
     return outcome
