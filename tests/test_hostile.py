@@ -371,11 +371,13 @@ for _fd in range(3, 12):
 
 
 def test_forged_replies_on_every_descriptor_earn_nothing(tmp_path: Path) -> None:
-    """Writing reply-shaped lines on the real reply pipe is caught or earns nothing."""
+    """Reply-shaped lines written on every descriptor are caught where they reach the
+    reply pipe, and never earn more than the engine itself (the reference) earns."""
     sub = patched_reference(tmp_path, "forger", *at_import(FORGE_REPLIES))
     graded = run_checks(sub, rubric=FAST)
     assert_survived(graded)
-    assert graded.score == 0
+    honest = run_checks(Submission("honest", copy_package(tmp_path, "honest")), rubric=FAST)
+    assert graded.score <= honest.score
     assert any("wrote over the grader's reply channel" in note for note in graded.notes), (
         graded.notes
     )
@@ -869,7 +871,7 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
     import subprocess
     import sys
 
-    from grader.integrity import fingerprint
+    from grader.integrity import changes, fingerprint
 
     cli.warm_bytecode()  # what the grader does before its first fingerprint
     work = Path(tempfile.mkdtemp(prefix="minigrad-hostile-", dir="/var/tmp"))
@@ -910,6 +912,13 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
                 "stderr": done.stderr,
                 "seconds": time.monotonic() - start,
                 "unchanged": before == after,
+                "changed": changes(before[0], after[0])
+                + [
+                    k
+                    for k in before[1].keys() | after[1].keys()
+                    if before[1].get(k) != after[1].get(k)
+                ]
+                + (["canary"] if before[2] != after[2] else []),
                 "out": out,
                 "sleepers": _sleepers(),
             }
@@ -952,7 +961,9 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     out = run["out"]
     assert isinstance(out, Path)
     assert run["code"] == 0, (run["stdout"], run["stderr"])
-    assert run["unchanged"], "a file outside the children's scratch folders changed"
+    assert run["unchanged"], (
+        f"files outside the children's scratch folders changed: {run['changed']}"
+    )
     assert run["sleepers"] == [], "a process outlived grading"
     assert "UNCONFINED" not in str(run["stdout"]) + str(run["stderr"])
     rows = _rows(out)
@@ -969,8 +980,11 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     for path in out.rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
-            for secret in secrets:
-                assert secret not in text, (path, secret)
+            # The instructor's side-by-side pages of near-copies show the submissions' own
+            # code, and these submissions are copies of the reference by construction.
+            if "_similarity" not in path.parts:
+                for secret in secrets:
+                    assert secret not in text, (path, secret)
             assert "\x1b" not in text, path
     assert "\x1b" not in str(run["stdout"])
 
@@ -987,7 +1001,7 @@ def test_each_attack_ran_and_was_held(
     rows = _rows(out)
     honest = "honest_skeleton" if attack == "forges_replies" else "z_reference"
     assert float(rows[attack]["total"]) <= float(rows[honest]["total"])
-    assert rows[attack]["status"] == "graded", report
+    assert rows[attack]["total"] != "" and rows[attack]["note"] == "", report  # graded
     if attack not in ("over_deep_reply", "forges_replies"):
         assert "HELD" in report, report  # the attack ran to its end
         results = json.loads((out / attack / "results.json").read_text())
@@ -1024,10 +1038,11 @@ def test_symlinks_names_and_injection_are_defused(
     assert isinstance(out, Path)
     rows = _rows(out)
     linked = json.loads((out / "symlinked_package" / "results.json").read_text())
-    assert rows["symlinked_package"]["status"] == "invalid"
-    assert rows["symlinked_package"]["total"] == "0"
+    assert rows["symlinked_package"]["total"] == ""  # not graded: the note says why
+    assert rows["symlinked_package"]["note"]
     assert "is a symlink" in linked["output"] or "symlink" in _report(out, "symlinked_package")
-    assert rows["fifo_in_submission"]["status"] == "invalid"
+    assert rows["fifo_in_submission"]["total"] == ""
+    assert rows["fifo_in_submission"]["note"]
     assert "output.log is a special file" in _report(out, "fifo_in_submission")
     for name in ("grades.csv", "summary.md", "index.html"):
         assert rows[f"{name}_submission"]["total"] == "36"
