@@ -20,6 +20,8 @@ def _decided(tried: int, missed: list[str]) -> bool:
     """Whether the seeds tried so far settle the verdict, so the rest are skipped:
     MOST of them reached the goal, or too many missed it for MOST to be reached."""
     return tried - len(missed) >= MOST or len(missed) > len(SEEDS) - MOST
+
+
 TOY_EPOCHS, TOY_LR, TOY_GOAL = 100, 0.05, 0.1
 TENSE_EPOCHS, TENSE_LR, TENSE_GOAL = 300, 0.05, 0.5
 # fit keeps no state beyond the model, so CHUNK-epoch calls equal one long call; they
