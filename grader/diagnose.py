@@ -9,7 +9,6 @@ failed and the smallest counterexample.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks.base import Context
+from grader.optable import OPS
 from grader.program import Program, close
 from grader.sandbox import StudentFault
 
@@ -51,48 +51,17 @@ G = 1.7
 # ---------------------------------------------------------------- local derivatives
 def local(op: str, args: list[float]) -> list[float]:
     """d out / d arg for each argument of ``op`` (the exponent of pow is a constant)."""
-    a = args[0]
-    b = args[1] if len(args) > 1 else 0.0
-    if op == "add":
-        return [1.0, 1.0]
-    if op == "sub":
-        return [1.0, -1.0]
-    if op == "mul":
-        return [b, a]
-    if op == "truediv":
-        return [1 / b, -a / b**2]
-    if op == "pow":
-        return [b * a ** (b - 1) if b != 0 else 0.0]
-    if op == "neg":
-        return [-1.0]
-    if op == "exp":
-        return [math.exp(a)]
-    if op == "log":
-        return [1 / a]
-    if op == "relu":
-        return [1.0 if a > 0 else 0.0]
-    return [1 - math.tanh(a) ** 2]
+    return OPS[op].local(*args)  # an op missing from the table is a KeyError, never a guess
 
 
 def models(op: str, args: list[float], g: float) -> list[tuple[str, list[float]]]:
     """The gradients each classic per-op mistake would produce (code, grads)."""
     right = [d * g for d in local(op, args)]
     found = [("missing-upstream", local(op, args)), ("sign-error", [-x for x in right])]
-    if op == "mul":
-        a, b = args
-        found += [
-            ("wrong-operand", [a * g, a * g]),
-            ("wrong-operand", [b * g, b * g]),
-            ("wrong-operand", [a * g, b * g]),
-        ]
-    if op == "truediv":
-        found.append(("wrong-operand", [g / args[0], right[1]]))
-    if op == "tanh":
-        found.append(("tanh-from-input", [(1 - args[0] ** 2) * g]))
-    if op == "exp":
-        found.append(("exp-from-input", [args[0] * g]))
-    if op == "relu" and args[0] == 0:
-        found.append(("relu-grad-at-zero", [g]))
+    for code, derivative in OPS[op].wrong:
+        wrong = [d * g for d in derivative(*args)]
+        if wrong != right:  # relu's slip shows only at 0, where it differs
+            found.append((code, wrong))
     return found
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from grader.optable import OPS
+
 PROGRESS = "progress"
 MODULES = ("scalar", "nn", "train", "viz")
-SYMBOLS = {"add": "a + b", "sub": "a - b", "mul": "a * b", "truediv": "a / b", "pow": "a ** n"}
 READS = {
     "read",
     "read_node",
@@ -43,7 +44,7 @@ def import_kind(module: str) -> tuple[str, str]:
 
 
 def _op_label(op: str) -> str:
-    return SYMBOLS.get(op, "-a" if op == "neg" else f"a.{op}()")
+    return OPS[op].label if op in OPS else f"a.{op}()"
 
 
 def _classes(steps: Sequence[Sequence[Any]]) -> dict[str, str]:

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-BINARY = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "pow": "**"}
+from grader.optable import OPS
+
 Operand = str | float
 
 
@@ -190,11 +191,7 @@ def render(step: list[Any]) -> list[str]:
         return [f"{rest[0]} = Value({fmt(rest[1])})"]
     if kind == "op":
         name, op, *args = shown
-        if op in BINARY:
-            return [f"{name} = {args[0]} {BINARY[op]} {args[1]}"]
-        if op == "neg":
-            return [f"{name} = -{args[0]}"]
-        return [f"{name} = {args[0]}.{op}()"]
+        return [f"{name} = {OPS[op].python(*args)}"]
     simple = {
         "sum": "{0} = sum([{1}], {2})",
         "set_grad": "{0}.grad = {1}",

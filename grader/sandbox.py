@@ -32,7 +32,7 @@ WORKER = Path(__file__).with_name("worker.py")
 REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the catalog
 # The grader code a confined child runs, copied into its folder (never run in place: a
 # child may not even read the course repository).
-CHILD_CODE = ("__init__.py", "worker.py", "confine.py", "test_runner.py")
+CHILD_CODE = ("__init__.py", "worker.py", "optable.py", "confine.py", "test_runner.py")
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
 MAX_REPLY_DEPTH = 32
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied

@@ -17,6 +17,7 @@ from typing import Any
 from grader import answer_key
 from grader.checks.base import Context, Fail, Run, check, compare
 from grader.expect import evaluate
+from grader.optable import CORE
 from grader.program import Program, close, fmt
 from grader.sandbox import StepSkipped, StudentFault
 
@@ -206,9 +207,7 @@ def build_dag(
         values[name] = x
         nodes.append(name)
     for _ in range(pick(1, max_ops)):
-        op = ("add", "sub", "mul", "truediv", "pow", "neg", "exp", "log", "relu", "tanh")[
-            pick(0, 9)
-        ]
+        op = CORE[pick(0, len(CORE) - 1)].name
         a = nodes[pick(0, len(nodes) - 1)]
         b = nodes[pick(0, len(nodes) - 1)]
         va, vb = values[a], values[b]

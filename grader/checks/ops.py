@@ -15,31 +15,10 @@ import ast
 
 from grader.checks.base import Context, Fail, NotRun, check, compare
 from grader.expect import evaluate
+from grader.optable import CORE, OPS, Op
 from grader.program import Program, fmt
 
 UPSTREAM = (1.7, -0.6)  # non-unit upstream gradients: forgetting out.grad shows
-
-BINARY_CASES: dict[str, list[tuple[float, float]]] = {
-    "add": [(2.0, -3.0), (-1.25, -4.5), (0.5, 7.0)],
-    "sub": [(2.0, -3.0), (-1.25, -4.5), (7.0, 0.5)],
-    "mul": [(2.0, -3.0), (-1.25, -4.5), (0.5, 7.0)],
-    "truediv": [(6.0, -3.0), (-1.5, 0.25), (2.0, 5.0)],
-}
-POW_CASES: list[tuple[float, float]] = [
-    (2.0, 3),
-    (-1.5, 2),
-    (-2.0, 3),
-    (2.5, 0.5),
-    (3.0, -1),
-    (1.7, -2.5),
-]
-UNARY_CASES: dict[str, list[float]] = {
-    "neg": [-2.0, 3.5],
-    "exp": [-2.0, 0.5, 3.0],
-    "log": [0.5, 2.0, 7.3],
-    "relu": [-1.5, 0.7, 3.0],
-    "tanh": [-2.0, 0.5, 1.3],
-}
 
 
 def one_op(op: str, args: tuple[float, ...], g: float, constants: tuple[int, ...] = ()) -> Program:
@@ -61,16 +40,14 @@ def check_cases(ctx: Context, programs: list[Program]) -> None:
         compare(ctx.run_ok(program), evaluate(program))
 
 
-def _register_binary(op: str, check_id: str) -> None:
-    @check(check_id)
-    def run(ctx: Context) -> None:
-        check_cases(ctx, [one_op(op, case, g) for case in BINARY_CASES[op] for g in UPSTREAM])
+def _register(op: Op) -> None:
+    """The check of one op of the table: its cases, each under two upstream gradients."""
 
-
-def _register_unary(op: str) -> None:
-    @check(f"ops.{op}")
+    @check(op.check)
     def run(ctx: Context) -> None:
-        check_cases(ctx, [one_op(op, (x,), g) for x in UNARY_CASES[op] for g in UPSTREAM])
+        check_cases(
+            ctx, [one_op(op.name, case, g, op.constants) for case in op.cases for g in UPSTREAM]
+        )
 
 
 @check("ops.construct")
@@ -109,22 +86,8 @@ def construct(ctx: Context) -> None:
         )
 
 
-for _op, _id in (
-    ("add", "ops.add"),
-    ("sub", "ops.sub"),
-    ("mul", "ops.mul"),
-    ("truediv", "ops.div"),
-):
-    _register_binary(_op, _id)
-for _op in UNARY_CASES:
-    _register_unary(_op)
-
-
-@check("ops.pow")
-def power(ctx: Context) -> None:
-    check_cases(
-        ctx, [one_op("pow", case, g, constants=(1,)) for case in POW_CASES for g in UPSTREAM]
-    )
+for _op in OPS.values():
+    _register(_op)
 
 
 @check("ops.reflected")
@@ -236,13 +199,7 @@ def _eq_probe() -> Program:
 STDLIB_OK = {"math", "random", "__future__", "typing", "collections", "dataclasses"}
 
 
-LAB01_FUNCTIONAL = [
-    *(
-        f"ops.{op}"
-        for op in ("add", "sub", "neg", "mul", "div", "pow", "exp", "log", "relu", "tanh")
-    ),
-    "ops.reflected",
-]
+LAB01_FUNCTIONAL = [*(op.check for op in CORE), "ops.reflected"]
 
 
 @check("lab01.imports")

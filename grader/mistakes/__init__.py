@@ -51,6 +51,7 @@ class Variant:
     mistake: str
     lab: str  # the lab that must lose points (the mistake's lab unless overridden)
     edits: dict[str, tuple[Edit, ...]]  # base -> the edits that plant it there
+    check: str = ""  # for a check worth 0 points by default: it must fail instead
 
     @property
     def file(self) -> str:
@@ -82,7 +83,7 @@ def _load() -> tuple[dict[str, tuple[Edit, ...]], list[Variant]]:
             if base != ONE_NODE:
                 own = f"{base}_"
                 edits[base] = _edits(v, own) if own + "old" in v else edits[ONE_NODE]
-        variants.append(Variant(v["id"], v["mistake"], lab, edits))
+        variants.append(Variant(v["id"], v["mistake"], lab, edits, v.get("check", "")))
     return bases, variants
 
 

@@ -69,7 +69,9 @@ def problems(rows: list[Row]) -> list[str]:
         v = row.variant
         score, top = row.lab_scores[v.lab]
         where = v.id if row.base == ONE_NODE else f"{v.id} (in the {row.base} base)"
-        if score >= top:
+        if v.check and row.status.get(v.check) != FAILED:
+            found.append(f"variant {where} passes {v.check}, the check it plants a bug in")
+        elif not v.check and score >= top:
             found.append(f"variant {where} keeps full points in {v.lab}: no check catches it")
         for lab in labs[: labs.index(v.lab)]:
             kept, lab_top = row.lab_scores[lab]

@@ -54,6 +54,7 @@ CASES = [
     OpCase("log", lambda a: a.log(), POSITIVE),
     OpCase("relu", lambda a: a.relu(), ANY_SIGN),
     OpCase("tanh", lambda a: a.tanh(), ANY_SIGN),
+    OpCase("sigmoid", lambda a: a.sigmoid(), ANY_SIGN),  # an extension
     # reflected forms: the constant is on the left, so order matters for - and /
     OpCase("radd", lambda a: 3 + a, ANY_SIGN),
     OpCase("rsub", lambda a: 3 - a, ANY_SIGN),

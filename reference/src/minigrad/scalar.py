@@ -169,6 +169,20 @@ class Value:
         return out
         # END SOLUTION
 
+    def sigmoid(self) -> Value:
+        """An extension: 1 / (1 + e**-x), with a gradient from the output s: s * (1 - s)."""
+        # BEGIN SOLUTION lab01
+        x = self.data
+        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        out = Value(s, (self,), "sigmoid")
+
+        def _backward() -> None:
+            self.grad += out.data * (1.0 - out.data) * out.grad
+
+        out._backward = _backward
+        return out
+        # END SOLUTION
+
     # Reflected forms: ``3 + v`` calls ``v.__radd__(3)``; the order matters for - and /.
 
     def __radd__(self, other: int | float) -> Value:

@@ -73,6 +73,10 @@ class Value:
     def tanh(self) -> Value:
         raise NotImplementedError("TODO lab01: Value.tanh, see labs/lab01-ops.md")
 
+    def sigmoid(self) -> Value:
+        """An extension: 1 / (1 + e**-x), with a gradient from the output s: s * (1 - s)."""
+        raise NotImplementedError("TODO lab01: Value.sigmoid, see labs/lab01-ops.md")
+
     # Reflected forms: ``3 + v`` calls ``v.__radd__(3)``; the order matters for - and /.
 
     def __radd__(self, other: int | float) -> Value:
