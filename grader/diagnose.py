@@ -393,7 +393,8 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
     if rule is not None:
         return rule(obs, facts)
     if check_id.startswith("ops."):
-        return _per_op(obs)
+        # An op composed of others runs a closure stored on its operand out of order.
+        return _per_op(obs) or ("closure-on-self" if facts.closure_on_self else None)
     if check_id.startswith(("graph.", "viz.graph")):
         return _graph(obs, facts)
     return None

@@ -52,6 +52,11 @@ class Variant:
     lab: str  # the lab that must lose points (the mistake's lab unless overridden)
     edits: dict[str, tuple[Edit, ...]]  # base -> the edits that plant it there
     check: str = ""  # for a check worth 0 points by default: it must fail instead
+    base_labs: tuple[tuple[str, str], ...] = ()  # (base, lab) where the lab differs there
+
+    def lab_in(self, base: str) -> str:
+        """The lab that must lose points when the variant is planted in ``base``."""
+        return dict(self.base_labs).get(base, self.lab)
 
     @property
     def file(self) -> str:
@@ -83,7 +88,8 @@ def _load() -> tuple[dict[str, tuple[Edit, ...]], list[Variant]]:
             if base != ONE_NODE:
                 own = f"{base}_"
                 edits[base] = _edits(v, own) if own + "old" in v else edits[ONE_NODE]
-        variants.append(Variant(v["id"], v["mistake"], lab, edits, v.get("check", "")))
+        base_labs = tuple((b, v[f"{b}_lab"]) for b in bases if f"{b}_lab" in v)
+        variants.append(Variant(v["id"], v["mistake"], lab, edits, v.get("check", ""), base_labs))
     return bases, variants
 
 

@@ -67,19 +67,22 @@ def problems(rows: list[Row]) -> list[str]:
     labs = list(RUBRIC.labs)
     for row in rows:
         v = row.variant
-        score, top = row.lab_scores[v.lab]
+        lab = v.lab_in(row.base)
+        score, top = row.lab_scores[lab]
         where = v.id if row.base == ONE_NODE else f"{v.id} (in the {row.base} base)"
         if v.check and row.status.get(v.check) != FAILED:
             found.append(f"variant {where} passes {v.check}, the check it plants a bug in")
         elif not v.check and score >= top:
-            found.append(f"variant {where} keeps full points in {v.lab}: no check catches it")
-        for lab in labs[: labs.index(v.lab)]:
-            kept, lab_top = row.lab_scores[lab]
+            found.append(f"variant {where} keeps full points in {lab}: no check catches it")
+        for before in labs[: labs.index(lab)]:
+            kept, lab_top = row.lab_scores[before]
             if kept < lab_top:
                 lost = [
-                    c for c, s in row.status.items() if RUBRIC.items[c].lab == lab and s != PASSED
+                    c
+                    for c, s in row.status.items()
+                    if RUBRIC.items[c].lab == before and s != PASSED
                 ]
-                found.append(f"variant {where} ({v.lab}) also costs {lab} points: {lost}")
+                found.append(f"variant {where} ({lab}) also costs {before} points: {lost}")
         if row.diagnosis != v.mistake:
             found.append(f"variant {where} is diagnosed as {row.diagnosis}, not {v.mistake}")
     for cid, item in RUBRIC.items.items():
@@ -104,7 +107,7 @@ def render(rows: list[Row]) -> str:
     for r in rows:
         cells = "".join(marks.get(r.status.get(c, ""), " ") for c in checks)
         base = "" if r.base == ONE_NODE else "*"
-        lines.append(f"{r.variant.id + base:<{width + 1}}{r.variant.lab}  {cells}")
+        lines.append(f"{r.variant.id + base:<{width + 1}}{r.variant.lab_in(r.base)}  {cells}")
     kills = {c: sum(r.status.get(c) == FAILED for r in rows) for c in checks}
     unique = [
         c
