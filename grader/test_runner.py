@@ -29,6 +29,7 @@ from typing import Any
 MAX_RESULT = 1_000_000  # bytes of pass/fail one engine's run may send back
 MAX_TESTS = 2000
 FIXED_TIME = 1_600_000_000  # the mtime of every engine file
+CONFINE_FAILED = 121
 
 
 class Collect:
@@ -116,32 +117,35 @@ def _run_engine(root: str, index: int, engine: dict[str, Any], config: dict[str,
     os.makedirs(scratch)
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        confine.die_with_parent()
-        if config["confine"]:
-            # New PID and mount namespaces: the engine and its scratch at fixed paths,
-            # and the student's process is PID 2 whichever engine it runs.
-            # Fresh tmpfs mounts hold a copy of the engine and the scratch: the same
-            # inode numbers and times for every engine.
-            confine.unshare_pid_and_mount()
-            fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
-            confine.mount_tmpfs(fixed[0], "16m")
-            confine.mount_tmpfs(fixed[1], "64m")
-            _copy_engine(engine_dir, fixed[0])
-            init = os.fork()
-            if init:
-                os.waitpid(init, 0)
-                os._exit(0)
+    if pid == 0:  # never returns: an exception must not run the parent's loop here too
+        try:
+            os.close(read_end)
             confine.die_with_parent()
-            child = os.fork()
-            if child:  # PID 1 of the new namespace: waits, runs no student code
-                os.close(write_end)
-                os.waitpid(child, 0)
-                os._exit(0)
-            confine.die_with_parent()
-            _student(root, *fixed, engine, config, write_end)
-        _student(root, engine_dir, scratch, engine, config, write_end)  # unconfined
+            if config["confine"]:
+                # New PID and mount namespaces: the engine and its scratch at fixed paths,
+                # and the student's process is PID 2 whichever engine it runs.
+                # Fresh tmpfs mounts hold a copy of the engine and the scratch: the same
+                # inode numbers and times for every engine.
+                confine.unshare_pid_and_mount()
+                fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
+                confine.mount_tmpfs(fixed[0], "16m")
+                confine.mount_tmpfs(fixed[1], "64m")
+                _copy_engine(engine_dir, fixed[0])
+                init = os.fork()
+                if init:
+                    os.waitpid(init, 0)
+                    os._exit(0)
+                confine.die_with_parent()
+                child = os.fork()
+                if child:  # PID 1 of the new namespace: waits, runs no student code
+                    os.close(write_end)
+                    os.waitpid(child, 0)
+                    os._exit(0)
+                confine.die_with_parent()
+                _student(root, *fixed, engine, config, write_end)
+            _student(root, engine_dir, scratch, engine, config, write_end)  # unconfined
+        finally:
+            os._exit(CONFINE_FAILED)
     os.close(write_end)
     data = _read_all(read_end, config["engine_seconds"])
     os.close(read_end)
@@ -191,7 +195,10 @@ def main() -> None:
     if config["confine"]:
         from grader.worker import enter_confinement
 
-        root = enter_confinement(root)
+        try:
+            root = enter_confinement(root)
+        except BaseException:
+            os._exit(CONFINE_FAILED)  # before "ready": the grader reports its own error
     os.chdir(root)  # the old cwd is hidden in the new mount namespace
     replies = os.fdopen(os.dup(1), "w")
     null = os.open(os.devnull, os.O_RDWR)
