@@ -869,7 +869,7 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
     import subprocess
     import sys
 
-    from grader.integrity import fingerprint
+    from grader.integrity import changes, fingerprint
 
     cli.warm_bytecode()  # what the grader does before its first fingerprint
     work = Path(tempfile.mkdtemp(prefix="minigrad-hostile-", dir="/var/tmp"))
@@ -910,6 +910,11 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
                 "stderr": done.stderr,
                 "seconds": time.monotonic() - start,
                 "unchanged": before == after,
+                "changed": [
+                    *changes(before[0], after[0]),
+                    *changes(before[1], after[1]),
+                    *(["canary"] if before[2] != after[2] else []),
+                ],
                 "out": out,
                 "sleepers": _sleepers(),
             }
@@ -952,7 +957,7 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     out = run["out"]
     assert isinstance(out, Path)
     assert run["code"] == 0, (run["stdout"], run["stderr"])
-    assert run["unchanged"], "a file outside the children's scratch folders changed"
+    assert run["unchanged"], ("files outside the scratch folders changed", run["changed"])
     assert run["sleepers"] == [], "a process outlived grading"
     assert "UNCONFINED" not in str(run["stdout"]) + str(run["stderr"])
     rows = _rows(out)
