@@ -775,6 +775,16 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
         "    path = minigrad.scalar.__file__\n"
         "    old = os.stat(path).st_mtime < time.time() - 3600 * 24 * 365 * 3\n"
         "    assert 'reference' in path or 'variant' not in path and old and os.getpid() != 2\n"
+        "\n\n"
+        "def test_options(pytestconfig) -> None:  # -x or --deselect only on variant runs?\n"
+        "    import sys\n"
+        "    names = set()\n"
+        "    frame = sys._getframe()\n"
+        "    while frame:\n"
+        "        names |= {repr(v)[:200] for v in frame.f_locals.values()}\n"
+        "        frame = frame.f_back\n"
+        "    told = any('reference' in n or 'variant' in n or 'deselect' in n for n in names)\n"
+        "    assert not pytestconfig.getoption('exitfirst') and not told\n"
     )
 
 
