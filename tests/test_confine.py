@@ -188,3 +188,12 @@ def test_where_the_kernel_refuses_the_grader_says_why() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert done.stdout.strip() == "cannot start a probe process (Operation not permitted)"
+
+
+def test_a_tool_that_crashes_is_the_graders_error_not_a_pass(tmp_path: Path) -> None:
+    from grader.checks.quality import _tool
+
+    clean = _tool(["ruff", "check", "--isolated", "--no-cache", "."], tmp_path)
+    assert "All checks passed" in clean
+    with pytest.raises(RuntimeError, match="mypy crashed"):
+        _tool(["mypy", "--no-such-option"], tmp_path)
