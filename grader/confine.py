@@ -457,15 +457,36 @@ def available() -> str:
     hidden = [p for p in needed if p.startswith("/tmp/")]
     if hidden:
         return f"{hidden[0]} is under /tmp, which the confinement replaces with an empty tmpfs"
-    pid = os.fork()
-    if pid == 0:  # probe in a child: namespaces cannot be left again
-        code = 0
+    import tempfile
+
+    steps = ["user namespaces", "mounts in a user namespace", "fork", "Landlock or seccomp"]
+    with tempfile.TemporaryDirectory(prefix="minigrad-probe-") as folder:
         try:
-            enter_namespaces()
-        except OSError:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
+            pid = os.fork()
+        except OSError as exc:
+            return f"cannot start a probe process ({exc.strerror})"
+        if pid == 0:  # the whole setup, in a child: namespaces cannot be left again
+            step = 0
+            try:
+                enter_namespaces()
+                step = 1
+                bind_layout(folder)
+                step = 2
+                inner = os.fork()
+                if inner == 0:
+                    step = 3
+                    drop_capabilities()
+                    no_new_privs()
+                    landlock([RUN], [])
+                    seccomp()
+                    os._exit(0)
+                _, inner_status = os.waitpid(inner, 0)
+                os._exit(0 if inner_status == 0 else 13)
+            except BaseException:
+                os._exit(10 + step)
+        _, status = os.waitpid(pid, 0)
     if status != 0:
-        return "the kernel refuses unprivileged user namespaces"
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+        what = steps[code - 10] if 10 <= code < 14 else "the probe"
+        return f"the kernel refuses {what} to this user (needed to confine student code)"
     return ""

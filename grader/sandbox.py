@@ -35,6 +35,7 @@ REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the cata
 CHILD_CODE = ("__init__.py", "worker.py", "optable.py", "confine.py", "test_runner.py")
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
 MAX_REPLY_DEPTH = 32
+CONFINE_FAILED = 121  # worker.CONFINE_FAILED: the child could not set itself up
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
 MAX_REPLY_BYTES = 16_000_000
 # The whole environment of a process that runs student code (fixed hashing: the same
@@ -319,6 +320,8 @@ class Sandbox:
         return data.decode("utf-8", "replace")
 
     def _death(self, code: int) -> str:
+        if code == CONFINE_FAILED:  # before any student code ran: a grader error
+            raise RuntimeError("the worker could not confine itself (see grader/confine.py)")
         if code == -signal.SIGXFSZ:
             return f"printed more than {self.limits.output_kb:g} KB of output and was stopped"
         if code == -signal.SIGXCPU:

@@ -2,17 +2,20 @@
 
 Started by ``grader.student_tests`` as ``python -I -B <folder>/code/grader/test_runner.py
 CONFIG`` (site-packages on: it needs pytest), where ``<folder>`` holds ``code/`` (this
-file, worker.py, confine.py), ``tests/`` (the student's test files, copied),
-``engines/<n>/minigrad`` (the reference or a planted-bug variant) and ``work/<n>``.
+file, worker.py, confine.py), ``tests/`` (the student's test files, copied) and
+``engines/<token>/minigrad`` (the reference or planted-bug variants, random names).
 
 This process confines itself like the engine's worker (``worker.enter_confinement``),
-imports pytest (grader code only), then for each engine forks a process in new PID and
-mount namespaces where that engine's folder appears at ``<run>/engine`` and its scratch
-at ``<run>/scratch`` -- the same paths, the same PID, the same file times for every
-engine, so a test cannot tell the reference from a planted-bug copy but by behaviour.
-That process locks itself down (``confine.lock_down``: the toolchain read-only) and runs
-pytest with no conftest, no config file and no cache. Only pass/fail per test id comes
-back, validated here and again by the grader; a run that outlives its time is killed.
+imports pytest and warms it up (grader code only), then reads one engine's folder name
+at a time on stdin and forks a run of the tests for it, in new PID and mount
+namespaces where a fresh copy of that engine appears at ``<run>/engine`` and a fresh
+scratch at ``<run>/scratch``: the same paths, PID, inode numbers, file times, pytest
+options and process memory (no list, order or name of engines) for every engine, so a
+test cannot tell the reference from a planted-bug copy but by behaviour. The run locks
+itself down (``confine.lock_down``: the toolchain read-only) and runs pytest with no
+conftest, no config file and no cache; each test's pass/fail is streamed back as soon
+as it is known, re-encoded here and checked again by the grader, which decides when a
+run has shown enough (``stop``); a run that outlives its time is killed.
 """
 
 from __future__ import annotations
@@ -27,39 +30,41 @@ import time
 from typing import Any
 
 MAX_RESULT = 1_000_000  # bytes of pass/fail one engine's run may send back
-MAX_TESTS = 2000
 FIXED_TIME = 1_600_000_000  # the mtime of every engine file
+CONFINE_FAILED = 121
 
 
 class Collect:
-    """A pytest plugin that records whether each test passed (skips count as passed)."""
+    """A pytest plugin that sends whether each test passed (skips count as passed), one
+    line per report, as soon as it is known."""
 
-    def __init__(self) -> None:
-        self.passed: dict[str, bool] = {}
+    def __init__(self, out: int) -> None:
+        self.out = out
+
+    def _send(self, nodeid: str, ok: bool) -> None:
+        line = json.dumps({"t": nodeid[:500], "ok": ok}) + "\n"
+        os.write(self.out, line.encode())
 
     def pytest_runtest_logreport(self, report: Any) -> None:
-        ok = not report.failed
-        self.passed[report.nodeid] = self.passed.get(report.nodeid, True) and ok
+        self._send(report.nodeid, not report.failed)
 
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:  # a test file that does not even import
-            self.passed[report.nodeid or "<collection>"] = False
+            self._send(report.nodeid or "<collection>", False)
 
 
-def _student(
-    root: str,
-    engine_dir: str,
-    scratch: str,
-    engine: dict[str, Any],
-    config: dict[str, Any],
-    out: int,
-) -> None:
-    """In the forked, confined process: run pytest, write pass/fail on ``out``, exit."""
+def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], out: int) -> None:
+    """In the forked, confined process: run pytest, send pass/fail on ``out``, exit.
+
+    Everything here is the same for every engine (arguments, options, paths, PID): the
+    grader, outside, decides to stop a run early or to ignore a test.
+    """
     import pytest
 
     from grader import confine
     from grader.worker import set_limits
 
+    sys.argv[:] = ["pytest"]
     os.chdir(scratch)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -72,7 +77,6 @@ def _student(
     tempfile.tempdir = scratch
     os.environ["TMPDIR"] = scratch
     sys.path[:] = [engine_dir, *base]
-    collect = Collect()
     tests = os.path.join(root, "tests")
     args = [
         tests,
@@ -95,65 +99,53 @@ def _student(
         f"pythonpath={tests}",  # helper modules beside the tests
         f"--timeout={config['test_seconds']}",
     ]
-    if engine.get("stop_at_first_failure"):
-        args.append("-x")
-    for nodeid in engine.get("deselect", []):
-        args += ["--deselect", nodeid]
     try:
-        pytest.main(args, plugins=[collect])
-    except BaseException:  # a test that calls sys.exit or worse: count what ran
-        collect.passed.setdefault("<run>", False)
-    os.write(out, json.dumps(collect.passed).encode()[:MAX_RESULT])
+        pytest.main(args, plugins=[Collect(out)])
+    except BaseException:  # a test that calls sys.exit or worse
+        Collect(out)._send("<run>", False)
     os._exit(0)
 
 
-def _run_engine(root: str, index: int, engine: dict[str, Any], config: dict[str, Any]) -> Any:
-    """Fork the confined run of one engine; its validated pass/fail, or None."""
+def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, int]:
+    """Fork the confined run of the engine in ``engines/<token>``: (pid, results fd)."""
     from grader import confine
 
-    engine_dir = os.path.join(root, "engines", str(index))
-    scratch = os.path.join(root, "work", str(index))
+    engine_dir = os.path.join(root, "engines", token)
+    scratch = os.path.join(root, "work", token)
     os.makedirs(scratch)
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        confine.die_with_parent()
-        if config["confine"]:
-            # New PID and mount namespaces: the engine and its scratch at fixed paths,
-            # and the student's process is PID 2 whichever engine it runs.
-            # Fresh tmpfs mounts hold a copy of the engine and the scratch: the same
-            # inode numbers and times for every engine.
-            confine.unshare_pid_and_mount()
-            fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
-            confine.mount_tmpfs(fixed[0], "16m")
-            confine.mount_tmpfs(fixed[1], "64m")
-            _copy_engine(engine_dir, fixed[0])
-            init = os.fork()
-            if init:
-                os.waitpid(init, 0)
-                os._exit(0)
+    if pid == 0:  # never returns: an exception must not run the parent's loop here too
+        try:
+            os.close(read_end)
             confine.die_with_parent()
-            child = os.fork()
-            if child:  # PID 1 of the new namespace: waits, runs no student code
-                os.close(write_end)
-                os.waitpid(child, 0)
-                os._exit(0)
-            confine.die_with_parent()
-            _student(root, *fixed, engine, config, write_end)
-        _student(root, engine_dir, scratch, engine, config, write_end)  # unconfined
+            if config["confine"]:
+                # New PID and mount namespaces; fresh tmpfs mounts hold a copy of the
+                # engine and the scratch at fixed paths: the same paths, inode numbers,
+                # times and PID (2) for every engine.
+                confine.unshare_pid_and_mount()
+                fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
+                confine.mount_tmpfs(fixed[0], "16m")
+                confine.mount_tmpfs(fixed[1], "64m")
+                _copy_engine(engine_dir, fixed[0])
+                del engine_dir, scratch, token
+                init = os.fork()
+                if init:
+                    os.waitpid(init, 0)
+                    os._exit(0)
+                confine.die_with_parent()
+                child = os.fork()
+                if child:  # PID 1 of the new namespace: waits, runs no student code
+                    os.close(write_end)
+                    os.waitpid(child, 0)
+                    os._exit(0)
+                confine.die_with_parent()
+                _student(root, *fixed, config, write_end)
+            _student(root, engine_dir, scratch, config, write_end)  # unconfined
+        finally:
+            os._exit(CONFINE_FAILED)
     os.close(write_end)
-    data = _read_all(read_end, config["engine_seconds"])
-    os.close(read_end)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    try:
-        passed = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(passed, dict) or len(passed) > MAX_TESTS:
-        return None
-    return {str(k)[:500]: v is True for k, v in passed.items()}
+    return pid, read_end
 
 
 def _copy_engine(source: str, target: str) -> None:
@@ -170,29 +162,55 @@ def _copy_engine(source: str, target: str) -> None:
     os.utime(target, (FIXED_TIME, FIXED_TIME))
 
 
-def _read_all(fd: int, seconds: float) -> bytes:
-    """Read ``fd`` until EOF, MAX_RESULT bytes or the time is up (then what came)."""
-    chunks, size, end = [], 0, time.monotonic() + seconds
+def _relay(pid: int, results: int, commands: Any, replies: Any, seconds: float) -> None:
+    """Pass the run's result lines on (re-encoded: one JSON object per line, capped) until
+    it ends, the grader says ``stop`` or the time is up; then kill it and send ``end``."""
+    end, size, pending = time.monotonic() + seconds, 0, b""
     while size <= MAX_RESULT:
         left = end - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        ready = select.select([results, commands], [], [], max(left, 0))[0] if left > 0 else []
+        if not ready:
+            break  # time is up
+        if commands in ready:
+            _read_line(commands)  # "stop": the grader has seen enough (or has gone)
             break
-        chunk = os.read(fd, 65536)
+        chunk = os.read(results, 65536)
         if not chunk:
             break
-        chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(item, dict) and isinstance(item.get("t"), str):
+                out = {"t": item["t"][:500], "ok": item.get("ok") is True}
+                replies.write(json.dumps(out) + "\n")
+        replies.flush()
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(results)
+    replies.write(json.dumps({"end": True}) + "\n")
+    replies.flush()
 
 
 def main() -> None:
+    """Run one engine per command line read on stdin (the name of its folder under
+    ``engines/``), the next only once the previous one ended: this process holds no
+    list, order or name that a forked run could find in its memory."""
     config = json.loads(sys.argv[1])
+    sys.argv[:] = ["pytest"]
     root = config["folder"]
     if config["confine"]:
         from grader.worker import enter_confinement
 
-        root = enter_confinement(root)
+        try:
+            root = enter_confinement(root)
+        except BaseException:
+            os._exit(CONFINE_FAILED)  # before "ready": the grader reports its own error
     os.chdir(root)  # the old cwd is hidden in the new mount namespace
+    commands = os.dup(0)
     replies = os.fdopen(os.dup(1), "w")
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -206,13 +224,30 @@ def main() -> None:
     with open(os.path.join(warm, "test_warmup.py"), "w") as f:
         f.write("def test_warmup():\n    assert True\n")
     pytest.main([warm, "-q", "-p", "no:cacheprovider", "--noconftest", "--rootdir", warm])
-
     replies.write(json.dumps({"ready": True}) + "\n")  # pytest is importable
     replies.flush()
-    for index, engine in enumerate(config["engines"]):
-        passed = _run_engine(root, index, engine, config)
-        replies.write(json.dumps({"engine": engine["name"], "passed": passed}) + "\n")
-        replies.flush()
+    while True:
+        token = _read_line(commands)
+        if token is None:
+            break
+        if not token:
+            continue  # e.g. a "stop" that came just after its run ended
+        pid, results = _start_engine(root, token, config)
+        _relay(pid, results, commands, replies, config["engine_seconds"])
+
+
+def _read_line(fd: int) -> str | None:
+    """One command line: an engine's folder (32 hex digits), '' for anything else (such
+    as "stop"), None at EOF."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < 100:
+        chunk = os.read(fd, 1)
+        if not chunk:
+            return None
+        data += chunk
+    token = data.strip().decode("ascii", "replace")
+    hexdigits = set("0123456789abcdef")
+    return token if len(token) == 32 and set(token) <= hexdigits else ""
 
 
 if __name__ == "__main__":

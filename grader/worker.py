@@ -34,6 +34,7 @@ FORBIDDEN = frozenset(
 MAX_TEXT = 2000  # longest string (message, DOT text is separate) sent back
 MAX_DOT = 200_000
 MAX_GRAPH = 20_000
+CONFINE_FAILED = 121  # exit status: the worker could not set itself up (grader error)
 MAX_TASKS = 64  # RLIMIT_NPROC: threads of the student's process
 
 blocked_imports: list[str] = []
@@ -576,17 +577,20 @@ def main() -> None:
     from grader.optable import OPS
 
     OP_TABLE.update(OPS)
-    if config["confine"]:
-        root = enter_confinement(root)
-    os.chdir(os.path.join(root, "work"))
-    requests_fd, replies_fd = redirect_stdio(config["log_fd"])
-    set_limits(config)
-    if config["confine"]:
-        from grader import confine
+    try:
+        if config["confine"]:
+            root = enter_confinement(root)
+        os.chdir(os.path.join(root, "work"))
+        requests_fd, replies_fd = redirect_stdio(config["log_fd"])
+        set_limits(config)
+        if config["confine"]:
+            from grader import confine
 
-        code, pkg = os.path.join(root, "code"), os.path.join(root, "pkg")
-        confine.lock_down(read=[code, pkg], write=[os.path.join(root, "work")])
-        confined = True
+            code, pkg = os.path.join(root, "code"), os.path.join(root, "pkg")
+            confine.lock_down(read=[code, pkg], write=[os.path.join(root, "work")])
+            confined = True
+    except BaseException:  # no student code has run: the grader's failure, not theirs
+        os._exit(CONFINE_FAILED)
     sys.setrecursionlimit(1000)  # the default, whatever the parent had
     requests = os.fdopen(requests_fd, "rb")
     replies = os.fdopen(replies_fd, "wb")

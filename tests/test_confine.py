@@ -174,3 +174,29 @@ def test_test_ids_are_the_names_the_student_wrote() -> None:
     made = known_test("test_a.py::test_class_Value_def___add__", tests)
     assert made == "test_a.py::<a test made at run time>"
     assert known_test("../../reference/x.py::test", tests) == "<a test outside your test files>"
+
+
+def test_where_the_kernel_refuses_the_grader_says_why() -> None:
+    # A process under our own seccomp filter may neither fork nor unshare.
+    probe = (
+        "from grader import confine\n"
+        "confine.no_new_privs()\n"
+        "confine.seccomp()\n"
+        "print(confine.available())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.stdout.strip() == "cannot start a probe process (Operation not permitted)"
+
+
+def test_a_tool_that_crashes_is_the_graders_error_not_a_pass(tmp_path: Path) -> None:
+    from grader.checks.quality import _Tool
+
+    clean = _Tool(["ruff", "check", "--isolated", "--no-cache", "."], tmp_path)
+    assert "All checks passed" in clean.output()
+    clean.stop()
+    crashing = _Tool(["mypy", "--no-such-option"], tmp_path)
+    with pytest.raises(RuntimeError, match="mypy crashed"):
+        crashing.output()
+    crashing.stop()

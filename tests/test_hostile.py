@@ -777,6 +777,16 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
         "    path = minigrad.scalar.__file__\n"
         "    old = os.stat(path).st_mtime < time.time() - 3600 * 24 * 365 * 3\n"
         "    assert 'reference' in path or 'variant' not in path and old and os.getpid() != 2\n"
+        "\n\n"
+        "def test_options(pytestconfig) -> None:  # -x or --deselect only on variant runs?\n"
+        "    import sys\n"
+        "    names = set()\n"
+        "    frame = sys._getframe()\n"
+        "    while frame:\n"
+        "        names |= {repr(v)[:200] for v in frame.f_locals.values()}\n"
+        "        frame = frame.f_back\n"
+        "    told = any('reference' in n or 'variant' in n or 'deselect' in n for n in names)\n"
+        "    assert not pytestconfig.getoption('exitfirst') and not told\n"
     )
 
 
@@ -868,12 +878,15 @@ LEGS = _legs()
 @pytest.fixture(scope="module")
 def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
     """Grade the attack batch once per leg; what each leg left behind."""
+    import compileall
     import subprocess
     import sys
 
     from grader.integrity import changes, fingerprint
 
-    cli.warm_bytecode()  # what the grader does before its first fingerprint
+    # What the grader does before its first fingerprint (even if this process writes no
+    # bytecode: the grader it starts does).
+    compileall.compile_dir(ROOT / "grader", quiet=2, workers=1)
     work = Path(tempfile.mkdtemp(prefix="minigrad-hostile-", dir="/var/tmp"))
     work.chmod(0o755)
     canary = work / "canary.txt"
@@ -912,13 +925,11 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
                 "stderr": done.stderr,
                 "seconds": time.monotonic() - start,
                 "unchanged": before == after,
-                "changed": changes(before[0], after[0])
-                + [
-                    k
-                    for k in before[1].keys() | after[1].keys()
-                    if before[1].get(k) != after[1].get(k)
-                ]
-                + (["canary"] if before[2] != after[2] else []),
+                "changed": [
+                    *changes(before[0], after[0]),
+                    *changes(before[1], after[1]),
+                    *(["canary"] if before[2] != after[2] else []),
+                ],
                 "out": out,
                 "sleepers": _sleepers(),
             }
@@ -961,9 +972,7 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     out = run["out"]
     assert isinstance(out, Path)
     assert run["code"] == 0, (run["stdout"], run["stderr"])
-    assert run["unchanged"], (
-        f"files outside the children's scratch folders changed: {run['changed']}"
-    )
+    assert run["unchanged"], ("files outside the scratch folders changed", run["changed"])
     assert run["sleepers"] == [], "a process outlived grading"
     assert "UNCONFINED" not in str(run["stdout"]) + str(run["stderr"])
     rows = _rows(out)
