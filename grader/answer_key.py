@@ -46,7 +46,7 @@ Reads = dict[str, tuple[float, float]]
 def grader_hash(grader: Path = GRADER) -> str:
     """Digest of what decides the programs and their expected values."""
     files = sorted((grader / "checks").glob("*.py")) + [
-        grader / name for name in ("rubric.toml", "expect.py", "program.py")
+        grader / name for name in ("rubric.toml", "expect.py", "program.py", "optable.py")
     ]
     # the pinned torch and hypothesis: the values and the random graphs depend on them
     files.append(grader.parent / "requirements" / "grade.txt")
@@ -241,6 +241,8 @@ def build(reference: Path = REFERENCE) -> Key:
     finally:
         _loaded, _looked = before
     key.values = {h: v for h, v in key.values.items() if h in key.checks}
+    if not key.values or key.dags is None:  # the reference did not grade: never keep that
+        raise RuntimeError("the reference engine failed its checks: no answer key was built")
     return key
 
 

@@ -1,7 +1,7 @@
 """Isolate: copy a submission's package into a fresh temp dir and drive it in a child.
 
-The child is ``python -I -S -B grader/worker.py`` with a scrubbed environment, its own
-process group, and the limits of the rubric (see ``worker.py`` for what it does on its
+The child is ``python -I -S -B grader/child/worker.py`` with a scrubbed environment, its own
+process group, and the limits of the rubric (see ``grader/child/`` for what it does on its
 side). This module never imports student code: it only exchanges JSON lines with the
 child and turns every way the child can misbehave into a ``StudentFault`` that the
 checks report as the student's problem.
@@ -28,11 +28,18 @@ from typing import Any
 
 from grader import hangs
 
-WORKER = Path(__file__).with_name("worker.py")
-REPOSITORY = WORKER.parent.parent  # the course repository: reference/, the catalog
+GRADER = Path(__file__).resolve().parent
+REPOSITORY = GRADER.parent  # the course repository: reference/, the catalog
 # The grader code a confined child runs, copied into its folder (never run in place: a
 # child may not even read the course repository).
-CHILD_CODE = ("__init__.py", "worker.py", "optable.py", "confine.py", "test_runner.py")
+CHILD_CODE = (
+    "__init__.py",
+    "optable.py",
+    "child/__init__.py",
+    "child/worker.py",
+    "child/confine.py",
+    "child/runner.py",
+)
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
 MAX_REPLY_DEPTH = 32
 CONFINE_FAILED = 121  # worker.CONFINE_FAILED: the child could not set itself up
@@ -118,7 +125,7 @@ def confinement() -> str:
     """
     global _mode
     if _mode is None:
-        from grader.confine import available
+        from grader.child.confine import available
 
         _mode = available()
     if _mode and not os.environ.get(TRUST_ENV):
@@ -136,9 +143,9 @@ def unconfined_note(why: str) -> str:
 def prepare_code(folder: Path) -> Path:
     """Copy the grader code a child runs into ``folder/code/grader``; return that."""
     code = folder / "code" / "grader"
-    code.mkdir(parents=True)
+    (code / "child").mkdir(parents=True)
     for name in CHILD_CODE:
-        shutil.copyfile(WORKER.with_name(name), code / name)
+        shutil.copyfile(GRADER / name, code / name)
     return code
 
 
@@ -272,7 +279,7 @@ class Sandbox:
             "confine": self.confined,
             "log_fd": log,
         }
-        worker = self.root / "code" / "grader" / "worker.py"
+        worker = self.root / "code" / "grader" / "child" / "worker.py"
         try:
             return subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", str(worker), json.dumps(config)],
@@ -321,7 +328,7 @@ class Sandbox:
 
     def _death(self, code: int) -> str:
         if code == CONFINE_FAILED:  # before any student code ran: a grader error
-            raise RuntimeError("the worker could not confine itself (see grader/confine.py)")
+            raise RuntimeError("the worker could not confine itself (see grader/child/confine.py)")
         if code == -signal.SIGXFSZ:
             return f"printed more than {self.limits.output_kb:g} KB of output and was stopped"
         if code == -signal.SIGXCPU:

@@ -36,7 +36,6 @@ from grader.sandbox import (
 if TYPE_CHECKING:
     from grader.mistakes import Variant
 
-RUNNER = Path(__file__).with_name("test_runner.py")
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "src" / "minigrad"
 TEST_SECONDS = 20  # one test
 RUN_SECONDS = 600.0  # every engine together (and never past the submission budget)
@@ -183,7 +182,7 @@ def _run(
             "test_seconds": TEST_SECONDS,
             "engine_seconds": ENGINE_SECONDS,
         }
-        runner = root / "code" / "grader" / "test_runner.py"
+        runner = root / "code" / "grader" / "child" / "runner.py"
         proc = subprocess.Popen(
             [sys.executable, "-I", "-B", str(runner), json.dumps(config)],
             stdin=subprocess.PIPE,

@@ -137,3 +137,9 @@ def test_without_torch_there_is_no_key_and_grading_goes_on(
     assert answer_key.ensure(quiet=True) is None
     assert "no answer key (ImportError: PyTorch is not installed" in capsys.readouterr().err
     assert answer_key.public_key({"ops.add"}, answer_key.GRADER) is None  # release: none
+
+
+def test_a_reference_that_fails_its_checks_builds_no_key() -> None:
+    skeleton = Path(__file__).resolve().parent.parent / "skeleton" / "src" / "minigrad"
+    with pytest.raises(RuntimeError, match="no answer key was built"):
+        answer_key.build(skeleton)

@@ -1,4 +1,4 @@
-"""The confinement primitives (grader/confine.py), the reply parser, the escaping of
+"""The confinement primitives (grader/child/confine.py), the reply parser, the escaping of
 student text, submission discovery's refusals, the integrity check and the refusal to
 grade unconfined without --trust-submissions."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, escape, integrity, sandbox
-from grader.confine import available, seccomp_program
+from grader.child.confine import available, seccomp_program
 from grader.discover import find
 from grader.sandbox import TRUST_ENV, parse_reply, prepare_code
 
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import ctypes, json, os, socket, sys
 sys.path.insert(0, sys.argv[1] + "/code")
-from grader import confine
-from grader.worker import enter_confinement
+from grader.child import confine
+from grader.child.worker import enter_confinement
 root = enter_confinement(sys.argv[1])
 confine.lock_down(read=[root + "/code"], write=[root + "/work"])
 libc = ctypes.CDLL(None, use_errno=True)
@@ -179,7 +179,7 @@ def test_test_ids_are_the_names_the_student_wrote() -> None:
 def test_where_the_kernel_refuses_the_grader_says_why() -> None:
     # A process under our own seccomp filter may neither fork nor unshare.
     probe = (
-        "from grader import confine\n"
+        "from grader.child import confine\n"
         "confine.no_new_privs()\n"
         "confine.seccomp()\n"
         "print(confine.available())\n"

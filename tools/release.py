@@ -121,11 +121,11 @@ WORKFLOW_STEPS: list[dict[str, str | dict[str, str]]] = [
 ]
 
 # Solution lines that the PUBLIC grader contains on purpose, per released file. Reviewed:
-# grader/worker.py holds the grader's own textbook training loop (`train.engine_sgd`
+# grader/child/worker.py holds the grader's own textbook training loop (`train.engine_sgd`
 # runs it on the student's engine; lab04 describes it step by step), whose lines
 # coincide with lines of the reference `fit` and `zero_grad`.
 ALLOWED_SOLUTION_LINES: dict[str, frozenset[str]] = {
-    "grader/worker.py": frozenset(
+    "grader/child/worker.py": frozenset(
         {
             "for _ in range(epochs):",
             "p.grad = 0.0",

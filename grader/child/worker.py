@@ -99,7 +99,7 @@ def enter_confinement(folder: str) -> str:
     signal), so the grader sees how it died. Returns the folder's path as the student's
     process sees it.
     """
-    from grader import confine
+    from grader.child import confine
 
     confine.enter_namespaces()
     confine.bind_layout(folder)
@@ -584,7 +584,7 @@ def main() -> None:
         requests_fd, replies_fd = redirect_stdio(config["log_fd"])
         set_limits(config)
         if config["confine"]:
-            from grader import confine
+            from grader.child import confine
 
             code, pkg = os.path.join(root, "code"), os.path.join(root, "pkg")
             confine.lock_down(read=[code, pkg], write=[os.path.join(root, "work")])
@@ -611,6 +611,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # Started by path with -I: the grader package (worker, confine) is the folder above.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # Started by path with -I: the grader package is two folders above (grader/child/).
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     main()

@@ -1,7 +1,7 @@
 """Kernel confinement for processes that run student code (Linux, x86_64; stdlib only).
 
 Loaded by path (``python -I -S``, no site-packages) by ``worker.py`` and
-``test_runner.py``, and imported by the grader to probe what the machine offers. Every
+``runner.py``, and imported by the grader to probe what the machine offers. Every
 kernel interface is reached through ``ctypes`` and named after its C definition
 (linux/landlock.h, linux/seccomp.h, linux/filter.h, linux/capability.h, sched.h) so the
 module can be reviewed against the man pages.

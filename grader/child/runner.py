@@ -1,6 +1,6 @@
 """Runs a student's own tests against several engines, each in a confined process.
 
-Started by ``grader.student_tests`` as ``python -I -B <folder>/code/grader/test_runner.py
+Started by ``grader.student_tests`` as ``python -I -B <folder>/code/grader/child/runner.py
 CONFIG`` (site-packages on: it needs pytest), where ``<folder>`` holds ``code/`` (this
 file, worker.py, confine.py), ``tests/`` (the student's test files, copied) and
 ``engines/<token>/minigrad`` (the reference or planted-bug variants, random names).
@@ -61,8 +61,8 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
     """
     import pytest
 
-    from grader import confine
-    from grader.worker import set_limits
+    from grader.child import confine
+    from grader.child.worker import set_limits
 
     sys.argv[:] = ["pytest"]
     os.chdir(scratch)
@@ -108,7 +108,7 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
 
 def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, int]:
     """Fork the confined run of the engine in ``engines/<token>``: (pid, results fd)."""
-    from grader import confine
+    from grader.child import confine
 
     engine_dir = os.path.join(root, "engines", token)
     scratch = os.path.join(root, "work", token)
@@ -203,7 +203,7 @@ def main() -> None:
     sys.argv[:] = ["pytest"]
     root = config["folder"]
     if config["confine"]:
-        from grader.worker import enter_confinement
+        from grader.child.worker import enter_confinement
 
         try:
             root = enter_confinement(root)
@@ -251,6 +251,6 @@ def _read_line(fd: int) -> str | None:
 
 
 if __name__ == "__main__":
-    # Started by path with -I: the grader package (worker, confine) is the folder above.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # Started by path with -I: the grader package is two folders above (grader/child/).
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     main()
