@@ -124,14 +124,7 @@ def _grade(
         try:
             graded = run_checks(submission, labs=labs, public=public)
         except Exception as exc:  # a bug of ours: say so, never a silent student zero
-            detail = traceback.format_exception_only(exc)[-1].strip()
-            graded = invalid(
-                submission,
-                f"the grader crashed: {detail}",
-                labs=labs,
-                status="grader_error",
-                public=public,
-            )
+            graded = _grader_error(submission, "the grader crashed", exc, labs, public)
     graded = cap_graded(graded)  # student text: escaped and capped before any report
     try:
         late.apply(graded, RUBRIC.late, record)
@@ -140,16 +133,19 @@ def _grade(
     try:
         write_all(graded, out_dir)
     except Exception as exc:  # a report writer bug: keep the batch going, say so plainly
-        detail = traceback.format_exception_only(exc)[-1].strip()
-        graded = invalid(
-            submission,
-            f"the grader could not write this report: {detail}",
-            labs=labs,
-            status="grader_error",
-            public=public,
+        graded = _grader_error(
+            submission, "the grader could not write this report", exc, labs, public
         )
         write_all(graded, out_dir)
     return graded
+
+
+def _grader_error(
+    submission: Submission, what: str, exc: Exception, labs: set[str] | None, public: bool
+) -> Graded:
+    """A report saying the grader itself failed (never the student's zero)."""
+    detail = traceback.format_exception_only(exc)[-1].strip()
+    return invalid(submission, f"{what}: {detail}", labs=labs, status="grader_error", public=public)
 
 
 def _collected(submission: Submission) -> dict[str, object] | None:

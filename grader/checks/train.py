@@ -3,6 +3,7 @@ engine, so a broken fit is told apart from a broken engine."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from grader.checks.base import Context, Fail, check
@@ -14,6 +15,26 @@ SEEDS = (1, 2, 3)
 # A network trains when most seeds reach the goal: one unlucky start (a ReLU network
 # that dies, a chaotic run) is not held against an engine whose gradients are right.
 MOST = 2
+
+
+def _train_seeds(
+    ctx: Context,
+    steps: Callable[[int], list[list[Any]]],
+    goal: float,
+    timeout: float,
+    what: str,
+) -> list[str]:
+    """Train on each seed (its program reads ``losses``) until the verdict is settled;
+    the seeds that missed the goal when too many did, else nothing."""
+    missed: list[str] = []
+    for tried, seed in enumerate(SEEDS):
+        if _decided(tried, missed):
+            break
+        losses = _losses(ctx.run_steps(steps(seed), timeout=timeout).reads["losses"], what)
+        if not losses or not losses[-1] < goal:
+            shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else "no loss"
+            missed.append(f"seed {seed}: loss {shown} after {len(losses)} epochs")
+    return missed if len(SEEDS) - len(missed) < MOST else []
 
 
 def _decided(tried: int, missed: list[str]) -> bool:
@@ -92,21 +113,12 @@ def _losses(run_reads: Any, what: str) -> list[float]:
 
 @check("train.engine_sgd", depends=NETWORK)
 def engine_sgd(ctx: Context) -> None:
-    missed: list[str] = []
-    for tried, seed in enumerate(SEEDS):
-        if _decided(tried, missed):
-            break
-        run = ctx.run_steps(
-            [
-                *toy_model(seed),
-                ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL],
-            ],
-            timeout=60.0,
-        )
-        losses = run.reads["loss"]
-        if not losses[-1] < TOY_GOAL:
-            missed.append(f"seed {seed}: loss {fmt(losses[0])} -> {fmt(losses[-1])}")
-    if len(SEEDS) - len(missed) < MOST:
+    def steps(seed: int) -> list[list[Any]]:
+        sgd = ["sgd", "losses", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL]
+        return [*toy_model(seed), sgd]
+
+    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "the grader's loop")
+    if missed:
         raise Fail(
             "the grader's own SGD loop on your engine does not fit the toy set",
             expected=f"loss < {TOY_GOAL} after {TOY_EPOCHS} steps at lr {TOY_LR}, "
@@ -117,22 +129,12 @@ def engine_sgd(ctx: Context) -> None:
 
 @check("train.fit_toy", depends=NETWORK)
 def fit_toy(ctx: Context) -> None:
-    missed: list[str] = []
-    for tried, seed in enumerate(SEEDS):
-        if _decided(tried, missed):
-            break
-        run = ctx.run_steps(
-            [
-                *toy_model(seed),
-                fit_until(data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL),
-            ],
-            timeout=60.0,
-        )
-        losses = _losses(run.reads["losses"], "fit")
-        if not losses or not losses[-1] < TOY_GOAL:
-            shown = f", {fmt(losses[0])} -> {fmt(losses[-1])}" if losses else ""
-            missed.append(f"seed {seed}: {len(losses)} losses{shown}")
-    if len(SEEDS) - len(missed) < MOST:
+    def steps(seed: int) -> list[list[Any]]:
+        fit = fit_until(data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL)
+        return [*toy_model(seed), fit]
+
+    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit")
+    if missed:
         raise Fail(
             f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
             "the loss near 0",
@@ -178,28 +180,18 @@ def fit_matches_sgd(ctx: Context) -> None:
 
 @check("train.fit_tense", depends=[*NETWORK, "train.datasets"])
 def fit_tense(ctx: Context) -> None:
-    missed: list[str] = []
-    for tried, seed in enumerate(SEEDS):
-        if _decided(tried, missed):
-            break
-        run = ctx.run_steps(
-            [
-                ["seed", seed],
-                ["new", "m", "MLP", 5, [8, 5]],
-                ["call", "d", "train:tense_dataset"],
-                ["index", "xs", "d", 0],
-                ["index", "ys", "d", 1],
-                fit_until("xs", "ys", TENSE_EPOCHS, TENSE_LR, TENSE_GOAL),
-            ],
-            timeout=120.0,
-        )
-        losses = _losses(run.reads["losses"], "fit")
-        if not losses or not losses[-1] < TENSE_GOAL:
-            missed.append(
-                f"seed {seed}: loss {fmt(losses[0]) if losses else '-'} -> "
-                f"{fmt(losses[-1]) if losses else '-'} after {len(losses)} epochs"
-            )
-    if len(SEEDS) - len(missed) < MOST:
+    def steps(seed: int) -> list[list[Any]]:
+        return [
+            ["seed", seed],
+            ["new", "m", "MLP", 5, [8, 5]],
+            ["call", "d", "train:tense_dataset"],
+            ["index", "xs", "d", 0],
+            ["index", "ys", "d", 1],
+            fit_until("xs", "ys", TENSE_EPOCHS, TENSE_LR, TENSE_GOAL),
+        ]
+
+    missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit")
+    if missed:
         raise Fail(
             f"the tense-identity loss stays above {TENSE_GOAL}",
             expected=f"loss < {TENSE_GOAL} within {TENSE_EPOCHS} epochs at lr {TENSE_LR}, "
