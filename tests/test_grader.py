@@ -179,3 +179,14 @@ def test_find_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "f.py").write_text("")
     with pytest.raises(UsageError, match="is a file"):
         find([tmp_path / "f.py"])
+
+
+def test_a_reply_missing_a_read_is_the_students_fault_not_the_graders() -> None:
+    # A replaced handle() or a forged reply comes back without the names asked for.
+    from grader.checks.base import Reads
+    from grader.sandbox import StudentFault
+
+    reads = Reads({"a": 1.0})
+    assert reads["a"] == 1.0
+    with pytest.raises(StudentFault, match="no value came back for 'out'"):
+        reads["out"]

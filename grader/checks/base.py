@@ -78,6 +78,14 @@ def check(
     return register
 
 
+class Reads(dict[str, Any]):
+    """What a program read back. A missing name is the student's code failing the
+    protocol (a forged or replaced reply), never the grader's error."""
+
+    def __missing__(self, key: str) -> Any:
+        raise StudentFault(f"no value came back for {key!r}")
+
+
 @dataclass
 class Run:
     """What one program returned: read values, or the student's exception."""
@@ -144,7 +152,7 @@ class Context:
         seen = reply.get("parents")
         if isinstance(seen, list) and seen and all(isinstance(n, str) for n in seen):
             self.cache["parents"] = next((n for n in seen if n != "_prev"), "_prev")
-        self.last_run = Run(program, reads, error, self.cache.get("parents", "_prev"))
+        self.last_run = Run(program, Reads(reads), error, self.cache.get("parents", "_prev"))
         return self.last_run
 
     def run_ok(self, program: Program, timeout: float | None = None) -> Run:
