@@ -190,3 +190,19 @@ def test_a_reply_missing_a_read_is_the_students_fault_not_the_graders() -> None:
     assert reads["a"] == 1.0
     with pytest.raises(StudentFault, match="no value came back for 'out'"):
         reads["out"]
+
+
+def test_the_seeded_mypy_cache_changes_no_finding(tmp_path: Path) -> None:
+    from grader.checks.quality import MYPY, _Tool, mypy_seed
+
+    pkg = tmp_path / "minigrad"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import math\n\n\ndef f(x):\n    return math.exp(x)\n")
+    seed = mypy_seed()
+    assert seed is not None and any(seed.iterdir())
+    found = []
+    for tool in (_Tool(MYPY, tmp_path), _Tool(MYPY, tmp_path, seed)):
+        found.append(tool.output())
+        tool.stop()
+    assert "no-untyped-def" in found[0]
+    assert found[0] == found[1]
