@@ -206,3 +206,16 @@ def test_the_seeded_mypy_cache_changes_no_finding(tmp_path: Path) -> None:
         tool.stop()
     assert "no-untyped-def" in found[0]
     assert found[0] == found[1]
+
+
+def test_a_failed_op_check_carries_its_graph_for_the_drawing(tmp_path: Path) -> None:
+    from grader.mistakes import VARIANTS, materialize
+
+    variant = next(v for v in VARIANTS if v.id == "mul-wrong-operand")
+    sub = materialize(variant, tmp_path / "mul")
+    graded = run_checks(Submission("mul", sub), labs={"lab01"})
+    mul = next(o for o in graded.outcomes if o.id == "ops.mul")
+    nodes = mul.observed.get("graph")
+    assert mul.status == FAILED and isinstance(nodes, list) and len(nodes) == 3
+    a = next(n for n in nodes if n["name"] == "a")
+    assert a["expected_grad"] != a["got_grad"]

@@ -212,7 +212,16 @@ def compare(
 
 
 MAX_GRAPH_STEPS = 200  # bigger programs (the 10,000-node chain) are not drawn
-GRAPH_STEPS = {"const", "op", "sum", "set_grad", "local_backward", "backward", "read"}
+GRAPH_STEPS = {
+    "const",
+    "op",
+    "sum",
+    "set_grad",
+    "local_backward",
+    "walk_backward",
+    "backward",
+    "read",
+}
 
 
 def graph_nodes(ctx: Context, steps: list[list[Any]]) -> list[dict[str, Any]] | None:
