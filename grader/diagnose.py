@@ -18,6 +18,7 @@ from typing import Any
 from grader.checks.base import Context
 from grader.optable import OPS
 from grader.program import Program, close
+from grader.results import Outcome
 from grader.sandbox import StudentFault
 
 Observed = dict[str, Any]
@@ -126,10 +127,14 @@ def _probe(ctx: Context, p: Program) -> dict[str, tuple[float, float]] | None:
         return None
 
 
-def probe(ctx: Context) -> Facts:
+def probe(ctx: Context, failed: list[Outcome]) -> Facts:
+    """What the failed checks already show, and what small probe programs add."""
     facts = Facts(
         blocked_import=bool(ctx.cache.get("blocked_imports")),
         parents=str(ctx.cache.get("parents", "_prev")),
+        returns_none=any(o.observed.get("raised") == "OpReturnedNone" for o in failed),
+        zero_grad_noop=any(o.id == "nn.zero_grad" and not o.blocks for o in failed),
+        activation=next((o.observed["matches"] for o in failed if o.observed.get("matches")), None),
     )
     # The closure stored on the operand: the product's own step passes nothing back,
     # the left operand's step does.

@@ -148,13 +148,7 @@ def run_checks(
             ctx.statuses[cid] = outcomes[cid].status
         failed = [o for o in outcomes.values() if o.status == FAILED]
         if failed:
-            facts = probe(ctx)
-            facts.activation = next(
-                (o.observed["matches"] for o in failed if o.observed.get("matches")), None
-            )
-            facts.returns_none = any(o.observed.get("raised") == "OpReturnedNone" for o in failed)
-            zero = outcomes.get("nn.zero_grad")
-            facts.zero_grad_noop = zero is not None and zero.status == FAILED and not zero.blocks
+            facts = probe(ctx, failed)
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
