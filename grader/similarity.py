@@ -35,6 +35,7 @@ NOISE = 25  # k: matches shorter than this many normalized characters are ignore
 GUARANTEE = 30  # matches at least this long are always found (winnowing window)
 FLAG = 0.6
 MAX_BYTES = 200_000
+MAX_PAGES = 100  # side-by-side pages written, for the strongest matches
 FOLDER = "_similarity"  # in the report folder; no GitHub login starts with "_"
 ROOT = Path(__file__).resolve().parent.parent
 SKELETON = ROOT / "skeleton" / "src" / "minigrad"
@@ -137,15 +138,24 @@ def compare(
         )
 
     skip = list(fingerprint(boilerplate).hashes) if boilerplate.strip() else None
-    prints = {id(d): fingerprint(d.text, skip) for d in [*subs, *archive]}
+    # Copies are common (an untouched file, a whole engine passed around): each distinct
+    # text is fingerprinted once, and each distinct pair of texts compared once.
+    prints: dict[str, Any] = {}
+    for doc in [*subs, *archive]:
+        if doc.text not in prints:
+            prints[doc.text] = fingerprint(doc.text, skip)
+    compared: dict[tuple[str, str], Any] = {}
     flagged: list[Match] = []
     pairs = [(a, b, "pair") for a, b in itertools.combinations(subs, 2)]
     pairs += [(a, b, "archive") for a in subs for b in archive]
     for left, right, kind in pairs:
-        fa, fb = prints[id(left)], prints[id(right)]
+        fa, fb = prints[left.text], prints[right.text]
         if not fa.hashes or not fb.hashes:
             continue
-        _, (share_a, share_b), (slices_a, slices_b) = compare_files(fa, fb)
+        texts = (left.text, right.text)
+        if texts not in compared:
+            compared[texts] = compare_files(fa, fb)
+        _, (share_a, share_b), (slices_a, slices_b) = compared[texts]
         share_a, share_b = float(share_a), float(share_b)
         if max(share_a, share_b) >= flag:
             flagged.append(
@@ -235,13 +245,16 @@ def side_by_side(match: Match, left: Document, right: Document) -> str:
     return page(f"similarity: {title}", body, CSS)
 
 
-def write_pages(report: Report, texts: dict[str, Document], out_dir: Path) -> None:
-    """Write one side-by-side page per flagged match into ``out_dir/_similarity/``."""
+def write_pages(
+    report: Report, texts: dict[str, Document], out_dir: Path, most: int = MAX_PAGES
+) -> None:
+    """Write one side-by-side page per flagged match into ``out_dir/_similarity/``, for
+    the ``most`` strongest matches (the class view lists the others without a page)."""
     folder = out_dir / FOLDER
     if folder.is_dir():
         for old in folder.glob("*.html"):
             old.unlink()
-    for number, match in enumerate(report.flagged, start=1):
+    for number, match in enumerate(report.flagged[:most], start=1):
         right_key = f"archive/{match.right}" if match.kind == "archive" else match.right
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{number}.html"

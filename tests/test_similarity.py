@@ -150,3 +150,43 @@ def test_the_side_by_side_marks_matches_and_cuts_long_unmatched_stretches() -> N
     assert "line 5 " not in shown and "line 30" not in shown
     assert "18 line(s) not matched" in shown and "15 line(s) not matched" in shown
     assert similarity.highlighted("a<b", []) == "a&lt;b"
+
+
+def test_copies_are_fingerprinted_and_compared_once_and_pages_are_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five identical engines and one renamed copy: every pair is still flagged, with
+    the same shares as when each is compared alone, but each distinct pair of texts is
+    compared once, and only the strongest matches get a side-by-side page."""
+    import copydetect
+
+    calls: list[int] = []
+    real = copydetect.compare_files
+
+    def counting(*args: object) -> object:
+        calls.append(1)
+        return real(*args)
+
+    prints: list[int] = []
+    real_print = copydetect.CodeFingerprint
+
+    def fingerprint(*args: object, **kwargs: object) -> object:
+        prints.append(1)
+        return real_print(*args, **kwargs)
+
+    monkeypatch.setattr(copydetect, "compare_files", counting)
+    monkeypatch.setattr(copydetect, "CodeFingerprint", fingerprint)
+    same = [Document(f"s{i}", own_code(7)) for i in range(5)]
+    report = compare([*same, Document("r", renamed(own_code(7)))])
+    assert len(report.flagged) == 15  # 10 pairs of copies, 5 with the renamed one
+    assert len(calls) == 2  # copy with copy once, copy with the renamed one once
+    assert len(prints) == 2  # the copy's text once, the renamed one's once
+    alone = compare([same[0], Document("r", renamed(own_code(7)))]).flagged[0]
+    with_r = [m for m in report.flagged if "r" in (m.left, m.right)]
+    assert {(m.left_share, m.right_share) for m in with_r} == {
+        (alone.left_share, alone.right_share)
+    }
+    texts = {d.name: d for d in [*same, Document("r", renamed(own_code(7)))]}
+    similarity.write_pages(report, texts, tmp_path, most=4)
+    assert len(list((tmp_path / "_similarity").glob("*.html"))) == 4
+    assert [bool(m.page) for m in report.flagged] == [True] * 4 + [False] * 11
