@@ -208,6 +208,35 @@ def test_the_seeded_mypy_cache_changes_no_finding(tmp_path: Path) -> None:
     assert found[0] == found[1]
 
 
+def test_lint_findings_are_remembered_by_source_not_by_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one engine are linted once; a one-byte change is linted again and
+    its own findings reported."""
+    from grader.checks import quality
+
+    started: list[str] = []
+    real = quality._Tool
+
+    def counting(args: list[str], cwd: Path, seed: Path | None = None) -> quality._Tool:
+        started.append(args[0])
+        return real(args, cwd, seed)
+
+    monkeypatch.setattr(quality, "_Tool", counting)
+    monkeypatch.setattr(quality, "_FINDINGS", {})
+    ref = ROOT / "reference" / "src" / "minigrad"
+    subs = []
+    for name, extra in (("a", ""), ("b", ""), ("c", "import os\n")):
+        pkg = tmp_path / name / "src" / "minigrad"
+        shutil.copytree(ref, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        (pkg / "train.py").write_text((pkg / "train.py").read_text() + extra)
+        subs.append(run_checks(Submission(name, tmp_path / name), labs={"lab04"}))
+    assert started == ["ruff", "mypy", "ruff", "mypy"]
+    quality_of = [next(o for o in g.outcomes if o.id == "lab04.quality") for g in subs]
+    assert [o.status for o in quality_of] == [PASSED, PASSED, FAILED]
+    assert "F401" in quality_of[2].got and "train.py" in quality_of[2].summary
+
+
 def test_a_failed_op_check_carries_its_graph_for_the_drawing(tmp_path: Path) -> None:
     from grader.mistakes import VARIANTS, materialize
 
