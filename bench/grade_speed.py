@@ -7,7 +7,9 @@ shared machine, compare the ratios, which share the load of the same minute):
      answer key and without it (MINIGRAD_ANSWER_KEY=off: every value from PyTorch);
   3. the public checks of lab01 (`python -m grader SUB --public --lab lab01`), and the
      same through `nox -s check` when nox is on PATH (warm environment);
-  4. BATCH correct submissions with `--jobs JOBS`;
+  4. BATCH correct submissions with `--jobs JOBS`: copies of one engine, then engines
+     whose texts all differ (a comment each), which the lint memo and the similarity
+     check cannot share work between;
   5. each pathological submission of issue 11 (import that hangs, SIGTERM ignored,
      slow import, stack overflow, backward() that never returns, endless loops in
      two ops' _backward), graded with the rubric's default limits, with the line of
@@ -79,13 +81,16 @@ def best(cmd: list[str], env: dict[str, str] | None = None, runs: int = 3) -> fl
     return min(wall(cmd, env)[0] for _ in range(runs))
 
 
-def engine(dest: Path, patch: tuple[str, str] | None = None) -> Path:
+def engine(dest: Path, patch: tuple[str, str] | None = None, mark: str = "") -> Path:
+    """A correct engine in ``dest``, patched (a pathological case) or marked (a comment
+    that makes its text unique, so nothing remembered for one copy serves another)."""
     shutil.copytree(PKG, dest / "src" / "minigrad", ignore=shutil.ignore_patterns("__pycache__"))
+    path = dest / "src" / "minigrad" / "scalar.py"
+    text = path.read_text(encoding="utf-8")
     if patch:
-        path = dest / "src" / "minigrad" / "scalar.py"
-        text = path.read_text(encoding="utf-8")
         assert text.count(patch[0]) >= 1, patch[0]
-        path.write_text(text.replace(patch[0], patch[1], 1), encoding="utf-8")
+        text = text.replace(patch[0], patch[1], 1)
+    path.write_text(text + (f"# {mark}\n" if mark else ""), encoding="utf-8")
     return dest
 
 
@@ -147,6 +152,14 @@ def main() -> None:
             f"{count} correct submissions, --jobs {JOBS}: {seconds:6.2f} s "
             f"({seconds / count:.2f} s each; {seconds / (count * pytest):.2f} x pytest per "
             f"submission){'  (goal <= 30 s)' if count == BATCH else ''}"
+        )
+        unique = Path(tmp) / "unique"
+        for i in range(count):
+            engine(unique / f"student{i:03d}", mark=f"student {i}")
+        own, _ = wall([py, "-m", "grader", str(unique), "--jobs", str(JOBS), "--out", str(out)])
+        print(
+            f"  the same, each text unique       : {own:6.2f} s = {own / seconds:.2f} x the copies"
+            " (each is linted and fingerprinted on its own)"
         )
         bound = count * one_cpu / min(JOBS, os.cpu_count() or 1)
         print(
