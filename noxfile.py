@@ -1,6 +1,7 @@
 """Sessions of the minigrad-lab repository. Each is thin: the logic lives in modules.
 
 nox -s grade      grade the bundled skeleton, or submissions given after --
+nox -s check      the public checks only (what a student runs), fast feedback
 nox -s tests      the project's own tests (reference, skeleton, grader)
 nox -s lint       ruff check and ruff format --check
 nox -s typecheck  mypy --strict on reference/, skeleton/, grader/ and tools/
@@ -8,6 +9,9 @@ nox -s skeleton   regenerate skeleton/ from the reference's solution markers
 nox -s collect    clone a class's repositories at the deadline commit
 nox -s export     the class grades as a Canvas, Moodle or plain CSV import file
 nox -s gradescope build the Gradescope autograder zip
+nox -s release    write the student repository (public checks only), leak-checked
+nox -s mutants    grade every planted-bug variant and print the kill matrix
+nox -s bench      benchmarks that print numbers (engine, one grade, batches, hangs)
 
 The sessions that run the grader (grade, check, tests, typecheck, mutants, bench) share
 ONE virtualenv, ``.nox/grader`` (``requirements/tests.txt``: PyTorch is downloaded and
