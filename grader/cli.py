@@ -13,8 +13,10 @@ the grader itself failed on some submission (see its report); 2 for a usage erro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from grader import answer_key, classbook, collect, late, similarity
 from grader.classview import write_class_view
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         _progress(g, len(results), len(submissions), time.monotonic() - start, out_dir)
 
     warm_bytecode()
+    ahead = _Ahead({s.name: s.path for s in submissions if not s.problem})
     try:
         _grade_all(submissions, out_dir, labs, args, key, done)
     except Tampered as exc:
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
-    everyone = _merge_class(results, submissions, roster, out_dir, archive)
+    everyone = _merge_class(results, submissions, roster, out_dir, archive, ahead.result())
     _table(results, lab_titles)
     if unconfined:
         warning = f"WARNING: these submissions ran UNCONFINED ({unconfined})"
@@ -274,12 +277,35 @@ def _grade_all(
                     done(g)
 
 
+class _Ahead:
+    """The similarity fingerprints of a batch's engines, computed in a thread while the
+    batch is graded (the grader's process mostly waits then), so that the class step
+    after the last grade only compares. Any failure here leaves the class step to
+    compute them itself."""
+
+    def __init__(self, folders: dict[str, Path]) -> None:
+        self.prints: dict[str, Any] = {}
+        self.thread = threading.Thread(target=self._run, args=(folders,), daemon=True)
+        if len(folders) > 1:
+            self.thread.start()
+
+    def _run(self, folders: dict[str, Path]) -> None:
+        with contextlib.suppress(Exception):
+            self.prints = similarity.fingerprint_class(folders)
+
+    def result(self) -> dict[str, Any]:
+        if self.thread.ident is not None:  # started
+            self.thread.join()
+        return self.prints
+
+
 def _merge_class(
     results: list[Graded],
     submissions: list[Submission],
     roster: dict[str, collect.Student],
     out_dir: Path,
     archive: Path | None = None,
+    ahead: dict[str, Any] | None = None,
 ) -> list[Graded]:
     """Merge this run into the class record and rebuild the class files from it."""
     paths = {s.name: s.path for s in submissions}
@@ -303,7 +329,7 @@ def _merge_class(
     classbook.grades_csv(everyone, titles, out_dir / "grades.csv")
     folders = {g.name: Path(g.path) for g in graded if Path(g.path).is_dir()}
     try:
-        found, texts = similarity.check_class(folders, archive)
+        found, texts = similarity.check_class(folders, archive, known=ahead)
         similarity.write_pages(found, texts, out_dir)
     except Exception as exc:  # a bug of ours: the grades stand, the page says so
         detail = traceback.format_exception_only(exc)[-1].strip()

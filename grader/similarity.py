@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,35 +115,58 @@ def _slices(array: Any) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(array[0], array[1], strict=True)]
 
 
+def _fingerprint(text: str, skip: Any = None) -> Any:
+    from copydetect import CodeFingerprint
+
+    window = GUARANTEE - NOISE + 1
+    return CodeFingerprint(
+        "engine.py", NOISE, window, skip, language="python", fp=io.StringIO(text)
+    )
+
+
+def fingerprints(
+    texts: Sequence[str], boilerplate: str = "", known: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Text -> its fingerprint, the ``boilerplate``'s code discounted; each distinct text
+    once (copies are common: an untouched file, a whole engine passed around), and none
+    that ``known`` holds (computed ahead with the same boilerplate)."""
+    prints: dict[str, Any] = dict(known or {})
+    missing = [t for t in dict.fromkeys(texts) if t not in prints]
+    skip = list(_fingerprint(boilerplate).hashes) if missing and boilerplate.strip() else None
+    for text in missing:
+        prints[text] = _fingerprint(text, skip)
+    return prints
+
+
+def fingerprint_class(submissions: dict[str, Path], skeleton: Path = SKELETON) -> dict[str, Any]:
+    """The fingerprints ``check_class`` will need for these engines, computed ahead (the
+    grader does it in a thread while the submissions are graded)."""
+    try:
+        import copydetect  # noqa: F401
+    except ImportError:
+        return {}
+    docs = [engine_document(name, path) for name, path in sorted(submissions.items())]
+    texts = [d.text for d in docs if d.text.strip()]
+    return fingerprints(texts, _skeleton(skeleton).text)
+
+
 def compare(
     submissions: Sequence[Document],
     archive: Sequence[Document] = (),
     boilerplate: str = "",
     flag: float = FLAG,
+    known: Mapping[str, Any] | None = None,
 ) -> Report:
     """Compare every pair of submissions, and every submission with every archive entry."""
     subs = [d for d in submissions if d.text.strip()]
     if len(subs) < 2 and not (subs and archive):
         return Report([d.name for d in subs], [d.name for d in archive], [])
     try:
-        from copydetect import CodeFingerprint, compare_files
+        from copydetect import compare_files
     except ImportError as exc:  # the grade environment pins it; say so if it is missing
         return Report([], [], [], f"copydetect is not installed ({exc})")
 
-    window = GUARANTEE - NOISE + 1
-
-    def fingerprint(text: str, skip: Any = None) -> Any:
-        return CodeFingerprint(
-            "engine.py", NOISE, window, skip, language="python", fp=io.StringIO(text)
-        )
-
-    skip = list(fingerprint(boilerplate).hashes) if boilerplate.strip() else None
-    # Copies are common (an untouched file, a whole engine passed around): each distinct
-    # text is fingerprinted once, and each distinct pair of texts compared once.
-    prints: dict[str, Any] = {}
-    for doc in [*subs, *archive]:
-        if doc.text not in prints:
-            prints[doc.text] = fingerprint(doc.text, skip)
+    prints = fingerprints([d.text for d in [*subs, *archive]], boilerplate, known)
     compared: dict[tuple[str, str], Any] = {}
     flagged: list[Match] = []
     pairs = [(a, b, "pair") for a, b in itertools.combinations(subs, 2)]
@@ -173,14 +196,21 @@ def compare(
     return Report([d.name for d in subs], [d.name for d in archive], flagged)
 
 
+def _skeleton(skeleton: Path) -> Document:
+    return document("skeleton", sorted(skeleton.glob("*.py")), skeleton, "skeleton")
+
+
 def check_class(
-    submissions: dict[str, Path], archive: Path | None, skeleton: Path = SKELETON
+    submissions: dict[str, Path],
+    archive: Path | None,
+    skeleton: Path = SKELETON,
+    known: Mapping[str, Any] | None = None,
 ) -> tuple[Report, dict[str, Document]]:
-    """Compare the class's engines (by name -> submission folder) and the archive."""
+    """Compare the class's engines (by name -> submission folder) and the archive;
+    ``known``: fingerprints from ``fingerprint_class``, used where a text is the same."""
     docs = {name: engine_document(name, path) for name, path in sorted(submissions.items())}
     entries = archive_documents(archive) if archive else []
-    base = document("skeleton", sorted(skeleton.glob("*.py")), skeleton, "skeleton")
-    report = compare(list(docs.values()), entries, base.text)
+    report = compare(list(docs.values()), entries, _skeleton(skeleton).text, known=known)
     texts = dict(docs) | {f"archive/{d.name}": d for d in entries}
     return report, texts
 

@@ -190,3 +190,30 @@ def test_copies_are_fingerprinted_and_compared_once_and_pages_are_capped(
     similarity.write_pages(report, texts, tmp_path, most=4)
     assert len(list((tmp_path / "_similarity").glob("*.html"))) == 4
     assert [bool(m.page) for m in report.flagged] == [True] * 4 + [False] * 11
+
+
+def test_fingerprints_computed_ahead_are_used_and_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grader fingerprints a batch in a thread while it grades: the class step then
+    fingerprints nothing again, and flags exactly what it flags on its own."""
+    import copydetect
+
+    write_batch(tmp_path / "batch", tmp_path / "archive")
+    folders = {p.name: p for p in sorted((tmp_path / "batch").iterdir())}
+    alone, _ = similarity.check_class(folders, tmp_path / "archive")
+    known = similarity.fingerprint_class(folders)
+    made: list[int] = []
+    real = copydetect.CodeFingerprint
+
+    def counting(*args: object, **kwargs: object) -> object:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(copydetect, "CodeFingerprint", counting)
+    ahead, _ = similarity.check_class(folders, tmp_path / "archive", known=known)
+    assert len(made) == 2  # the skeleton (boilerplate) and the one archive entry only
+    assert [(m.left, m.right, m.left_share) for m in ahead.flagged] == [
+        (m.left, m.right, m.left_share) for m in alone.flagged
+    ]
+    assert len(alone.flagged) == 2
