@@ -152,30 +152,29 @@ def test_the_side_by_side_marks_matches_and_cuts_long_unmatched_stretches() -> N
     assert similarity.highlighted("a<b", []) == "a&lt;b"
 
 
+def counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """A list that grows by one at each call of copydetect's ``name`` from now on."""
+    import copydetect
+
+    calls: list[int] = []
+    real = getattr(copydetect, name)
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(copydetect, name, counting)
+    return calls
+
+
 def test_copies_are_fingerprinted_and_compared_once_and_pages_are_capped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Five identical engines and one renamed copy: every pair is still flagged, with
     the same shares as when each is compared alone, but each distinct pair of texts is
     compared once, and only the strongest matches get a side-by-side page."""
-    import copydetect
-
-    calls: list[int] = []
-    real = copydetect.compare_files
-
-    def counting(*args: object) -> object:
-        calls.append(1)
-        return real(*args)
-
-    prints: list[int] = []
-    real_print = copydetect.CodeFingerprint
-
-    def fingerprint(*args: object, **kwargs: object) -> object:
-        prints.append(1)
-        return real_print(*args, **kwargs)
-
-    monkeypatch.setattr(copydetect, "compare_files", counting)
-    monkeypatch.setattr(copydetect, "CodeFingerprint", fingerprint)
+    calls = counted(monkeypatch, "compare_files")
+    prints = counted(monkeypatch, "CodeFingerprint")
     same = [Document(f"s{i}", own_code(7)) for i in range(5)]
     report = compare([*same, Document("r", renamed(own_code(7)))])
     assert len(report.flagged) == 15  # 10 pairs of copies, 5 with the renamed one
@@ -197,20 +196,11 @@ def test_fingerprints_computed_ahead_are_used_and_change_nothing(
 ) -> None:
     """The grader fingerprints a batch in a thread while it grades: the class step then
     fingerprints nothing again, and flags exactly what it flags on its own."""
-    import copydetect
-
     write_batch(tmp_path / "batch", tmp_path / "archive")
     folders = {p.name: p for p in sorted((tmp_path / "batch").iterdir())}
     alone, _ = similarity.check_class(folders, tmp_path / "archive")
     known = similarity.fingerprint_class(folders)
-    made: list[int] = []
-    real = copydetect.CodeFingerprint
-
-    def counting(*args: object, **kwargs: object) -> object:
-        made.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(copydetect, "CodeFingerprint", counting)
+    made = counted(monkeypatch, "CodeFingerprint")
     ahead, _ = similarity.check_class(folders, tmp_path / "archive", known=known)
     assert len(made) == 2  # the skeleton (boilerplate) and the one archive entry only
     assert [(m.left, m.right, m.left_share) for m in ahead.flagged] == [
