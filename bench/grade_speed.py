@@ -147,7 +147,10 @@ def main() -> None:
         batch = Path(tmp) / "batch"
         for i in range(count):
             engine(batch / f"student{i:03d}")
-        seconds, _ = wall([py, "-m", "grader", str(batch), "--jobs", str(JOBS), "--out", str(out)])
+        # each batch and case reports into a folder of its own: a class record left by an
+        # earlier run would be merged into, and its engines compared again
+        batch_cmd = [py, "-m", "grader", str(batch), "--jobs", str(JOBS), "--out", str(out / "b")]
+        seconds, _ = wall(batch_cmd)
         print(
             f"{count} correct submissions, --jobs {JOBS}: {seconds:6.2f} s "
             f"({seconds / count:.2f} s each; {seconds / (count * pytest):.2f} x pytest per "
@@ -156,7 +159,9 @@ def main() -> None:
         unique = Path(tmp) / "unique"
         for i in range(count):
             engine(unique / f"student{i:03d}", mark=f"student {i}")
-        own, _ = wall([py, "-m", "grader", str(unique), "--jobs", str(JOBS), "--out", str(out)])
+        own, _ = wall(
+            [py, "-m", "grader", str(unique), "--jobs", str(JOBS), "--out", str(out / "u")]
+        )
         print(
             f"  the same, each text unique       : {own:6.2f} s = {own / seconds:.2f} x the copies"
             " (each is linted and fingerprinted on its own)"
@@ -173,16 +178,19 @@ def main() -> None:
         mul_loop = f"while True:\n                pass\n            {MUL_BACKWARD}"
         for name, patch in cases.items():
             folder = engine(Path(tmp) / "bad" / name.replace(" ", "_"), patch)
-            seconds, _ = wall([py, "-m", "grader", str(folder), "--out", str(out)])
-            print(f"  {name:<26}: {seconds:6.2f} s  {hung_line(out, folder.name)}")
+            seconds, _ = wall([py, "-m", "grader", str(folder), "--out", str(out / folder.name)])
+            print(f"  {name:<26}: {seconds:6.2f} s  {hung_line(out / folder.name, folder.name)}")
         folder = engine(Path(tmp) / "bad" / "loops_in_backward", (MUL_BACKWARD, mul_loop))
         text = (folder / "src" / "minigrad" / "scalar.py").read_text(encoding="utf-8")
         add_loop = f"while True:\n                pass\n            {ADD_BACKWARD}"
         (folder / "src" / "minigrad" / "scalar.py").write_text(
             text.replace(ADD_BACKWARD, add_loop, 1), encoding="utf-8"
         )
-        seconds, _ = wall([py, "-m", "grader", str(folder), "--out", str(out)])
-        print(f"  {'loops in two _backward':<26}: {seconds:6.2f} s  {hung_line(out, folder.name)}")
+        seconds, _ = wall([py, "-m", "grader", str(folder), "--out", str(out / folder.name)])
+        print(
+            f"  {'loops in two _backward':<26}: {seconds:6.2f} s  "
+            f"{hung_line(out / folder.name, folder.name)}"
+        )
 
 
 if __name__ == "__main__":
