@@ -44,6 +44,11 @@ COURSE_MISTAKES = {  # the 18 "Classic mistakes" the course lists, by catalog co
 }
 
 
+# The first test that needs the kill matrix grades 96 engines, two at a time: a few
+# minutes on a quiet 2-core machine, more on a busy one (the default timeout is 300 s).
+pytestmark = pytest.mark.timeout(1200)
+
+
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
     return compute(jobs=2)
