@@ -244,6 +244,8 @@ def histogram_svg(counts: Sequence[int], labels: Sequence[str]) -> str:
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
+CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "failed", "not run"]
+STATS_COLUMNS = ["submissions", "mean", "median", "min", "max", "out of"]
 
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
@@ -332,10 +334,6 @@ def _similar_html(similar: Report) -> str:
     columns = ["submission", "alike", "its code matched", "other matched", "side by side"]
     parts.append(table(columns, rows, num={"its code matched", "other matched"}))
     return "".join(parts)
-
-
-CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "failed", "not run"]
-STATS_COLUMNS = ["submissions", "mean", "median", "min", "max", "out of"]
 
 
 def _checks_table(checks: Sequence[CheckStats]) -> str:
