@@ -2,9 +2,10 @@
 
 Grading writes each submission's reports into ``<out>/<name>/`` and then merges its
 entry into ``class.json``: the entries of this run replace those of the same names,
-every other entry is kept as it was. ``grades.csv``, ``summary.md`` and ``index.html``
-are rebuilt from the whole record, so grading one student again into a class ``--out``
-updates that student's rows and leaves every other row as it was, byte for byte.
+every other entry is kept as it was. ``grades.csv`` (grader/render/grades.py),
+``summary.md`` and ``index.html`` are rebuilt from the whole record, so grading one
+student again into a class ``--out`` updates that student's rows and leaves every other
+row as it was, byte for byte.
 
 An entry is the submission's ``Graded`` (without the bulky per-check observations and
 printed output, which stay in its own reports) plus who the student is: ``student_id``
@@ -13,15 +14,13 @@ and ``email`` from ``--roster`` or from ``nox -s collect``'s record.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from grader.escape import csv_cell
-from grader.results import Graded, Outcome, effective_status, points
+from grader.results import Graded, Outcome, effective_status
 
 RECORD = "class.json"
 VERSION = 1
@@ -92,35 +91,3 @@ def blank_reason(g: Graded) -> str:
         return f"not graded: {g.problem}"
     problem = g.problem or "see its report"
     return f"grader error, regrade it: {problem}"
-
-
-def grades_csv(record: Mapping[str, Mapping[str, Any]], labs: dict[str, str], path: Path) -> None:
-    """The class grades: one row per submission, for the instructor (the import files for
-    gradebooks come from ``nox -s export``). A submission that could not be graded has
-    empty scores and the reason in ``note``, never a 0."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["name", "student_id", "email", "total", *labs, "late_penalty", "commit", "note"]
-        )
-        for name, data in record.items():
-            g = graded_of(data)
-            reason = blank_reason(g)
-            late = g.late or {}
-            if reason:
-                scores = [""] * (1 + len(labs))
-            else:
-                scores = [points(g.final_score), *(points(g.lab_score(lab)[0]) for lab in labs)]
-            penalty = f"-{points(float(late['points']))}" if late.get("points") else ""
-            writer.writerow(
-                [
-                    csv_cell(name),  # student-controlled text: no formula survives
-                    csv_cell(str(data.get("student_id", ""))),
-                    csv_cell(str(data.get("email", ""))),
-                    *scores,
-                    penalty,
-                    (g.commit or {}).get("sha", ""),
-                    csv_cell(reason),
-                ]
-            )

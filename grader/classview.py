@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from grader.html_report import diagnosis_of, esc, page, total_class
+from grader.render.kit import code, esc, page, table, total_class
+from grader.render.model import diagnosis_of
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, effective_status, points
 from grader.similarity import Report
 
@@ -243,6 +244,8 @@ def histogram_svg(counts: Sequence[int], labels: Sequence[str]) -> str:
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
+CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "failed", "not run"]
+STATS_COLUMNS = ["submissions", "mean", "median", "min", "max", "out of"]
 
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
@@ -275,14 +278,14 @@ def index_html(results: Sequence[Graded], stats: ClassStats, similar: Report | N
     parts.append(_hardest_html(stats))
     parts.append(_diagnoses_html(stats))
     parts.append("<h2>Score distribution</h2>\n")
+    numbers = [stats.mean, stats.median, stats.low, stats.high, stats.max_score]
     parts.append(
-        '<table class="stats"><thead><tr><th class="num">submissions</th>'
-        '<th class="num">mean</th><th class="num">median</th><th class="num">min</th>'
-        '<th class="num">max</th><th class="num">out of</th></tr></thead>\n<tbody><tr>'
-        f'<td class="num">{stats.count}</td><td class="num">{_num(stats.mean)}</td>'
-        f'<td class="num">{_num(stats.median)}</td><td class="num">{_num(stats.low)}</td>'
-        f'<td class="num">{_num(stats.high)}</td>'
-        f'<td class="num">{_num(stats.max_score)}</td></tr></tbody></table>\n'
+        table(
+            STATS_COLUMNS,
+            [[str(stats.count), *map(_num, numbers)]],
+            num=STATS_COLUMNS,
+            css_class="stats",
+        )
     )
     parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
     parts.append(_checks_html(stats))
@@ -318,91 +321,63 @@ def _similar_html(similar: Report) -> str:
     ]
     if not similar.flagged:
         return "".join(parts)
-    parts.append(
-        '<table>\n<thead><tr><th>submission</th><th>alike</th><th class="num">its code '
-        'matched</th><th class="num">other matched</th><th>side by side</th></tr></thead>\n'
-        "<tbody>\n"
-    )
+    rows = []
     for m in similar.flagged:
-        other = f"archive: {m.right}" if m.kind == "archive" else m.right
-        other_html = (
+        other = (
             f'<span class="badge failed">archive</span> {esc(m.right)}'
             if m.kind == "archive"
-            else f'<a href="{_href(m.right, "report.html")}">{esc(other)}</a>'
+            else f'<a href="{_href(m.right, "report.html")}">{esc(m.right)}</a>'
         )
         link = f'<a href="{esc(m.page)}">compare</a>' if m.page else ""
-        parts.append(
-            f'<tr><td><a href="{_href(m.left, "report.html")}">{esc(m.left)}</a></td>'
-            f'<td>{other_html}</td><td class="num">{m.left_share:.0%}</td>'
-            f'<td class="num">{m.right_share:.0%}</td><td>{link}</td></tr>\n'
-        )
-    parts.append("</tbody>\n</table>\n")
+        left = f'<a href="{_href(m.left, "report.html")}">{esc(m.left)}</a>'
+        rows.append([left, other, f"{m.left_share:.0%}", f"{m.right_share:.0%}", link])
+    columns = ["submission", "alike", "its code matched", "other matched", "side by side"]
+    parts.append(table(columns, rows, num={"its code matched", "other matched"}))
     return "".join(parts)
+
+
+def _checks_table(checks: Sequence[CheckStats]) -> str:
+    rows = (
+        [code(c.id), esc(c.lab), esc(c.name), f"{c.pass_rate:.0f}%", str(c.failed), str(c.not_run)]
+        for c in checks
+    )
+    return table(CHECK_COLUMNS, rows, num=CHECK_COLUMNS[3:])
 
 
 def _hardest_html(stats: ClassStats) -> str:
     head = '<h2 id="hardest">Checks the class fails most</h2>\n'
     if not stats.hardest:
         return head + '<p class="muted">Every graded check passed for everyone.</p>\n'
-    rows = [
-        head,
-        "<table>\n<thead><tr><th>check</th><th>lab</th><th>name</th>"
-        '<th class="num">pass rate</th><th class="num">failed</th>'
-        '<th class="num">not run</th></tr></thead>\n<tbody>\n',
-    ]
-    for c in stats.hardest:
-        rows.append(
-            f"<tr><td><code>{esc(c.id)}</code></td><td>{esc(c.lab)}</td><td>{esc(c.name)}</td>"
-            f'<td class="num">{c.pass_rate:.0f}%</td><td class="num">{c.failed}</td>'
-            f'<td class="num">{c.not_run}</td></tr>\n'
-        )
-    rows.append("</tbody>\n</table>\n")
-    return "".join(rows)
+    return head + _checks_table(stats.hardest)
 
 
 def _checks_html(stats: ClassStats) -> str:
-    rows = [
+    return (
         '<h2 id="checks">Every check, hardest first</h2>\n<details><summary>pass rate of '
-        "each check</summary>\n<table>\n<thead><tr><th>check</th><th>lab</th>"
-        '<th>name</th><th class="num">pass rate</th><th class="num">failed</th>'
-        '<th class="num">not run</th></tr></thead>\n<tbody>\n'
-    ]
-    for c in stats.checks:
-        rows.append(
-            f"<tr><td><code>{esc(c.id)}</code></td><td>{esc(c.lab)}</td><td>{esc(c.name)}</td>"
-            f'<td class="num">{c.pass_rate:.0f}%</td><td class="num">{c.failed}</td>'
-            f'<td class="num">{c.not_run}</td></tr>\n'
-        )
-    rows.append("</tbody>\n</table>\n</details>\n")
-    return "".join(rows)
+        f"each check</summary>\n{_checks_table(stats.checks)}</details>\n"
+    )
 
 
 def _diagnoses_html(stats: ClassStats) -> str:
     if not stats.diagnoses:
         return '<h2>Most frequent mistakes</h2>\n<p class="muted">No diagnosis recorded.</p>\n'
-    rows = [
-        "<h2>Most frequent mistakes</h2>\n<table>\n<thead><tr><th>diagnosis</th>"
-        '<th class="num">times</th><th class="num">students</th><th>in checks</th>'
-        "<th>explanation</th></tr></thead>\n<tbody>\n"
-    ]
-    for d in stats.diagnoses:
-        rows.append(
-            f'<tr><td><code>{esc(d.code)}</code></td><td class="num">{d.count}</td>'
-            f'<td class="num">{len(d.students)}</td>'
-            f"<td>{', '.join(f'<code>{esc(c)}</code>' for c in d.checks)}</td>"
-            f"<td>{esc(d.explanation)}</td></tr>\n"
-        )
-    rows.append("</tbody>\n</table>\n")
-    return "".join(rows)
+    rows = (
+        [
+            code(d.code),
+            str(d.count),
+            str(len(d.students)),
+            ", ".join(code(c) for c in d.checks),
+            esc(d.explanation),
+        ]
+        for d in stats.diagnoses
+    )
+    columns = ["diagnosis", "times", "students", "in checks", "explanation"]
+    return "<h2>Most frequent mistakes</h2>\n" + table(columns, rows, num={"times", "students"})
 
 
 def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
     """One row per student; a row depends on that student's entry only."""
-    rows = [
-        '<h2 id="students">Students</h2>\n<table>\n<thead><tr><th>name</th>'
-        '<th class="num">score</th><th>late</th><th>headline mistake</th><th>status</th>'
-        "<th>report</th></tr></thead>\n<tbody>\n"
-    ]
+    rows = []
     for g in results:
         status = effective_status(g)
         kind = total_class(g.final_score, g.max_score, "graded" if status == "graded" else status)
@@ -411,16 +386,19 @@ def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
             if status != "invalid"
             else "&mdash;"
         )
+        report = _href(g.name, "report.html")
         rows.append(
-            f'<tr><td><a href="{_href(g.name, "report.html")}">{esc(g.name)}</a></td>'
-            f'<td class="num"><span class="score {kind}">{score}</span></td>'
-            f"<td>{esc(lateness(g))}</td><td>{esc(headline(g))}</td>"
-            f"<td>{_status_badge(status)}</td>"
-            f'<td class="num"><a href="{_href(g.name, "report.html")}">html</a> '
-            f'<a href="{_href(g.name, "report.md")}">md</a></td></tr>\n'
+            [
+                f'<a href="{report}">{esc(g.name)}</a>',
+                f'<span class="score {kind}">{score}</span>',
+                esc(lateness(g)),
+                esc(headline(g)),
+                _status_badge(status),
+                f'<a href="{report}">html</a> <a href="{_href(g.name, "report.md")}">md</a>',
+            ]
         )
-    rows.append("</tbody>\n</table>\n")
-    return "".join(rows)
+    columns = ["name", "score", "late", "headline mistake", "status", "report"]
+    return '<h2 id="students">Students</h2>\n' + table(columns, rows, num={"score", "report"})
 
 
 # ------------------------------------------------------------------ Markdown

@@ -31,6 +31,7 @@ from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.escape import cap_graded, console
 from grader.integrity import Tampered, changes, fingerprint
+from grader.render.grades import grades_csv
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
 from grader.rubric import RUBRIC
@@ -326,7 +327,7 @@ def _merge_class(
     graded = [classbook.graded_of(e) for e in everyone.values()]
     present = {lab for g in graded for lab in g.labs}
     titles = {lab: t for lab, t in RUBRIC.labs.items() if lab in present}
-    classbook.grades_csv(everyone, titles, out_dir / "grades.csv")
+    grades_csv(everyone, titles, out_dir / "grades.csv")
     folders = {g.name: Path(g.path) for g in graded if Path(g.path).is_dir()}
     try:
         found, texts = similarity.check_class(folders, archive, known=ahead)

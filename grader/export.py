@@ -30,55 +30,32 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from grader import classbook
-from grader.results import points
+from grader.render.grades import grade_rows
 
 FORMATS = ("canvas", "moodle", "csv")
 DEFAULT_ASSIGNMENT = "minigrad"
-
-
-def rows(record: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
-    """One plain row per submission: who, score (or ''), and why it is blank."""
-    result = []
-    for name, data in record.items():
-        g = classbook.graded_of(data)
-        reason = classbook.blank_reason(g)
-        late = g.late or {}
-        result.append(
-            {
-                "login": name,
-                "student_id": str(data.get("student_id", "")),
-                "email": str(data.get("email", "")),
-                "score": "" if reason else points(g.final_score),
-                "max": points(g.max_score),
-                "late": f"-{points(float(late['points']))}" if late.get("points") else "",
-                "commit": (g.commit or {}).get("sha", ""),
-                "commit_time": (g.commit or {}).get("time", ""),
-                "reason": reason,
-            }
-        )
-    return result
 
 
 def render(fmt: str, record: Mapping[str, Mapping[str, Any]], assignment: str) -> str:
     """The import file's text for ``fmt``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    table = rows(record)
+    table = grade_rows(record)
     if fmt == "canvas":
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment])
         for r in table:
-            writer.writerow([r["login"], "", r["student_id"], r["email"], "", r["score"]])
+            writer.writerow([r.login, "", r.student_id, r.email, "", r.score])
     elif fmt == "moodle":
         writer.writerow(["Email address", "ID number", "Username", assignment, "Feedback"])
         for r in table:
-            feedback = r["reason"] or (f"late penalty {r['late']} points" if r["late"] else "")
-            writer.writerow([r["email"], r["student_id"], r["login"], r["score"], feedback])
+            feedback = r.reason or (f"late penalty {r.late} points" if r.late else "")
+            writer.writerow([r.email, r.student_id, r.login, r.score, feedback])
     elif fmt == "csv":
         keys = ["login", "student_id", "email", "score", "max", "late", "commit"]
         keys += ["commit_time", "reason"]
         writer.writerow(keys)
         for r in table:
-            writer.writerow([r[k] for k in keys])
+            writer.writerow([getattr(r, k) for k in keys])
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buffer.getvalue()
@@ -114,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     target: Path = args.file or args.reports / f"{args.format}-grades.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render(args.format, record, args.assignment), encoding="utf-8")
-    blank = [r for r in rows(record) if r["reason"]]
+    blank = [r for r in grade_rows(record) if r.reason]
     if blank and args.format == "canvas":
         notes = target.with_name(target.name + ".reasons.txt")
-        notes.write_text("".join(f"{r['login']}: {r['reason']}\n" for r in blank))
+        notes.write_text("".join(f"{r.login}: {r.reason}\n" for r in blank))
         print(f"reasons for the blank scores: {notes}")
     for r in blank:
-        print(f"{r['login']}: left blank: {r['reason']}")
+        print(f"{r.login}: left blank: {r.reason}")
     print(f"wrote {target}: {len(record)} student(s), {len(blank)} blank")
     return 0
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.html_report import esc, page
+from grader.render.kit import esc, page
 
 NOISE = 25  # k: matches shorter than this many normalized characters are ignored
 GUARANTEE = 30  # matches at least this long are always found (winnowing window)

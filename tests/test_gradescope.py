@@ -176,7 +176,7 @@ def test_find_engine_prefers_the_shallowest_minigrad_and_skips_tests(tmp_path: P
 
 
 def test_the_headline_never_names_a_hidden_checks_mistake() -> None:
-    from grader.report import results_json
+    from grader.render.gradescope import results_json
     from grader.score import FAILED, Graded, Outcome
 
     def failed(cid: str, visibility: str, code: str) -> Outcome:

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from grader import html_report
 from grader.classview import class_stats, histogram, index_html, summary_md, write_class_view
 from grader.discover import Submission
-from grader.html_report import graph_drawing, graph_text, report_html, write_html
+from grader.render import kit
+from grader.render.graph import graph_drawing, graph_text
+from grader.render.html import report_html, write_html
 from grader.score import FAILED, NOT_RUN, PASSED, Graded, Outcome, run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +101,7 @@ def hostile() -> Graded:
 
 @pytest.fixture
 def no_dot(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("grader.html_report.shutil.which", lambda name: None)
+    monkeypatch.setattr("grader.render.graph.shutil.which", lambda name: None)
 
 
 # ------------------------------------------------------------------ the report page
@@ -122,7 +123,7 @@ def test_page_references_nothing_on_the_network(
     if dot and shutil.which("dot") is None:
         pytest.skip("graphviz's dot is not installed")
     if not dot:
-        monkeypatch.setattr("grader.html_report.shutil.which", lambda name: None)
+        monkeypatch.setattr("grader.render.graph.shutil.which", lambda name: None)
     page = report_html(hostile)
     assert ("<svg" in page) is dot
     assert "http://" not in page
@@ -192,7 +193,7 @@ def test_graph_falls_back_to_a_text_tree_without_dot() -> None:
     assert "grad expected 2, got 2" in tree[2] and "WRONG" not in tree[2]
     assert "grad expected 1, got 1" in tree[0]
     for line in tree:
-        assert html_report.esc(line) in drawing
+        assert kit.esc(line) in drawing
 
 
 @pytest.mark.usefixtures("no_dot")

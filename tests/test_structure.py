@@ -13,7 +13,7 @@ GRADER = Path(__file__).resolve().parent.parent / "grader"
 
 def test_writing_reports_imports_neither_torch_nor_hypothesis() -> None:
     code = (
-        "import sys, grader.report, grader.html_report, grader.classview, grader.results\n"
+        "import sys, grader.report, grader.render.html, grader.classview, grader.results\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'hypothesis')"
         " or m.startswith('grader.checks')))"
     )

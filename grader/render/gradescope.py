@@ -1,0 +1,60 @@
+"""results.json: Gradescope's autograder schema, our own fields in ``extra_data``.
+
+Nothing here depends on timing except ``execution_time``, so the same submission gives
+the same file. (grader/gradescope.py is the autograder's entry point that writes it.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.render.model import ReportModel, check_output, of
+from grader.results import PASSED, Graded
+
+
+def results_json(report: ReportModel | Graded) -> dict[str, Any]:
+    """Gradescope's results.json for one submission."""
+    m = of(report)
+    tests = [
+        {
+            "name": f"{o.lab} {o.id}: {o.name}",
+            "number": str(number),
+            "score": o.score,
+            "max_score": o.max_score,
+            "status": "passed" if o.status == PASSED else "failed",
+            "output": check_output(o),
+            "tags": [o.lab],
+            "visibility": o.visibility,
+            "extra_data": {
+                "lab": o.lab,
+                "check_id": o.id,
+                "outcome": o.status,
+                "blocked_by": o.blocked_by,
+                "diagnosis": o.diagnosis,
+                "counterexample": o.counterexample,
+                "expected": o.expected,
+                "got": o.got,
+            },
+        }
+        for number, o in enumerate(m.outcomes, start=1)
+    ]
+    output = [m.summary]
+    # Gradescope shows this line at once: only a visible check's diagnosis may be in it
+    shown = next(
+        (o.diagnosis for o in m.outcomes if o.diagnosis and o.visibility == "visible"), None
+    )
+    if shown:
+        output.append(f"Most likely mistake: {shown['explanation']}")
+        if shown.get("reread"):
+            output.append(f"Reread labs/{shown['reread']}")
+    if m.late:
+        output.append(m.late)
+    return {
+        "score": m.graded.final_score,
+        "execution_time": round(m.graded.seconds, 2),
+        "output": "\n".join(output),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {"commit": m.graded.commit, "late": m.graded.late},
+        "tests": tests,
+    }

@@ -1,0 +1,140 @@
+"""report.html: the same content as ``report.md`` as one readable page.
+
+Every string on the page is HTML-escaped (``kit.esc``): exception messages and printed
+output come from the student's code. A failing check's graph is drawn by ``graph``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.render.graph import graph_drawing
+from grader.render.kit import badge, code, esc, page, table, total_class
+from grader.render.model import Diagnosis, ReportModel, diagnosis_of, graph_of, of
+from grader.results import LABS, PASSED, Graded, Outcome, earned, points
+
+
+def write_html(report: ReportModel | Graded, folder: Path) -> Path:
+    """Write ``folder/report.html`` for one graded submission; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "report.html"
+    path.write_text(report_html(report), encoding="utf-8")
+    return path
+
+
+def report_html(report: ReportModel | Graded) -> str:
+    """The report page as a string (what ``write_html`` writes)."""
+    m = of(report)
+    g = m.graded
+    kind = total_class(g.final_score, g.max_score, g.status)
+    parts = [
+        f"<h1>{esc(m.title)}</h1>\n",
+        f'<div class="total {kind}">{esc(m.summary)}</div>\n',
+    ]
+    if m.late:
+        parts.append(f'<p class="late">{esc(m.late)}</p>\n')
+    if m.likely:
+        parts.append(_mistake(m.likely, "Most likely mistake", reread=True))
+    if m.not_graded:
+        parts.append("<p>Fix the problem above and grade again.</p>\n")
+    parts.append(
+        table(
+            ["lab", "score", "checks passed"],
+            ([esc(r.title), esc(r.score), f"{r.passed} / {r.checks}"] for r in m.labs),
+            num={"score", "checks passed"},
+        )
+    )
+    if m.errors:
+        parts.append(_list("Grader errors (not your fault)", m.errors))
+    if m.notes:
+        parts.append("<h2>Notes</h2>\n<ul>\n")
+        parts += [f"<li>{esc(note)}</li>\n" for note in m.notes]
+        parts.append("</ul>\n")
+    for title, group in m.groups:
+        parts.append(f"<h2>{esc(title)}</h2>\n")
+        parts += [_check(o) for o in group]
+    parts += [f"<p>{code(o.id)} ({esc(o.name)}): {esc(o.summary)}</p>\n" for o in m.unclaimed]
+    if m.waiting:
+        parts.append("<h2>Not run yet</h2>\n<p>These checks wait for a check above to pass:</p>\n")
+        parts.append("<ul>\n")
+        parts += [
+            f"<li>{code(o.id)} ({esc(points(o.max_score))} pts) {esc(o.name)}: "
+            f"waits for {code(o.blocked_by)}</li>\n"
+            for o in m.waiting
+        ]
+        parts.append("</ul>\n")
+    if m.output_tail:
+        parts.append("<h2>What your code printed (last lines)</h2>\n")
+        parts.append(f"<pre>{esc(m.output_tail)}</pre>\n")
+    if m.all_passed:
+        parts.append("<p><strong>Every check passed.</strong></p>\n")
+    parts.append("<h2>All checks</h2>\n")
+    parts.append(
+        table(
+            ["status", "lab", "check", "name", "points"],
+            (
+                [
+                    badge(o.status),
+                    esc(o.lab),
+                    code(o.id),
+                    esc(o.name),
+                    f"{esc(points(o.score))} / {esc(points(o.max_score))}",
+                ]
+                for o in m.outcomes
+            ),
+            num={"points"},
+        )
+    )
+    return page(m.title, "".join(parts))
+
+
+def _list(title: str, outcomes: list[Outcome]) -> str:
+    items = "".join(f"<li>{code(o.id)}: {esc(o.summary)}</li>\n" for o in outcomes)
+    return f"<h2>{esc(title)}</h2>\n<ul>\n{items}</ul>\n"
+
+
+def _mistake(d: Diagnosis, title: str, reread: bool) -> str:
+    """'Explanation (`code`; reread labs/...)', as report.md words it."""
+    text = code(d["code"])
+    if reread and d["reread"]:
+        link = esc(d["reread"])
+        text += f'; reread <a href="{LABS}{link}">labs/{link}</a>'
+    if d["explanation"]:
+        text = f"{esc(d['explanation'])} ({text})"
+    return f'<p class="diagnosis"><strong>{esc(title)}:</strong> {text}</p>\n'
+
+
+def _check(o: Outcome) -> str:
+    parts = [
+        '<section class="failure">\n',
+        f"<h3>{badge(o.status)} {esc(o.lab)} {code(o.id)}: {esc(o.name)} "
+        f'<span class="muted">({esc(earned(o))})</span></h3>\n',
+    ]
+    if o.status == PASSED:
+        return "".join([*parts, "</section>\n"])
+    parts.append(f"<p>{esc(o.summary)}.</p>\n")
+    found = diagnosis_of(o)
+    if found:
+        parts.append(_mistake(found, "Likely mistake", reread=False))
+    if o.expected or o.got:
+        parts.append(
+            f'<dl class="eg"><dt>expected</dt><dd>{esc(o.expected)}</dd>'
+            f"<dt>got</dt><dd>{esc(o.got)}</dd></dl>\n"
+        )
+    if o.counterexample:
+        parts.append("<p>Smallest failing example (paste it into Python):</p>\n")
+        parts.append(f'<pre><code class="language-python">{esc(o.counterexample)}</code></pre>\n')
+    nodes = graph_of(o)
+    if nodes:
+        parts.append(
+            "<p>The smallest failing graph, with the gradient expected on each node "
+            "and the one your code computed:</p>\n"
+        )
+        parts.append(graph_drawing(nodes))
+    if o.hint:
+        parts.append(f'<p class="hint"><strong>Hint:</strong> {esc(o.hint)}</p>\n')
+    if o.reread:
+        link = esc(o.reread)
+        parts.append(f'<p>Reread: <a href="{LABS}{link}">labs/{link}</a></p>\n')
+    parts.append("</section>\n")
+    return "".join(parts)
