@@ -30,10 +30,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from grader import classbook
+from grader.escape import csv_cell as cell
 from grader.render.grades import grade_rows
 
 FORMATS = ("canvas", "moodle", "csv")
 DEFAULT_ASSIGNMENT = "minigrad"
+
+
+def _text(value: object) -> object:
+    """Student-controlled text as a cell no spreadsheet runs as a formula; numbers as is."""
+    return cell(value) if isinstance(value, str) else value
 
 
 def render(fmt: str, record: Mapping[str, Mapping[str, Any]], assignment: str) -> str:
@@ -44,18 +50,20 @@ def render(fmt: str, record: Mapping[str, Mapping[str, Any]], assignment: str) -
     if fmt == "canvas":
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment])
         for r in table:
-            writer.writerow([r.login, "", r.student_id, r.email, "", r.score])
+            writer.writerow([cell(r.login), "", cell(r.student_id), cell(r.email), "", r.score])
     elif fmt == "moodle":
         writer.writerow(["Email address", "ID number", "Username", assignment, "Feedback"])
         for r in table:
             feedback = r.reason or (f"late penalty {r.late} points" if r.late else "")
-            writer.writerow([r.email, r.student_id, r.login, r.score, feedback])
+            writer.writerow(
+                [cell(r.email), cell(r.student_id), cell(r.login), r.score, cell(feedback)]
+            )
     elif fmt == "csv":
         keys = ["login", "student_id", "email", "score", "max", "late", "commit"]
         keys += ["commit_time", "reason"]
         writer.writerow(keys)
         for r in table:
-            writer.writerow([getattr(r, k) for k in keys])
+            writer.writerow([_text(getattr(r, k)) for k in keys])
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buffer.getvalue()

@@ -341,6 +341,16 @@ def test_exports_leave_ungraded_blank_with_a_reason() -> None:
     assert plain[0]["commit"] == "a" * 40 and plain[1]["reason"].startswith("not graded")
 
 
+def test_exports_never_hand_a_spreadsheet_a_formula() -> None:
+    record = class_record()
+    record["=HYPERLINK(x)"] = dict(record.pop("alice"), email="+1@uni", student_id="-7")
+    for fmt in export.FORMATS:
+        text = export.render(fmt, record, "Lab grade")
+        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+        assert "'=HYPERLINK(x)" in cells and "'+1@uni" in cells and "'-7" in cells, fmt
+        assert not any(c[:1] in ("=", "+", "-", "@") for c in cells), fmt
+
+
 def test_export_command_writes_the_file_and_the_reasons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
