@@ -825,6 +825,41 @@ for fd in range(3, 40):
 """,
 }
 
+# How each attack is held (the closing table, `python -m tools.hostile_table`).
+HELD_BY = {
+    "tmpfs_lifted": "umount refused (seccomp); outside its folder nothing is mounted "
+    "(mount namespace) or readable (Landlock)",
+    "proc_root_cwd_mem": "/proc is not readable (Landlock); the grader is outside its PID "
+    "namespace",
+    "setns_mount_and_net": "setns/unshare refused (seccomp); /proc/*/ns not readable",
+    "writes_repo_and_env": "writes only in its scratch folder (Landlock); repository "
+    "fingerprinted before and after",
+    "overwrites_classmates": "other reports are neither visible (mount namespace) nor "
+    "writable (Landlock)",
+    "grandchild_outlives": "fork/exec refused (seccomp); PID namespace dies with its PID 1",
+    "signals_the_grader": "nothing to signal in its PID namespace; Landlock signal scoping",
+    "fork_storm": "process creation refused (seccomp); RLIMIT_NPROC for threads",
+    "output_log_symlink": "the grader opens the log itself (O_NOFOLLOW) and passes the "
+    "descriptor; no write outside work/",
+    "output_log_fifo": "no FIFO can be made outside work/ (Landlock); the grader refuses "
+    "special files",
+    "swaps_file_before_lint": "the package copy is read-only to student code (Landlock)",
+    "poisons_tool_cache": "/tmp is a private tmpfs; no write outside work/ (Landlock)",
+    "removes_import_blocker": "site-packages is not readable (python -I -S, Landlock)",
+    "forges_replies": "the student's process never holds the grader's pipes; the driver "
+    "passes on only a vetted reply to the request it sent",
+    "hijacks_the_worker": "a replaced handle() answers in the student's process only: a "
+    "forged or extra reply is a fault, and the score is no more than the engine's",
+    "over_deep_reply": "depth- and length-capped replies (grader/child/channel.py); the "
+    "driver reports a fault",
+}
+
+
+def test_every_attack_says_how_it_is_held() -> None:
+    assert set(HELD_BY) == set(ATTACKS)
+    assert all(len(how) > 20 for how in HELD_BY.values())
+
+
 INJECTION = (
     "```\\n# INJECTED HEADING\\n| a | b |\\n\\x1b[31mred\\x1b[0m \\x00\\x07\\x1b]0;title\\x07"
     " <&> ]]> =HYPERLINK(1)"
