@@ -1,17 +1,36 @@
 """The only grader code that runs next to student code: inside the sandboxed child.
 
 Started by ``grader.sandbox`` as ``python -I -S -B <folder>/code/grader/worker.py
-CONFIG`` where ``<folder>`` holds ``code/`` (this file and ``confine.py``, copied),
-``pkg/minigrad`` (the submission's package, copied) and ``work/`` (its scratch). It
+CONFIG`` where ``<folder>`` holds ``code/`` (this file, ``confine.py`` and
+``channel.py``, copied), ``pkg/minigrad`` (the submission's package, copied) and
+``work/`` (its scratch). It
   1. confines itself (``grader/confine.py``: user, mount, network and PID namespaces,
-     then in the forked PID 1: no capabilities, no-new-privs, Landlock, seccomp),
-  2. sets its resource limits (memory, CPU time, file size = output cap, tasks),
-  3. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
+     then in the forked PID 1: no capabilities, no-new-privs, Landlock, seccomp that
+     still lets it fork),
+  2. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
      elsewhere (student prints go to the output log the grader opened and passed),
-  4. blocks imports of numerical libraries and remembers who tried,
-  5. answers one JSON request per line: a list of steps that build graphs, call the
-     student's code and read back plain numbers and strings.
+  3. becomes the *driver*: it forks the student's process, which closes every
+     descriptor but 0/1/2 and its two pipes to the driver, sets its resource limits
+     (memory, CPU time, file size = output cap, tasks), locks itself down again (a
+     Landlock domain of its own: it cannot signal or trace the driver; seccomp: no
+     process creation), blocks imports of numerical libraries, and only then imports
+     the student's package,
+  4. forwards each JSON request line to the student's process, which runs the steps
+     (build graphs, call the student's code, read back plain numbers and strings);
+     the driver reads one capped reply, checks that it is well-formed and answers that
+     request (``vet``), and passes on its own clean copy. Garbage, a reply to another
+     request or a line nobody asked for ends the student's process and becomes the
+     driver's ``fault`` reply; when the student's process dies, the driver exits the
+     same way, so the grader sees how it died.
 It computes; it never judges. The grader compares the numbers in its own process.
+
+What the driver cannot know and so takes from the student's process (whose code can
+change it): the reads and errors (an engine's own answers anyway), ``blocked_imports``
+(an engine can hide that it *tried* numpy, never use it: site-packages is not
+readable), ``parents`` (wording only) and the progress mark in ``work/progress`` that
+names where a hang was (a forged mark can only make the grader skip or retry the
+student's own steps). What the driver states itself: ``network_isolated``, ``hidden``,
+and how the student's process ended.
 Standard library only: it runs with site-packages disabled.
 """
 
