@@ -450,26 +450,34 @@ def assert_survived_labs(graded: Graded) -> None:
 
 
 def test_the_students_process_holds_none_of_the_graders_descriptors(tmp_path: Path) -> None:
-    """What student code can reach: /dev/null on 0, the output log on 1 and 2, and the
-    two pipes to the driver; the grader's own pipes are closed before it is imported."""
+    """What student code can reach: /dev/null on 0, the output log on 1 and 2, its
+    progress file and two pipes to the driver, none of them the grader's own pipes."""
+    from grader.sandbox import Sandbox
+
     probe = (
         "import os as _os, stat as _stat\n"
         "_kinds = []\n"
         "for _fd in range(256):\n"
         "    try:\n"
-        "        _m = _os.fstat(_fd).st_mode\n"
+        "        _s = _os.fstat(_fd)\n"
         "    except OSError:\n"
         "        continue\n"
-        "    _kinds.append(f'{_fd}:' + ('fifo' if _stat.S_ISFIFO(_m) else 'other'))\n"
+        "    _pipe = _stat.S_ISFIFO(_s.st_mode)\n"
+        "    _kinds.append(f'{_fd}:' + (f'fifo:{_s.st_ino}' if _pipe else 'other'))\n"
         "print('FDS ' + ' '.join(_kinds), flush=True)\n"
     )
     sub = patched_reference(tmp_path, "fds", *at_import(probe))
-    graded = run_checks(sub, labs={"lab01"})
-    line = next(x for x in graded.output_tail.splitlines() if x.startswith("FDS "))
+    with Sandbox(sub.path, FAST.limits) as box:
+        assert box.request({"kind": "hello"})["modules"]["scalar"] is None
+        assert box.process is not None and box.process.stdin and box.process.stdout
+        graders = {os.fstat(f.fileno()).st_ino for f in (box.process.stdin, box.process.stdout)}
+        tail = box.output_tail()
+    line = next(x for x in tail.splitlines() if x.startswith("FDS "))
     kinds = line.split()[1:]
     assert kinds[:3] == ["0:other", "1:other", "2:other"], kinds
-    assert len(kinds) == 5 and all(k.endswith(":fifo") for k in kinds[3:]), kinds
-    assert graded.score == graded.max_score
+    pipes = {int(k.split(":")[2]) for k in kinds if ":fifo:" in k}
+    assert len(pipes) == 2 and not pipes & graders, (kinds, graders)
+    assert len(kinds) <= 6, kinds  # and at most one more: the progress file
 
 
 # ---------------------------------------------------------------- (l) a batch of them
