@@ -114,6 +114,7 @@ def test_only_a_well_formed_reply_to_the_request_passes_the_vetting() -> None:
         {**good, "reads": [1.0]},
         {**good, "error": {"type": "E", "message": 3, "step": None}},
         {**good, "blocked_imports": [1]},
+        {**good, "error": {"type": "E", "message": "m", "step": 0}},  # the request has none
         {"id": 7, "ok": False, "error": None},
     ]
     for reply in bad:

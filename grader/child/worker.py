@@ -645,7 +645,7 @@ def vet(reply: Any, request: dict[str, Any]) -> dict[str, Any]:
         raise Faulty("a reply without reads")
     clean["reads"] = reply["reads"]
     error = reply.get("error")
-    clean["error"] = None if error is None else _vet_error(error)
+    clean["error"] = None if error is None else _vet_error(error, len(request["steps"]))
     clean["parents"] = _names(reply.get("parents", []), "parents")
     return clean
 
@@ -653,14 +653,15 @@ def vet(reply: Any, request: dict[str, Any]) -> dict[str, Any]:
 MODULE_NAMES = ("scalar", "nn", "train", "viz")
 
 
-def _vet_error(error: Any) -> dict[str, Any]:
+def _vet_error(error: Any, steps: int = 0) -> dict[str, Any]:
+    """A clean error: its type, message and the step (of ``steps``) it happened at."""
     if not isinstance(error, dict):
         raise Faulty("an error that is not an object")
     kind, message, step = error.get("type"), error.get("message"), error.get("step")
     if not isinstance(kind, str) or not isinstance(message, str):
         raise Faulty("an error without its type and message")
-    if step is not None and type(step) is not int:
-        raise Faulty("an error at a step that is not a number")
+    if step is not None and (type(step) is not int or not 0 <= step < steps):
+        raise Faulty("an error at a step the request does not have")
     return {"type": kind[:200], "message": message[: MAX_TEXT + 3], "step": step}
 
 
