@@ -262,7 +262,7 @@ def _fit_step(ctx: Context) -> str | None:
         return None
     try:
         g, before, after = (list(map(float, run.reads[k])) for k in ("g", "before", "after"))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, StudentFault):  # a read that never came back
         return None
     moved = [b - a for a, b in zip(before, after, strict=False)]
     if not any(g) or len(moved) != len(g):

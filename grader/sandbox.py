@@ -13,7 +13,6 @@ import contextlib
 import ctypes
 import json
 import os
-import selectors
 import shutil
 import signal
 import stat
@@ -27,6 +26,8 @@ from types import TracebackType
 from typing import Any
 
 from grader import hangs
+from grader.child import channel
+from grader.child.worker import FAULT, Faulty, vet
 
 GRADER = Path(__file__).resolve().parent
 REPOSITORY = GRADER.parent  # the course repository: reference/, the catalog
@@ -36,12 +37,12 @@ CHILD_CODE = (
     "__init__.py",
     "optable.py",
     "child/__init__.py",
+    "child/channel.py",
     "child/worker.py",
     "child/confine.py",
     "child/runner.py",
 )
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
-MAX_REPLY_DEPTH = 32
 CONFINE_FAILED = 121  # worker.CONFINE_FAILED: the child could not set itself up
 MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
 MAX_REPLY_BYTES = 16_000_000
@@ -148,22 +149,7 @@ def prepare_code(folder: Path) -> Path:
     return code
 
 
-def parse_reply(line: bytes) -> Any:
-    """A JSON reply, or None when it is not one or is nested deeper than allowed."""
-    try:
-        reply = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    stack = [(reply, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_REPLY_DEPTH:
-            return None
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return reply
+parse_reply = channel.parse  # a JSON reply, or None (not one, or nested too deeply)
 
 
 class StudentFault(Exception):
@@ -245,6 +231,7 @@ class Sandbox:
         self.package_dir = self.root / "pkg" / "minigrad"
         self.deadline = time.monotonic() + limits.submission_seconds
         self.process: subprocess.Popen[bytes] | None = None
+        self.replies: channel.Lines | None = None  # the child's stdout
         self.next_id = 0
         self.events: list[str] = []  # what went wrong, for the report
         # kind of step (grader.hangs) -> why later requests needing it are not sent
@@ -295,15 +282,9 @@ class Sandbox:
 
     def _kill(self) -> None:
         """Kill the child and anything it left behind in its process group."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream:
-                stream.close()
-        self.process = None
+        if self.process is not None:
+            channel.kill(self.process)
+        self.process = self.replies = None
 
     def close(self) -> None:
         self._kill()
@@ -357,8 +338,10 @@ class Sandbox:
         if self.process is None or self.process.poll() is not None:
             self._kill()
             self.process = self._start()
-        proc = self.process
-        assert proc.stdin is not None and proc.stdout is not None
+            assert self.process.stdout is not None
+            self.replies = channel.Lines(self.process.stdout.fileno(), MAX_REPLY_BYTES)
+        proc, replies = self.process, self.replies
+        assert proc.stdin is not None and replies is not None
         self.next_id += 1
         message = {"id": self.next_id, **payload}
         limit = min(timeout or self.limits.request_seconds, remaining)
@@ -368,7 +351,11 @@ class Sandbox:
             proc.stdin.flush()
         except BrokenPipeError:
             pass  # the child died while starting; the read below says how
-        line, closed = self._read_line(proc, limit)
+        line = replies.read(time.monotonic() + limit)
+        closed = replies.closed
+        if line is None and replies.overflow:
+            self._kill()
+            raise StudentFault(f"your code {FAULT} (a reply longer than {MAX_REPLY_BYTES} bytes)")
         if line is None:
             code = None
             if closed:
@@ -393,11 +380,19 @@ class Sandbox:
                     self.stuck.setdefault(spot[0], f"your code crashed while {where}")
             self.events.append(what)
             raise StudentFault(f"your code {what}")
+        # The worker's driver vetted the student's reply (or reports why it could not);
+        # the same check again here: nothing but a clean reply to this request passes.
         reply = parse_reply(line)
-        if not isinstance(reply, dict) or reply.get("id") != message["id"]:
+        fault = reply.get("fault") if isinstance(reply, dict) else None
+        if isinstance(fault, str) and reply.get("id") == message["id"]:
             self._kill()
-            raise StudentFault("your code wrote over the grader's reply channel")
-        return reply
+            self.events.append(fault[:300])
+            raise StudentFault(f"your code {fault[:300]}")
+        try:
+            return vet(reply, message)
+        except Faulty as why:
+            self._kill()
+            raise StudentFault(f"your code {FAULT} ({why})") from None
 
     def _where(self, payload: dict[str, Any], request_id: int) -> tuple[str, str, str] | None:
         """The kind, label and code of the step the child was on (from its progress file)."""
@@ -416,27 +411,3 @@ class Sandbox:
         finally:
             os.close(fd)
         return hangs.where(payload, progress, request_id)
-
-    def _read_line(self, proc: subprocess.Popen[bytes], limit: float) -> tuple[bytes | None, bool]:
-        """One reply line, or None with whether the child closed its end (died)."""
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        chunks: list[bytes] = []
-        size = 0
-        end = time.monotonic() + limit
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while True:
-                left = end - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    return None, False
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return None, True
-                chunks.append(chunk)
-                size += len(chunk)
-                if b"\n" in chunk:
-                    data = b"".join(chunks)
-                    return data[: data.index(b"\n")], False
-                if size > MAX_REPLY_BYTES:
-                    return b"{}", False

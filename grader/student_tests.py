@@ -8,12 +8,9 @@ valid test fails is "caught"). Only pass/fail per test comes back from those run
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import select
-import signal
 import stat
 import subprocess
 import sys
@@ -24,14 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox import (
-    CHILD_ENV,
-    MAX_FILE_BYTES,
-    Limits,
-    confinement,
-    parse_reply,
-    prepare_code,
-)
+from grader.child import channel
+from grader.sandbox import CHILD_ENV, MAX_FILE_BYTES, Limits, confinement, prepare_code
 
 if TYPE_CHECKING:
     from grader.mistakes import Variant
@@ -47,6 +38,8 @@ MAX_REPLY = 4_000_000
 class Verdict:
     tests: list[str]  # test ids that ran on the reference
     wrong: list[str]  # tests that fail on the correct engine
+    # tests the sandbox stopped on the correct engine (they start a program): not counted
+    refused: list[str] = field(default_factory=list)
     caught: list[str] = field(default_factory=list)  # variant ids
     missed: list[str] = field(default_factory=list)
 
@@ -135,9 +128,10 @@ def grade_tests(
             materialize(variant, engines / variant.id)
         first = _run(tests, [("reference", REFERENCE)], None, limits, budget)
         on_reference = first.get("reference", {})
-        wrong = sorted(t for t, ok in on_reference.items() if not ok)
+        wrong = sorted(t for t, ok in on_reference.items() if ok is False)
         valid = {t for t, ok in on_reference.items() if ok}
-        verdict = Verdict(tests=sorted(on_reference), wrong=wrong)
+        refused = sorted(t for t, ok in on_reference.items() if ok is None)
+        verdict = Verdict(tests=sorted(on_reference), wrong=wrong, refused=refused)
         if not valid:
             verdict.missed = [v.id for v in variants]
             return verdict
@@ -152,7 +146,7 @@ def grade_tests(
         for v in variants:
             passed = results.get(v.id)
             caught = passed is not None and any(
-                not ok for test, ok in passed.items() if test in valid
+                ok is not True for test, ok in passed.items() if test in valid
             )
             (verdict.caught if caught else verdict.missed).append(v.id)
         return verdict
@@ -164,10 +158,11 @@ def _run(
     valid: set[str] | None,
     limits: Limits,
     budget: float,
-) -> dict[str, dict[str, bool]]:
+) -> dict[str, dict[str, bool | None]]:
     """Run the tests on ``engines`` (name, folder of the package) in one runner, one
-    engine after the other; pass/fail per engine that answered. With ``valid``, a run
-    is stopped at the first of those tests that fails. Nothing runs past ``budget``."""
+    engine after the other; pass/fail per engine that answered (None: the sandbox
+    refused what the test did, such as starting a program). With ``valid``, a run is
+    stopped at the first of those tests that fails. Nothing runs past ``budget``."""
     why_not = confinement()
     tokens = {os.urandom(16).hex(): name for name, _ in engines}  # folder names: no tells
     paths = dict(engines)
@@ -193,8 +188,8 @@ def _run(
             start_new_session=True,
         )
         assert proc.stdin is not None and proc.stdout is not None
-        lines = _Lines(proc.stdout.fileno(), min(budget, time.monotonic() + RUN_SECONDS))
-        results: dict[str, dict[str, bool]] = {}
+        lines = _Objects(proc.stdout.fileno(), min(budget, time.monotonic() + RUN_SECONDS))
+        results: dict[str, dict[str, bool | None]] = {}
         try:
             if lines.next() != {"ready": True}:
                 # The runner died before any student code ran: pytest is missing or broken.
@@ -202,12 +197,14 @@ def _run(
             for token, name in tokens.items():
                 proc.stdin.write(token.encode() + b"\n")
                 proc.stdin.flush()
-                passed: dict[str, bool] = {}
+                passed: dict[str, bool | None] = {}
                 stopped = False
                 while (item := lines.next()) is not None and "end" not in item:
                     key = known_test(str(item.get("t")), tests)
                     ok = item.get("ok") is True
-                    passed[key] = passed.get(key, True) and ok
+                    now = True if ok else None if item.get("refused") is True else False
+                    seen = passed.get(key, True)  # parametrized: the worst case counts
+                    passed[key] = False if False in (seen, now) else seen and now
                     if valid is not None and not ok and key in valid and not stopped:
                         proc.stdin.write(b"stop\n")  # seen enough: this engine is caught
                         proc.stdin.flush()
@@ -218,38 +215,24 @@ def _run(
         except BrokenPipeError:
             pass
         finally:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            proc.stdin.close()
-            proc.stdout.close()
+            channel.kill(proc)
     return results
 
 
-class _Lines:
+class _Objects:
     """JSON objects, one per line, read from ``fd`` until a deadline (monotonic)."""
 
     def __init__(self, fd: int, deadline: float) -> None:
-        self.fd, self.deadline, self.buffer, self.size = fd, deadline, b"", 0
+        self.lines, self.deadline = channel.Lines(fd, MAX_REPLY, MAX_REPLY), deadline
 
     def next(self) -> dict[str, object] | None:
         """The next object (non-objects are skipped); None at EOF, past the deadline
         or past MAX_REPLY bytes in all."""
-        while True:
-            if b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                item = parse_reply(line)
-                if isinstance(item, dict):
-                    return item
-                continue
-            left = self.deadline - time.monotonic()
-            if left <= 0 or self.size > MAX_REPLY or not select.select([self.fd], [], [], left)[0]:
-                return None
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                return None
-            self.size += len(chunk)
-            self.buffer += chunk
+        while (line := self.lines.read(self.deadline)) is not None:
+            item = channel.parse(line)
+            if isinstance(item, dict):
+                return item
+        return None
 
 
 def known_test(nodeid: str, tests: dict[str, bytes]) -> str:

@@ -93,6 +93,56 @@ def test_replies_too_deep_or_not_json_are_refused() -> None:
     assert parse_reply(b"not json") is None
 
 
+def test_only_a_well_formed_reply_to_the_request_passes_the_vetting() -> None:
+    from grader.child.worker import Faulty, vet
+
+    request = {"id": 7, "steps": []}
+    good = {"id": 7, "ok": True, "reads": {"a": 1.0}, "error": None, "extra": "dropped"}
+    assert vet(good, request) == {
+        "id": 7,
+        "ok": True,
+        "reads": {"a": 1.0},
+        "error": None,
+        "blocked_imports": [],
+        "parents": [],
+    }
+    bad = [
+        [good],  # not an object
+        {**good, "id": 6},  # another request's
+        {**good, "id": True},
+        {**good, "ok": "yes"},
+        {**good, "reads": [1.0]},
+        {**good, "error": {"type": "E", "message": 3, "step": None}},
+        {**good, "blocked_imports": [1]},
+        {**good, "error": {"type": "E", "message": "m", "step": 0}},  # the request has none
+        {"id": 7, "ok": False, "error": None},
+    ]
+    for reply in bad:
+        with pytest.raises(Faulty):
+            vet(reply, request)
+    hello = {"id": 1, "kind": "hello"}
+    with pytest.raises(Faulty):
+        vet({"id": 1, "ok": True, "modules": {"os": None}}, hello)
+    made = vet({"id": 1, "ok": True, "modules": {"scalar": None}, "hidden": ["x" * 999]}, hello)
+    assert made["network_isolated"] is False and made["hidden"] == ["x" * 200]
+
+
+def test_lines_are_capped_and_extra_lines_are_seen() -> None:
+    from grader.child.channel import Lines
+
+    read, write = os.pipe()
+    try:
+        os.write(write, b'{"a": 1}\n{"b": 2}\n')
+        lines = Lines(read, 100)
+        assert lines.read() == b'{"a": 1}' and lines.pending()
+        assert lines.read() == b'{"b": 2}' and not lines.pending()
+        os.write(write, b"x" * 300 + b"\n")
+        assert lines.read() is None and lines.overflow and not lines.closed
+    finally:
+        os.close(read)
+        os.close(write)
+
+
 def test_student_text_is_escaped_and_capped() -> None:
     text = "a\x1b[31mred\x1b[0m\x00\x07b\x1b]0;title\x07c\ud800"
     assert escape.clean(text) == "aredbc"

@@ -383,6 +383,103 @@ def test_forged_replies_on_every_descriptor_earn_nothing(tmp_path: Path) -> None
     )
 
 
+# ---------------------------------------------------------------- (k2) the protocol
+# Student code runs in a process of its own: the worker's driver holds the grader's
+# pipes and passes on only a clean copy of a reply that answers the request it sent.
+HIJACK = """\
+def _hijack():
+    import json, os, sys
+    main = sys.modules["__main__"]
+    real = main.handle
+
+    def forged(request):
+        # A reply of the right shape for this very request: every value read "right".
+        reads = {
+            s[1]: {"kind": "Value", "data": 1.0, "grad": 1.0}
+            for s in request.get("steps", [])
+            if s and s[0] == "read"
+        }
+        line = {"id": request["id"], "ok": True, "reads": reads, "error": None,
+                "blocked_imports": [], "parents": ["_prev"]}
+        for fd in range(0, 21):
+            try:
+                os.write(fd, json.dumps(line).encode() + b"\\n")
+            except OSError:
+                pass
+        try:
+            reply = real(request)
+        except BaseException:
+            reply = {}
+        if "reads" in reply:
+            reply.update(reads={**reply["reads"], **reads}, error=None)
+        return reply
+
+    main.handle = forged
+    main.serve.__globals__["handle"] = forged
+
+
+_hijack()"""
+TANH_LINE = 'out = Value(math.tanh(self.data), (self,), "tanh")'
+
+
+def test_a_replaced_handle_and_forged_replies_earn_no_more_than_the_engine(
+    tmp_path: Path,
+) -> None:
+    """An engine (tanh wrong) that replaces the worker's handle() and writes replies of
+    the right shape, for the request being answered, on descriptors 0..20."""
+    forger = copy_package(tmp_path, "hijack")
+    patch(forger, TANH_LINE, TANH_LINE.replace("math.tanh(", "0.5 * math.tanh("))
+    patch(forger, *at_import(HIJACK))
+    honest = copy_package(tmp_path, "honest")
+    patch(honest, TANH_LINE, TANH_LINE.replace("math.tanh(", "0.5 * math.tanh("))
+    graded = run_checks(Submission("hijack", forger), rubric=FAST, labs={"lab01", "lab02"})
+    truth = run_checks(Submission("honest", honest), rubric=FAST, labs={"lab01", "lab02"})
+    assert_survived_labs(graded)
+    assert 0 < truth.score < truth.max_score
+    assert graded.score <= truth.score, (graded.score, truth.score)
+    assert status_of(graded)["ops.tanh"] == FAILED
+    faults = [o.summary for o in graded.outcomes] + graded.notes
+    assert any("wrote over the grader's reply channel" in f for f in faults), faults
+
+
+def assert_survived_labs(graded: Graded) -> None:
+    assert graded.status == "graded"
+    assert GRADER_ERROR not in status_of(graded).values(), [
+        (o.id, o.summary) for o in graded.outcomes if o.status == GRADER_ERROR
+    ]
+
+
+def test_the_students_process_holds_none_of_the_graders_descriptors(tmp_path: Path) -> None:
+    """What student code can reach: /dev/null on 0, the output log on 1 and 2, its
+    progress file and two pipes to the driver, none of them the grader's own pipes."""
+    from grader.sandbox import Sandbox
+
+    probe = (
+        "import os as _os, stat as _stat\n"
+        "_kinds = []\n"
+        "for _fd in range(256):\n"
+        "    try:\n"
+        "        _s = _os.fstat(_fd)\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    _pipe = _stat.S_ISFIFO(_s.st_mode)\n"
+        "    _kinds.append(f'{_fd}:' + (f'fifo:{_s.st_ino}' if _pipe else 'other'))\n"
+        "print('FDS ' + ' '.join(_kinds), flush=True)\n"
+    )
+    sub = patched_reference(tmp_path, "fds", *at_import(probe))
+    with Sandbox(sub.path, FAST.limits) as box:
+        assert box.request({"kind": "hello"})["modules"]["scalar"] is None
+        assert box.process is not None and box.process.stdin and box.process.stdout
+        graders = {os.fstat(f.fileno()).st_ino for f in (box.process.stdin, box.process.stdout)}
+        tail = box.output_tail()
+    line = next(x for x in tail.splitlines() if x.startswith("FDS "))
+    kinds = line.split()[1:]
+    assert kinds[:3] == ["0:other", "1:other", "2:other"], kinds
+    pipes = {int(k.split(":")[2]) for k in kinds if ":fifo:" in k}
+    assert len(pipes) == 2 and not pipes & graders, (kinds, graders)
+    assert len(kinds) <= 6, kinds  # and at most one more: the progress file
+
+
 # ---------------------------------------------------------------- (l) a batch of them
 BATCH = {
     "a_import_error": at_import("import minigrad_helpers_that_do_not_exist"),
@@ -708,6 +805,24 @@ main = sys.modules.get("__main__")
 if main is not None and hasattr(main, "handle"):
     main.handle = lambda request: {"reads": {}, "error": None, "blocked_imports": []}
 """,
+    "hijacks_the_worker": """
+import json
+def forged(request):
+    reads = {st[1]: {"kind": "Value", "data": 1.0, "grad": 1.0}
+             for st in request.get("steps", []) if st and st[0] == "read"}
+    line = {"id": request["id"], "ok": True, "reads": reads, "error": None,
+            "blocked_imports": [], "parents": ["_prev"]}
+    for fd in range(0, 21):
+        try:
+            os.write(fd, json.dumps(line).encode() + b"\\n")
+        except OSError:
+            pass
+    return {"reads": reads, "error": None, "blocked_imports": [], "parents": ["_prev"]}
+main = sys.modules.get("__main__")
+if main is not None and hasattr(main, "serve"):
+    main.handle = forged
+    main.serve.__globals__["handle"] = forged
+""",
     "over_deep_reply": """
 for fd in range(3, 40):
     try:
@@ -717,6 +832,41 @@ for fd in range(3, 40):
         pass
 """,
 }
+
+# How each attack is held (the closing table, `python -m tools.hostile_table`).
+HELD_BY = {
+    "tmpfs_lifted": "umount refused (seccomp); outside its folder nothing is mounted "
+    "(mount namespace) or readable (Landlock)",
+    "proc_root_cwd_mem": "/proc is not readable (Landlock); the grader is outside its PID "
+    "namespace",
+    "setns_mount_and_net": "setns/unshare refused (seccomp); /proc/*/ns not readable",
+    "writes_repo_and_env": "writes only in its scratch folder (Landlock); repository "
+    "fingerprinted before and after",
+    "overwrites_classmates": "other reports are neither visible (mount namespace) nor "
+    "writable (Landlock)",
+    "grandchild_outlives": "fork/exec refused (seccomp); PID namespace dies with its PID 1",
+    "signals_the_grader": "nothing to signal in its PID namespace; Landlock signal scoping",
+    "fork_storm": "process creation refused (seccomp); RLIMIT_NPROC for threads",
+    "output_log_symlink": "the grader opens the log itself (O_NOFOLLOW) and passes the "
+    "descriptor; no write outside work/",
+    "output_log_fifo": "no FIFO can be made outside work/ (Landlock); the grader refuses "
+    "special files",
+    "swaps_file_before_lint": "the package copy is read-only to student code (Landlock)",
+    "poisons_tool_cache": "/tmp is a private tmpfs; no write outside work/ (Landlock)",
+    "removes_import_blocker": "site-packages is not readable (python -I -S, Landlock)",
+    "forges_replies": "the student's process never holds the grader's pipes; the driver "
+    "passes on only a vetted reply to the request it sent",
+    "hijacks_the_worker": "a replaced handle() answers in the student's process only: a "
+    "forged or extra reply is a fault, and the score is no more than the engine's",
+    "over_deep_reply": "depth- and length-capped replies (grader/child/channel.py); the "
+    "driver reports a fault",
+}
+
+
+def test_every_attack_says_how_it_is_held() -> None:
+    assert set(HELD_BY) == set(ATTACKS)
+    assert all(len(how) > 20 for how in HELD_BY.values())
+
 
 INJECTION = (
     "```\\n# INJECTED HEADING\\n| a | b |\\n\\x1b[31mred\\x1b[0m \\x00\\x07\\x1b]0;title\\x07"
@@ -729,7 +879,7 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
     for name, body in ATTACKS.items():
         folder = copy_package(batch, name)
         code = _targets(ctx) + _probe(body)
-        if name == "forges_replies":
+        if name in ("forges_replies", "hijacks_the_worker"):
             folder = batch / name
             shutil.rmtree(folder)
             copy_package(batch, name, SKELETON_PKG)
@@ -1008,10 +1158,11 @@ def test_each_attack_ran_and_was_held(
     report = _report(out, attack)
     assert "ESCAPED" not in report, report
     rows = _rows(out)
-    honest = "honest_skeleton" if attack == "forges_replies" else "z_reference"
+    skeletons = ("forges_replies", "hijacks_the_worker")
+    honest = "honest_skeleton" if attack in skeletons else "z_reference"
     assert float(rows[attack]["total"]) <= float(rows[honest]["total"])
     assert rows[attack]["total"] != "" and rows[attack]["note"] == "", report  # graded
-    if attack not in ("over_deep_reply", "forges_replies"):
+    if attack not in ("over_deep_reply", *skeletons):
         assert "HELD" in report, report  # the attack ran to its end
         results = json.loads((out / attack / "results.json").read_text())
         lost = {

@@ -11,7 +11,7 @@ import pytest
 from grader.discover import Submission
 from grader.mistakes import VARIANTS
 from grader.rubric import RUBRIC
-from grader.score import FAILED, NOT_RUN, Outcome, run_checks
+from grader.score import FAILED, NOT_RUN, PASSED, Outcome, run_checks
 from grader.student_tests import behavioural
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,11 +48,9 @@ def test_the_reference_suite_catches_every_behavioural_variant(tmp_path: Path) -
     shutil.copytree(ROOT / "reference" / "tests", sub / "tests")
     outcome = bonus(sub)
     # Students' tests run confined: they cannot start a program, so the one reference
-    # test that runs a stand-in `dot` fails there (and only it); every variant is caught.
-    assert outcome.observed["wrong"] == [
-        "test_viz.py::test_draw_feeds_the_dot_text_to_the_dot_program"
-    ], (outcome.summary, outcome.got)
-    assert outcome.observed["caught"] == len(behavioural(VARIANTS))
+    # test that runs a stand-in `dot` is stopped there; it is not counted, not called
+    # wrong, and every variant is caught: the bonus is earned in full.
+    assert outcome.status == PASSED, (outcome.summary, outcome.got)
     assert len(behavioural(VARIANTS)) >= 20
 
 
@@ -68,6 +66,12 @@ def test_product_gradient() -> None:
 
 def test_always_fails() -> None:
     assert Value(1.0).data == 2.0
+
+
+def test_starts_a_program() -> None:
+    import subprocess
+
+    subprocess.run(["true"], check=True)
 """
 
 
@@ -75,6 +79,10 @@ def test_a_test_that_fails_on_a_correct_engine_is_called_wrong(tmp_path: Path) -
     outcome = bonus(with_tests(tmp_path, "sloppy", {"test_mine.py": ALWAYS_FAILS}))
     assert outcome.status == FAILED
     assert "test_always_fails fails on a correct engine: the test is wrong" in outcome.got
+    # The sandbox, not the test, stops a program from starting: not counted, not wrong.
+    assert outcome.observed["wrong"] == ["test_mine.py::test_always_fails"]
+    assert outcome.observed["refused"] == ["test_mine.py::test_starts_a_program"]
+    assert "test_starts_a_program was not counted" in outcome.got
     assert "not caught:" in outcome.got  # and it lists the mistakes it would miss
     caught = outcome.observed["caught"]
     assert 0 < caught < len(behavioural(VARIANTS))

@@ -24,11 +24,21 @@ def catch_mistakes(ctx: Context) -> None:
             f"- your test {t} fails on a correct engine: the test is wrong" for t in verdict.wrong
         ]
         lines += [f"- not caught: {MISTAKES[code].explain} (`{code}`)" for code in missed]
+        lines += [
+            f"- your test {t} was not counted: the grader's sandbox refuses what it does "
+            "(such as starting a program)"
+            for t in verdict.refused
+        ]
         raise Fail(
             f"your tests catch {len(verdict.caught)} of {len(VARIANTS)} planted mistakes"
             + (f"; {len(verdict.wrong)} test(s) fail on a correct engine" if verdict.wrong else ""),
             expected=f"all pass on a correct engine; each of {len(VARIANTS)} buggy ones fails",
             got="\n".join(lines),
             partial=share,
-            observed={"caught": len(verdict.caught), "wrong": verdict.wrong, "missed": missed},
+            observed={
+                "caught": len(verdict.caught),
+                "wrong": verdict.wrong,
+                "missed": missed,
+                "refused": verdict.refused,
+            },
         )

@@ -365,8 +365,12 @@ def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def seccomp_program() -> bytes:
-    """The BPF program (struct sock_filter[]): see the comments beside each part."""
+def seccomp_program(processes: bool = False) -> bytes:
+    """The BPF program (struct sock_filter[]): see the comments beside each part.
+
+    ``processes``: the filter of the worker's driver, which runs no student code and
+    forks the student's process (whose own filter, stacked on it, refuses that too).
+    """
     prog = [
         _ins(LD_W_ABS, 4),  # seccomp_data.arch
         _ins(JEQ, AUDIT_ARCH_X86_64, 1, 0),
@@ -379,13 +383,17 @@ def seccomp_program() -> bytes:
     # falls back to clone, whose flags we can check.
     prog += [_ins(JEQ, SYS["clone3"], 0, 1), _ins(RET, RET_ERRNO | ENOSYS)]
     # clone: allowed only for a thread (CLONE_THREAD in flags, the first argument).
-    prog += [
-        _ins(JEQ, SYS["clone"], 0, 4),
-        _ins(LD_W_ABS, 16),  # low 32 bits of args[0]
-        _ins(JSET, CLONE_THREAD, 1, 0),
-        _ins(RET, RET_ERRNO | EPERM),
-        _ins(RET, RET_ALLOW),
-    ]
+    prog += (
+        []
+        if processes
+        else [
+            _ins(JEQ, SYS["clone"], 0, 4),
+            _ins(LD_W_ABS, 16),  # low 32 bits of args[0]
+            _ins(JSET, CLONE_THREAD, 1, 0),
+            _ins(RET, RET_ERRNO | EPERM),
+            _ins(RET, RET_ALLOW),
+        ]
+    )
     # prctl(PR_SET_PDEATHSIG, ...) would let the child survive its parent: refused.
     prog += [
         _ins(JEQ, SYS["prctl"], 0, 4),
@@ -400,9 +408,9 @@ def seccomp_program() -> bytes:
     return b"".join(prog)
 
 
-def seccomp() -> None:
+def seccomp(processes: bool = False) -> None:
     """Install the filter (needs no-new-privs or CAP_SYS_ADMIN)."""
-    code = seccomp_program()
+    code = seccomp_program(processes)
     buffer = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(buffer))
     _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0), "seccomp filter")
@@ -435,11 +443,24 @@ def library_dirs() -> list[str]:
     return sorted(d for d in dirs if os.path.exists(d))
 
 
-def lock_down(read: Iterable[str], write: Iterable[str]) -> None:
-    """Steps 3 of the module docstring, in the order the kernel requires."""
+def allowed_reads(read: Iterable[str]) -> list[str]:
+    """What a confined process may read: the interpreter's files and ``read``."""
+    return [*stdlib_entries(), *library_dirs(), "/dev/urandom", *read]
+
+
+def lock_down(read: Iterable[str], write: Iterable[str], processes: bool = False) -> None:
+    """Steps 3 of the module docstring, in the order the kernel requires (``processes``:
+    fork stays allowed, for the worker's driver; see ``seccomp_program``)."""
     drop_capabilities()
     no_new_privs()
-    reads = [*stdlib_entries(), *library_dirs(), "/dev/urandom", *read]
+    landlock(allowed_reads(read), write, rw_files=["/dev/null"])
+    seccomp(processes)
+
+
+def lock_again(reads: list[str], write: Iterable[str]) -> None:
+    """In a child of a locked-down process: a Landlock domain of its own inside its
+    parent's (no signal reaches the parent, no ptrace of it) and the full seccomp filter.
+    ``reads`` comes from ``allowed_reads``, computed before the parent's lock-down."""
     landlock(reads, write, rw_files=["/dev/null"])
     seccomp()
 

@@ -34,19 +34,25 @@ FIXED_TIME = 1_600_000_000  # the mtime of every engine file
 CONFINE_FAILED = 121
 
 
+REFUSED = "PermissionError: [Errno 1] Operation not permitted"  # what seccomp answers
+
+
 class Collect:
     """A pytest plugin that sends whether each test passed (skips count as passed), one
-    line per report, as soon as it is known."""
+    line per report, as soon as it is known; a failure whose cause is a call the sandbox
+    refuses (starting a program, most often) is marked ``refused``, not wrong."""
 
     def __init__(self, out: int) -> None:
         self.out = out
 
-    def _send(self, nodeid: str, ok: bool) -> None:
-        line = json.dumps({"t": nodeid[:500], "ok": ok}) + "\n"
+    def _send(self, nodeid: str, ok: bool, refused: bool = False) -> None:
+        line = json.dumps({"t": nodeid[:500], "ok": ok, "refused": refused}) + "\n"
         os.write(self.out, line.encode())
 
     def pytest_runtest_logreport(self, report: Any) -> None:
-        self._send(report.nodeid, not report.failed)
+        crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+        refused = report.failed and str(getattr(crash, "message", "")).startswith(REFUSED)
+        self._send(report.nodeid, not report.failed, refused)
 
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:  # a test file that does not even import
@@ -185,7 +191,11 @@ def _relay(pid: int, results: int, commands: Any, replies: Any, seconds: float) 
             except (ValueError, RecursionError):
                 continue
             if isinstance(item, dict) and isinstance(item.get("t"), str):
-                out = {"t": item["t"][:500], "ok": item.get("ok") is True}
+                out = {
+                    "t": item["t"][:500],
+                    "ok": item.get("ok") is True,
+                    "refused": item.get("refused") is True,
+                }
                 replies.write(json.dumps(out) + "\n")
         replies.flush()
     os.kill(pid, signal.SIGKILL)

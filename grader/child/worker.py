@@ -1,17 +1,36 @@
 """The only grader code that runs next to student code: inside the sandboxed child.
 
 Started by ``grader.sandbox`` as ``python -I -S -B <folder>/code/grader/worker.py
-CONFIG`` where ``<folder>`` holds ``code/`` (this file and ``confine.py``, copied),
-``pkg/minigrad`` (the submission's package, copied) and ``work/`` (its scratch). It
+CONFIG`` where ``<folder>`` holds ``code/`` (this file, ``confine.py`` and
+``channel.py``, copied), ``pkg/minigrad`` (the submission's package, copied) and
+``work/`` (its scratch). It
   1. confines itself (``grader/confine.py``: user, mount, network and PID namespaces,
-     then in the forked PID 1: no capabilities, no-new-privs, Landlock, seccomp),
-  2. sets its resource limits (memory, CPU time, file size = output cap, tasks),
-  3. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
+     then in the forked PID 1: no capabilities, no-new-privs, Landlock, seccomp that
+     still lets it fork),
+  2. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
      elsewhere (student prints go to the output log the grader opened and passed),
-  4. blocks imports of numerical libraries and remembers who tried,
-  5. answers one JSON request per line: a list of steps that build graphs, call the
-     student's code and read back plain numbers and strings.
+  3. becomes the *driver*: it forks the student's process, which closes every
+     descriptor but 0/1/2 and its two pipes to the driver, sets its resource limits
+     (memory, CPU time, file size = output cap, tasks), locks itself down again (a
+     Landlock domain of its own: it cannot signal or trace the driver; seccomp: no
+     process creation), blocks imports of numerical libraries, and only then imports
+     the student's package,
+  4. forwards each JSON request line to the student's process, which runs the steps
+     (build graphs, call the student's code, read back plain numbers and strings);
+     the driver reads one capped reply, checks that it is well-formed and answers that
+     request (``vet``), and passes on its own clean copy. Garbage, a reply to another
+     request or a line nobody asked for ends the student's process and becomes the
+     driver's ``fault`` reply; when the student's process dies, the driver exits the
+     same way, so the grader sees how it died.
 It computes; it never judges. The grader compares the numbers in its own process.
+
+What the driver cannot know and so takes from the student's process (whose code can
+change it): the reads and errors (an engine's own answers anyway), ``blocked_imports``
+(an engine can hide that it *tried* numpy, never use it: site-packages is not
+readable), ``parents`` (wording only) and the progress mark in ``work/progress`` that
+names where a hang was (a forged mark can only make the grader skip or retry the
+student's own steps). What the driver states itself: ``network_isolated``, ``hidden``,
+and how the student's process ended.
 Standard library only: it runs with site-packages disabled.
 """
 
@@ -110,13 +129,7 @@ def enter_confinement(folder: str) -> str:
         _detach_stdio()
         os.waitpid(outer, 0)
         raw = os.read(status_r, 16)
-        status = int(raw) if raw.isdigit() else 256
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            signal.signal(sig, signal.SIG_DFL)
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            os.kill(os.getpid(), sig)
-        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+        exit_like(int(raw) if raw.isdigit() else 256)
     confine.die_with_parent()
     os.close(status_r)
     inner = os.fork()
@@ -571,36 +584,13 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    config = json.loads(sys.argv[1])
-    global confined
-    root = config["folder"]
-    # The op table, from the grader's copy beside this file, before any confinement
-    # and before the student's package is on the path (nothing of it can stand in).
-    from grader.optable import OPS
-
-    OP_TABLE.update(OPS)
-    try:
-        if config["confine"]:
-            root = enter_confinement(root)
-        os.chdir(os.path.join(root, "work"))
-        requests_fd, replies_fd = redirect_stdio(config["log_fd"])
-        set_limits(config)
-        if config["confine"]:
-            from grader.child import confine
-
-            code, pkg = os.path.join(root, "code"), os.path.join(root, "pkg")
-            confine.lock_down(read=[code, pkg], write=[os.path.join(root, "work")])
-            confined = True
-    except BaseException:  # no student code has run: the grader's failure, not theirs
-        os._exit(CONFINE_FAILED)
-    sys.setrecursionlimit(1000)  # the default, whatever the parent had
+def serve(requests_fd: int, replies_fd: int) -> None:
+    """The student's process: answer each request line on ``requests_fd`` with one reply
+    line on ``replies_fd`` (the driver's pipes: it vets every reply)."""
     requests = os.fdopen(requests_fd, "rb")
     replies = os.fdopen(replies_fd, "wb")
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.path.insert(0, os.path.join(root, "pkg"))
-    sys.meta_path.insert(0, _Blocker())
     dumps = json.dumps
     for line in requests:
         request = json.loads(line)
@@ -611,6 +601,210 @@ def main() -> None:
             data = dumps({"id": request["id"], "ok": False, "error": _error(exc, None)})
         replies.write(data.encode() + b"\n")
         replies.flush()
+
+
+# ---------------------------------------------------------------- the driver
+# Student code runs in a process of its own that never holds the grader's pipes. The
+# driver (this process, grader code only) forwards each request, reads one reply, keeps
+# it only if it is well-formed and answers that request, and passes on its own clean
+# copy; anything else ends the student's process and becomes the driver's report.
+MAX_LINE = 16_000_000  # grader.sandbox.MAX_REPLY_BYTES
+MAX_NAMES = 64  # entries of blocked_imports / parents
+FAULT = "wrote over the grader's reply channel"
+
+
+class Faulty(Exception):
+    """A reply that cannot be the worker's: the student's code wrote it (or broke it)."""
+
+
+def vet(reply: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """A clean copy of ``reply`` (only the keys of the protocol, every type checked,
+    strings capped) if it answers ``request``; else raise ``Faulty`` saying why. The
+    grader runs the same check on what the driver passes on."""
+    if not isinstance(reply, dict):
+        raise Faulty("a line that is not a reply")
+    if type(reply.get("id")) is not int or reply["id"] != request.get("id"):
+        raise Faulty("a reply to another request")
+    if reply.get("ok") is not True:
+        if reply.get("ok") is not False:
+            raise Faulty("a reply that says neither ok nor not ok")
+        return {"id": reply["id"], "ok": False, "error": _vet_error(reply.get("error"))}
+    clean: dict[str, Any] = {"id": reply["id"], "ok": True}
+    clean["blocked_imports"] = _names(reply.get("blocked_imports", []), "blocked_imports")
+    if request.get("kind") == "hello":
+        modules = reply.get("modules")
+        if not isinstance(modules, dict) or not set(modules) <= set(MODULE_NAMES):
+            raise Faulty("a hello reply without its modules")
+        clean["modules"] = {
+            m: None if modules[m] is None else _vet_error(modules[m]) for m in modules
+        }
+        clean["network_isolated"] = reply.get("network_isolated") is True
+        clean["hidden"] = _names(reply.get("hidden", []), "hidden")
+        return clean
+    if not isinstance(reply.get("reads"), dict):
+        raise Faulty("a reply without reads")
+    clean["reads"] = reply["reads"]
+    error = reply.get("error")
+    clean["error"] = None if error is None else _vet_error(error, len(request["steps"]))
+    clean["parents"] = _names(reply.get("parents", []), "parents")
+    return clean
+
+
+MODULE_NAMES = ("scalar", "nn", "train", "viz")
+
+
+def _vet_error(error: Any, steps: int = 0) -> dict[str, Any]:
+    """A clean error: its type, message and the step (of ``steps``) it happened at."""
+    if not isinstance(error, dict):
+        raise Faulty("an error that is not an object")
+    kind, message, step = error.get("type"), error.get("message"), error.get("step")
+    if not isinstance(kind, str) or not isinstance(message, str):
+        raise Faulty("an error without its type and message")
+    if step is not None and (type(step) is not int or not 0 <= step < steps):
+        raise Faulty("an error at a step the request does not have")
+    return {"type": kind[:200], "message": message[: MAX_TEXT + 3], "step": step}
+
+
+def _names(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_NAMES:
+        raise Faulty(f"{what} that is not a short list")
+    if not all(isinstance(v, str) for v in value):
+        raise Faulty(f"{what} that are not all names")
+    return [v[:200] for v in value]
+
+
+class Driver:
+    """The trusted end of the worker: holds the grader's pipes, drives the student's."""
+
+    def __init__(
+        self, requests_fd: int, replies_fd: int, student: Callable[[int, int], None]
+    ) -> None:
+        from grader.child.channel import Lines
+
+        self.requests = Lines(requests_fd, MAX_LINE)
+        self.replies_fd = replies_fd
+        down_r, self.down = os.pipe()
+        up, up_w = os.pipe()
+        keep = (down_r, up_w)
+        self.pid = os.fork()
+        if self.pid == 0:  # the student's process: none of the driver's descriptors
+            status = 1
+            try:
+                most = max(1 << 16, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+                for low, high in zip((2, *sorted(keep)), (*sorted(keep), most), strict=True):
+                    os.closerange(low + 1, high)
+                student(down_r, up_w)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(down_r)
+        os.close(up_w)
+        self.student = Lines(up, MAX_LINE)
+
+    def run(self) -> None:
+        from grader.child.channel import parse
+
+        while (line := self.requests.read()) is not None:
+            request = json.loads(line)  # from the grader: trusted
+            try:
+                if self.student.pending():
+                    raise Faulty("a line nobody asked for")
+                try:
+                    _write_all(self.down, line + b"\n")
+                except BrokenPipeError:  # it died: the read below sees how
+                    os.close(self.down)
+                    self.down = os.open(os.devnull, os.O_WRONLY)
+                answer = self.student.read()
+                if answer is None:
+                    if self.student.overflow:
+                        raise Faulty(f"a reply longer than {MAX_LINE} bytes")
+                    self._exit_like_student()
+                clean = vet(parse(answer or b""), request)
+                if request.get("kind") == "hello":  # facts the driver knows, not the student
+                    clean["network_isolated"] = confined
+                    clean["hidden"] = ["everything outside its folder"] if confined else []
+            except Faulty as why:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                self._send({"id": request["id"], "ok": False, "fault": f"{FAULT} ({why})"})
+                os._exit(0)
+            self._send(clean)
+        os.close(self.down)  # the grader is done: so is the student's process
+        os.waitpid(self.pid, 0)
+
+    def _send(self, reply: dict[str, Any]) -> None:
+        _write_all(self.replies_fd, json.dumps(reply, allow_nan=True).encode() + b"\n")
+
+    def _exit_like_student(self) -> None:
+        """The student's process died: end this one the same way (the grader says how)."""
+        _, status = os.waitpid(self.pid, 0)
+        exit_like(status)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def exit_like(status: int) -> None:
+    """Exit with the wait ``status`` of another process: its code, or its signal."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    global confined
+    root = config["folder"]
+    # The op table, from the grader's copy beside this file, before any confinement
+    # and before the student's package is on the path (nothing of it can stand in).
+    from grader.optable import OPS
+
+    OP_TABLE.update(OPS)
+    # Likewise the driver's reader: the folder this file was loaded from is hidden
+    # once the confinement has bound the sandbox's folder elsewhere.
+    import grader.child.channel  # noqa: F401  (imported again by the driver)
+
+    reads: list[str] = []
+    try:
+        if config["confine"]:
+            root = enter_confinement(root)
+        os.chdir(os.path.join(root, "work"))
+        requests_fd, replies_fd = redirect_stdio(config["log_fd"])
+        code, pkg, work = (os.path.join(root, name) for name in ("code", "pkg", "work"))
+        if config["confine"]:
+            from grader.child import confine
+
+            reads = confine.allowed_reads([code, pkg])
+            confine.lock_down(read=[code, pkg], write=[work], processes=True)
+            confined = True
+    except BaseException:  # no student code has run: the grader's failure, not theirs
+        os._exit(CONFINE_FAILED)
+
+    def student(requests: int, replies: int) -> None:
+        try:
+            set_limits(config)
+            if confined:
+                from grader.child import confine
+
+                confine.lock_again(reads, [work])
+            else:
+                from grader.child import confine
+
+                confine.die_with_parent()
+        except BaseException:
+            os._exit(CONFINE_FAILED)
+        sys.setrecursionlimit(1000)  # the default, whatever the parent had
+        sys.path.insert(0, pkg)
+        sys.meta_path.insert(0, _Blocker())
+        serve(requests, replies)
+
+    Driver(requests_fd, replies_fd, student).run()
 
 
 if __name__ == "__main__":
