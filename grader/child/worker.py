@@ -249,8 +249,9 @@ class OpReturnedNone(TypeError):
     """An op gave back None: most often ``return out`` is indented inside ``_backward``."""
 
 
-class Program:
-    """Runs the steps of one request against the student's package."""
+class Interpreter:
+    """Runs the steps of one request against the student's package (the parent builds
+    them with grader.program.Program)."""
 
     def __init__(self) -> None:
         self.env: dict[str, Any] = {}
@@ -558,7 +559,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
                 importlib.import_module(f"minigrad.{mod}")
             except BaseException:  # the step that needs it raises it again, as data
                 pass
-    program = Program()
+    program = Interpreter()
     last: tuple[object, object] = ("", "")
     for i, s in enumerate(steps):
         tag = (s[0], s[3] if s[0] == "method" else s[2] if s[0] in ("op", "call", "new") else "")
