@@ -27,10 +27,10 @@ from typing import Any, NoReturn
 import pytest
 
 from grader import answer_key
-from tools import release, skeleton, workflow
+from tools import leaks, release, skeleton, workflow
 
 ROOT = Path(__file__).resolve().parent.parent
-RUBRIC = release.load_rubric()  # with the hidden checks of grader/rubric_hidden.toml
+RUBRIC = leaks.load_rubric()  # with the hidden checks of grader/rubric_hidden.toml
 VISIBLE = [c for c in RUBRIC["check"] if c["visibility"] == "visible"]
 HIDDEN = [c["id"] for c in RUBRIC["check"] if c["visibility"] != "visible"]
 PLANTED = "self.grad += other.data * out.grad"
@@ -93,7 +93,7 @@ def test_the_release_holds_the_student_files_only(out: Path) -> None:
 
 
 def test_the_release_leaks_nothing_and_its_grader_imports(out: Path) -> None:
-    assert release.leak_check(out) == []
+    assert leaks.leak_check(out) == []
     assert release.verify(out) == []
     assert not list(out.rglob("__pycache__")), "verify must not write into the release"
 
@@ -111,7 +111,7 @@ def test_the_released_rubric_lists_exactly_the_visible_checks(out: Path) -> None
 
 
 def test_the_planted_bug_catalog_is_not_released(out: Path) -> None:
-    assert release.MISTAKES_CATALOG.exists()
+    assert leaks.MISTAKES_CATALOG.exists()
     assert not (out / "grader" / "mistakes").exists()
     # The explanations students read ship with the grader.
     shipped = tomllib.loads((out / "grader" / "diagnoses.toml").read_text())
@@ -140,7 +140,7 @@ def test_leak_check_names_the_file_and_line_of_a_planted_leak(
     before = target.read_text() if target.exists() else ""
     target.write_text(before + text)
     line = len((before + text.rstrip("\n")).splitlines())
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert problems and all(p.startswith(f"{where}:{line}: ") for p in problems), problems
     assert any(says in p for p in problems), problems
 
@@ -150,7 +150,7 @@ def test_lab_lines_may_name_later_checks_but_new_lines_may_not(copy: Path) -> No
     original = lab.read_text()
     assert any(cid in original for cid in HIDDEN)
     lab.write_text(original + f"\nA new line about {HIDDEN[0]}.\n")
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert problems == [
         f"labs/lab02-backward.md:{len(original.splitlines()) + 2}: hidden check id {HIDDEN[0]!r}"
     ]
@@ -161,14 +161,14 @@ def test_lab_lines_may_name_later_checks_but_new_lines_may_not(copy: Path) -> No
 )
 def test_leak_check_finds_a_copied_reference_file(copy: Path, source: str) -> None:
     shutil.copyfile(ROOT / source, copy / "tests" / "copied.py")
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert f"tests/copied.py: a copy of the instructor-only {source}" in problems
 
 
 def test_leak_check_finds_the_planted_bug_catalog(copy: Path) -> None:
     (copy / "grader" / "mistakes").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(release.MISTAKES_CATALOG, copy / "grader" / "mistakes" / "catalog.toml")
-    problems = release.leak_check(copy)
+    shutil.copyfile(leaks.MISTAKES_CATALOG, copy / "grader" / "mistakes" / "catalog.toml")
+    problems = leaks.leak_check(copy)
     where = "grader/mistakes/catalog.toml"
     assert f"{where}: a copy of the instructor-only {where}" in problems
     assert any(p.startswith(f"{where}:") and "solution line" in p for p in problems)
@@ -178,7 +178,7 @@ def test_leak_check_finds_instructor_only_paths(copy: Path) -> None:
     (copy / "reference").mkdir()
     (copy / "reference" / "notes.txt").write_text("nothing\n")
     shutil.copyfile(skeleton.LOCK, copy / "skeleton.lock")
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert any(p.startswith("reference/notes.txt: instructor-only folder") for p in problems)
     assert any(p.startswith("skeleton.lock: instructor-only file") for p in problems)
 
@@ -226,7 +226,7 @@ def test_the_grader_ships_unedited_less_its_instructor_only_files(out: Path) -> 
         rel = path.relative_to(grader)
         if not path.is_file() or "__pycache__" in rel.parts or path.suffix == ".pyc":
             continue
-        if any(path == p or path.is_relative_to(p) for p in release.INSTRUCTOR_ONLY):
+        if any(path == p or path.is_relative_to(p) for p in leaks.INSTRUCTOR_ONLY):
             assert rel not in shipped, rel
         elif rel.as_posix() != answer_key.SHIPPED:
             assert (out / "grader" / rel).read_bytes() == path.read_bytes(), rel
@@ -515,7 +515,7 @@ def test_the_workflow_steps_run_and_report(
     explain = next(s["run"] for s in steps if s.get("if") == "failure()")
     said = subprocess.run(["bash", "-c", explain], capture_output=True, text=True, check=True)
     assert said.stdout.startswith("::error::")
-    assert release.leak_check(checkout) == []
+    assert leaks.leak_check(checkout) == []
 
 
 def test_one_lab_and_the_lab_statements_grade_command(
