@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ def _recording(key: Key) -> Iterator[None]:
             finally:
                 recorder.check = ""
 
-        return Check(cid, run, check.depends)
+        return replace(check, func=run)  # its dependencies and diagnosis kept
 
     REGISTRY.update({cid: wrap(cid, c) for cid, c in saved.items()})
     _recorder = recorder
