@@ -315,9 +315,12 @@ def training_mistake(obs: Observed, facts: Facts) -> str | None:
         return "update-sign"
     if facts.fit_step == "piles-up":
         return "zero-grad-noop" if facts.zero_grad_noop else "fit-no-zero-grad"
-    if facts.activation is not None:
-        return "activation-not-tanh" if facts.activation != "linear" else "missing-activation"
-    return None
+    return None if facts.activation is None else activation_mistake(facts.activation)
+
+
+def activation_mistake(matched: str) -> str:
+    """A network whose output matched another activation than tanh (``matched``)."""
+    return "missing-activation" if matched == "linear" else "activation-not-tanh"
 
 
 def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:

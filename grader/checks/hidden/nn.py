@@ -8,16 +8,14 @@ from collections.abc import Callable
 
 from grader.checks.base import Context, Fail, NotRun, check
 from grader.checks.nn import BUILT, X, mlp_steps, nums
-from grader.diagnose import Facts, Observed
+from grader.diagnose import Facts, Observed, activation_mistake
 from grader.program import close, fmt
 
 
 def _activation(obs: Observed, facts: Facts) -> str | None:
     """The activation the output matched instead of tanh, as a mistake."""
     matches = obs.get("matches")
-    if matches not in ACTIVATIONS:
-        return None
-    return "missing-activation" if matches == "linear" else "activation-not-tanh"
+    return activation_mistake(matches) if matches in ACTIVATIONS else None
 
 
 @check("nn.forward", depends=BUILT, diagnoses=_activation)
