@@ -111,7 +111,7 @@ def solution_lines(reference: Path = skeleton.REFERENCE) -> dict[str, str]:
     return {code: where for code, where in found.items() if code not in given}
 
 
-def instructorfiles() -> dict[str, str]:
+def instructor_files() -> dict[str, str]:
     """Digest of each instructor-only file -> its path in the course repository.
 
     The reference modules that hold solutions, the reference tests, the instructor's
@@ -154,7 +154,7 @@ def leak_check(out_dir: Path) -> list[str]:
     on lines of the lab statements, which announce the checks shown after the due date).
     """
     solutions = solution_lines()
-    digests = instructorfiles()
+    digests = instructor_files()
     hidden = ids(load_rubric(), public=False)
     hidden_re = re.compile(
         r"(?<![\w.])(" + "|".join(re.escape(cid) for cid in hidden) + r")(?![\w])"
