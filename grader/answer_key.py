@@ -8,7 +8,7 @@ looks a program up here first; only a miss (a counterexample being shrunk, a dra
 of a failed graph, a check changed since the key was built) imports torch.
 
 A key belongs to one version of the grader: ``grader_hash`` digests the code of the
-checks, the rubric, ``expect.py``, ``program.py`` and the pinned versions of torch and
+checks, the rubrics, ``expect.py``, ``program.py`` and the pinned versions of torch and
 hypothesis (requirements/grade.txt); a key for another hash is ignored.
 Where it lives:
   * ``grader/answer_key.json``: shipped with the student release (public checks only);
@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,9 @@ Reads = dict[str, tuple[float, float]]
 
 def grader_hash(grader: Path = GRADER) -> str:
     """Digest of what decides the programs and their expected values."""
-    files = sorted((grader / "checks").glob("*.py")) + [
-        grader / name for name in ("rubric.toml", "expect.py", "program.py", "optable.py")
+    files = sorted((grader / "checks").rglob("*.py")) + [
+        grader / name
+        for name in ("rubric.toml", "rubric_hidden.toml", "expect.py", "program.py", "optable.py")
     ]
     # the pinned torch and hypothesis: the values and the random graphs depend on them
     files.append(grader.parent / "requirements" / "grade.txt")
@@ -206,7 +207,7 @@ def _recording(key: Key) -> Iterator[None]:
             finally:
                 recorder.check = ""
 
-        return Check(cid, run, check.depends)
+        return replace(check, func=run)  # its dependencies and diagnosis kept
 
     REGISTRY.update({cid: wrap(cid, c) for cid, c in saved.items()})
     _recorder = recorder

@@ -13,13 +13,15 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grader.checks.base import Context
 from grader.optable import OPS
 from grader.program import Program, close
 from grader.results import Outcome
 from grader.sandbox import StudentFault
+
+if TYPE_CHECKING:
+    from grader.checks.base import Context
 
 Observed = dict[str, Any]
 DIAGNOSES = Path(__file__).with_name("diagnoses.toml")
@@ -273,8 +275,11 @@ def _fit_step(ctx: Context) -> str | None:
     return "other"
 
 
-# ---------------------------------------------------------------- rules per check
-def _graph(obs: Observed, facts: Facts) -> str | None:
+# ---------------------------------------------------------------- shared rules
+# Each check names its own diagnosis in its decorator (grader/checks/); these are the
+# rules several checks share.
+def graph_mistake(obs: Observed, facts: Facts) -> str | None:
+    """The mistake of the backward pass that the probes found, if any."""
     if facts.closure_on_self:
         return "closure-on-self"
     if facts.seeded is False:
@@ -292,85 +297,30 @@ def _graph(obs: Observed, facts: Facts) -> str | None:
     return None
 
 
-def _raised(expected: str | None, code: str) -> Callable[[Observed, Facts], str | None]:
+def op_mistake(obs: Observed, facts: Facts) -> str | None:
+    """A one-op program's grads matched against each per-op mistake model; an op
+    composed of others runs a closure stored on its operand out of order."""
+    return _per_op(obs) or ("closure-on-self" if facts.closure_on_self else None)
+
+
+def when_raised(expected: str | None, code: str) -> Callable[[Observed, Facts], str | None]:
+    """``code`` when the student's code raised ``expected`` (None: raised nothing)."""
     return lambda obs, facts: code if obs.get("raised") == expected else None
 
 
-def _losses(obs: Observed, facts: Facts) -> str | None:
+def training_mistake(obs: Observed, facts: Facts) -> str | None:
     """Training failures: what one epoch of fit does to the parameters says why; a
     network that trains right but is not tanh is told so."""
     if facts.fit_step == "ascent":
         return "update-sign"
     if facts.fit_step == "piles-up":
         return "zero-grad-noop" if facts.zero_grad_noop else "fit-no-zero-grad"
-    if facts.activation is not None:
-        return "activation-not-tanh" if facts.activation != "linear" else "missing-activation"
-    return None
+    return None if facts.activation is None else activation_mistake(facts.activation)
 
 
-PARAM_COUNTS: dict[tuple[object, object], str] = {
-    ("Neuron", 3): "bias-missing",
-    ("MLP", 36): "last-layer-dropped",
-}
-
-RULES: dict[str, Callable[[Observed, Facts], str | None]] = {
-    "conv.relu_at_zero": lambda obs, facts: "relu-grad-at-zero",
-    "conv.pow_value_exponent": _raised(None, "value-exponent"),
-    "conv.log_nonpositive": _raised(None, "log-clamp"),
-    "conv.div_by_zero": _raised(None, "div-zero-guard"),
-    "conv.zero_pow_zero": _raised("ZeroDivisionError", "pow-zero-exponent"),
-    "conv.tanh_large": _raised("OverflowError", "tanh-overflow"),
-    "conv.identity": lambda obs, facts: (
-        "eq-hash-override"
-        if facts.identity is False
-        else ("op-not-recorded" if facts.recorded is False else None)
-    ),
-    "viz.graph_recorded": lambda obs, facts: _graph(obs, facts),
-    "lab01.imports": lambda obs, facts: "forbidden-import",
-    "graph.deep_chain": lambda obs, facts: (
-        "recursive-topo" if obs.get("raised") == "RecursionError" else _graph(obs, facts)
-    ),
-    "graph.accumulate": lambda obs, facts: (
-        _graph(obs, facts) or ("backward-resets" if facts.resets else None)
-    ),
-    "nn.build": lambda obs, facts: {4: "last-layer-dropped", 1: "layer-always-list"}.get(
-        obs.get("list_of", 0)
-    ),
-    "nn.layer_single": lambda obs, facts: (
-        "layer-always-list" if obs.get("kind") == "list" else None
-    ),
-    "nn.param_count": lambda obs, facts: PARAM_COUNTS.get((obs.get("class"), obs.get("count"))),
-    "nn.bias_included": lambda obs, facts: "bias-missing",
-    "nn.distinct_params": lambda obs, facts: "repeated-neuron",
-    "nn.zero_grad": lambda obs, facts: "zero-grad-noop",
-    "nn.weights_random": lambda obs, facts: "zero-init" if obs.get("distinct", 2) <= 1 else None,
-    "nn.forward": lambda obs, facts: {
-        "linear": "missing-activation",
-        "relu": "activation-not-tanh",
-        "relu-linear-output": "activation-not-tanh",
-        "tanh-linear-output": "activation-not-tanh",
-    }.get(str(obs.get("matches"))),
-    "ops.construct": lambda obs, facts: "parents-name" if obs.get("parents_attr") else None,
-    "train.datasets": lambda obs, facts: "one-hot-wrong",
-    "train.fit_toy": _losses,
-    "train.fit_tense": _losses,
-    "train.fit_matches_sgd": _losses,
-    "viz.to_dot": lambda obs, facts: "dot-incomplete",
-    "lab02.quality": lambda obs, facts: "lint-findings",
-    "lab03.quality": lambda obs, facts: "lint-findings",
-    "lab04.quality": lambda obs, facts: "lint-findings",
-}
-
-
-# Checks whose diagnosis is about which exception the student's code raised.
-ABOUT_EXCEPTIONS = {
-    "conv.pow_value_exponent",
-    "conv.log_nonpositive",
-    "conv.div_by_zero",
-    "conv.zero_pow_zero",
-    "conv.tanh_large",
-    "graph.deep_chain",
-}
+def activation_mistake(matched: str) -> str:
+    """A network whose output matched another activation than tanh (``matched``)."""
+    return "missing-activation" if matched == "linear" else "activation-not-tanh"
 
 
 def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
@@ -379,30 +329,27 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
     A check that failed because the student's code raised (an unfinished stub, a
     crash) gets no guessed mistake unless the exception itself is the symptom.
     """
-    raised = obs.get("raised")
-    if raised == "OpReturnedNone" or (
-        facts.returns_none and raised == "TypeError" and "NoneType" in str(obs.get("message"))
+    exception = obs.get("raised")
+    if exception == "OpReturnedNone" or (
+        facts.returns_none and exception == "TypeError" and "NoneType" in str(obs.get("message"))
     ):
         return "op-returns-none"
-    if raised == "ImportError" and facts.blocked_import:
+    if exception == "ImportError" and facts.blocked_import:
         return "forbidden-import"
     if (
-        raised == "AttributeError"
+        exception == "AttributeError"
         and facts.parents != "_prev"
         and "_prev" in str(obs.get("message", ""))
     ):
         return "parents-name"
-    if raised is not None and check_id not in ABOUT_EXCEPTIONS:
+    from grader.checks import REGISTRY
+
+    registered = REGISTRY.get(check_id)
+    if registered is None or registered.diagnoses is None:
         return None
-    rule = RULES.get(check_id)
-    if rule is not None:
-        return rule(obs, facts)
-    if check_id.startswith("ops."):
-        # An op composed of others runs a closure stored on its operand out of order.
-        return _per_op(obs) or ("closure-on-self" if facts.closure_on_self else None)
-    if check_id.startswith(("graph.", "viz.graph")):
-        return _graph(obs, facts)
-    return None
+    if exception is not None and not registered.about_exceptions:
+        return None
+    return registered.diagnoses(obs, facts)
 
 
 def explain(code: str) -> dict[str, str]:

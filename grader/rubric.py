@@ -1,4 +1,6 @@
-"""The rubric: points, visibility and messages per check, read from rubric.toml."""
+"""The rubric: points, visibility and messages per check, read from rubric.toml and,
+where the grader has the hidden checks, rubric_hidden.toml (each of its checks placed
+``after`` the check it names, or at the end)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from grader.sandbox import Limits
 
 RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
+HIDDEN_NAME = "rubric_hidden.toml"  # next to the rubric; the student release has none
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 
 
@@ -54,11 +57,40 @@ class Rubric:
         )
 
 
-def load(path: Path = RUBRIC_PATH) -> Rubric:
+def _read(path: Path) -> dict[str, Any]:
     try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RubricError(f"cannot read {path}: {exc}") from exc
+
+
+def merged(path: Path = RUBRIC_PATH) -> dict[str, Any]:
+    """The rubric's tables with those of rubric_hidden.toml next to it, if there is one."""
+    raw = _read(path)
+    hidden_path = path.with_name(HIDDEN_NAME)
+    if not hidden_path.is_file():
+        return raw
+    hidden = _read(hidden_path)
+    raw["labs"] = {**raw.get("labs", {}), **hidden.get("labs", {})}
+    checks: list[dict[str, Any]] = list(raw.get("check", []))
+    for entry in hidden.get("check", []):
+        entry = dict(entry)
+        after = entry.pop("after", None)
+        ids = [str(c.get("id")) for c in checks]
+        if after is None:
+            checks.append(entry)
+        elif after in ids:
+            checks.insert(ids.index(after) + 1, entry)
+        else:
+            raise RubricError(
+                f"{hidden_path}: check {entry.get('id')!r} is after unknown {after!r}"
+            )
+    raw["check"] = checks
+    return raw
+
+
+def load(path: Path = RUBRIC_PATH) -> Rubric:
+    raw = merged(path)
     labs = dict(raw.get("labs", {}))
     items: dict[str, Item] = {}
     for entry in raw.get("check", []):

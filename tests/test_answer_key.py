@@ -27,7 +27,7 @@ from grader.report import write_all
 from grader.score import run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANT_IDS = ["add-without-upstream", "mul-assign-not-accumulate", "tanh-via-exp"]
+VARIANT_IDS = ["bug-add-without-upstream", "bug-mul-assign-not-accumulate", "bug-tanh-via-exp"]
 
 
 def engine(tmp_path: Path, name: str) -> Path:

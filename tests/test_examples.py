@@ -21,22 +21,22 @@ from grader.mistakes import VARIANTS, materialize
 from grader.score import FAILED, Outcome, run_checks
 
 SAMPLE = [
-    "mul-wrong-operand",
-    "rsub-wrong-order",
-    "relu-grad-one-at-zero",
-    "pow-accepts-value-exponent",
-    "backward-forward-order",
-    "mul-assign-not-accumulate",
-    "mul-closure-on-self",
-    "add-returns-none",
-    "bias-not-a-parameter",
-    "zero-grad-does-nothing",
-    "layer-returns-list",
-    "neuron-relu",
-    "one-hot-inverted",
-    "to-dot-without-ops",
-    "parents-as-children",
-    "eq-hash-by-value",
+    "bug-mul-wrong-operand",
+    "bug-rsub-wrong-order",
+    "bug-relu-grad-one-at-zero",
+    "bug-pow-accepts-value-exponent",
+    "bug-backward-forward-order",
+    "bug-mul-assign-not-accumulate",
+    "bug-mul-closure-on-self",
+    "bug-add-returns-none",
+    "bug-bias-not-a-parameter",
+    "bug-zero-grad-does-nothing",
+    "bug-layer-returns-list",
+    "bug-neuron-relu",
+    "bug-one-hot-inverted",
+    "bug-to-dot-without-ops",
+    "bug-parents-as-children",
+    "bug-eq-hash-by-value",
 ]
 NUMBER = re.compile(r"= (-?(?:\d+\.\d*(?:e[-+]?\d+)?|inf|nan))")
 
@@ -79,7 +79,7 @@ def test_every_example_reproduces_its_failure(tmp_path: Path) -> None:
 
 
 def test_a_composed_op_example_walks_the_middle_nodes(tmp_path: Path) -> None:
-    variant = next(v for v in VARIANTS if v.id == "sub-sign")
+    variant = next(v for v in VARIANTS if v.id == "bug-sub-sign")
     sub = materialize(variant, tmp_path / "composed", base="composed")
     graded = run_checks(Submission("composed", sub), labs={"lab01"})
     sub_check = next(o for o in graded.outcomes if o.id == "ops.sub")

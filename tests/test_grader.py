@@ -240,7 +240,7 @@ def test_lint_findings_are_remembered_by_source_not_by_submission(
 def test_a_failed_op_check_carries_its_graph_for_the_drawing(tmp_path: Path) -> None:
     from grader.mistakes import VARIANTS, materialize
 
-    variant = next(v for v in VARIANTS if v.id == "mul-wrong-operand")
+    variant = next(v for v in VARIANTS if v.id == "bug-mul-wrong-operand")
     sub = materialize(variant, tmp_path / "mul")
     graded = run_checks(Submission("mul", sub), labs={"lab01"})
     mul = next(o for o in graded.outcomes if o.id == "ops.mul")

@@ -117,7 +117,7 @@ def test_problems_reports_an_uncaught_variant_and_a_useless_check(rows: list[Row
 
 
 def test_report_names_the_mistake_at_the_top(tmp_path: Path) -> None:
-    variant = next(v for v in VARIANTS if v.id == "mul-assign-not-accumulate")
+    variant = next(v for v in VARIANTS if v.id == "bug-mul-assign-not-accumulate")
     sub = materialize(variant, tmp_path / "student")
     assert cli.main([str(sub), "--out", str(tmp_path / "out"), "--lab", "lab02"]) == 0
     report = (tmp_path / "out" / "student" / "report.md").read_text()

@@ -26,10 +26,11 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tools import release, skeleton
+from grader import answer_key
+from tools import leaks, release, skeleton, workflow
 
 ROOT = Path(__file__).resolve().parent.parent
-RUBRIC = tomllib.loads((ROOT / "grader" / "rubric.toml").read_text())
+RUBRIC = leaks.load_rubric()  # with the hidden checks of grader/rubric_hidden.toml
 VISIBLE = [c for c in RUBRIC["check"] if c["visibility"] == "visible"]
 HIDDEN = [c["id"] for c in RUBRIC["check"] if c["visibility"] != "visible"]
 PLANTED = "self.grad += other.data * out.grad"
@@ -92,7 +93,7 @@ def test_the_release_holds_the_student_files_only(out: Path) -> None:
 
 
 def test_the_release_leaks_nothing_and_its_grader_imports(out: Path) -> None:
-    assert release.leak_check(out) == []
+    assert leaks.leak_check(out) == []
     assert release.verify(out) == []
     assert not list(out.rglob("__pycache__")), "verify must not write into the release"
 
@@ -110,7 +111,7 @@ def test_the_released_rubric_lists_exactly_the_visible_checks(out: Path) -> None
 
 
 def test_the_planted_bug_catalog_is_not_released(out: Path) -> None:
-    assert release.MISTAKES_CATALOG.exists()
+    assert leaks.MISTAKES_CATALOG.exists()
     assert not (out / "grader" / "mistakes").exists()
     # The explanations students read ship with the grader.
     shipped = tomllib.loads((out / "grader" / "diagnoses.toml").read_text())
@@ -139,7 +140,7 @@ def test_leak_check_names_the_file_and_line_of_a_planted_leak(
     before = target.read_text() if target.exists() else ""
     target.write_text(before + text)
     line = len((before + text.rstrip("\n")).splitlines())
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert problems and all(p.startswith(f"{where}:{line}: ") for p in problems), problems
     assert any(says in p for p in problems), problems
 
@@ -149,7 +150,7 @@ def test_lab_lines_may_name_later_checks_but_new_lines_may_not(copy: Path) -> No
     original = lab.read_text()
     assert any(cid in original for cid in HIDDEN)
     lab.write_text(original + f"\nA new line about {HIDDEN[0]}.\n")
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert problems == [
         f"labs/lab02-backward.md:{len(original.splitlines()) + 2}: hidden check id {HIDDEN[0]!r}"
     ]
@@ -160,14 +161,14 @@ def test_lab_lines_may_name_later_checks_but_new_lines_may_not(copy: Path) -> No
 )
 def test_leak_check_finds_a_copied_reference_file(copy: Path, source: str) -> None:
     shutil.copyfile(ROOT / source, copy / "tests" / "copied.py")
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert f"tests/copied.py: a copy of the instructor-only {source}" in problems
 
 
 def test_leak_check_finds_the_planted_bug_catalog(copy: Path) -> None:
     (copy / "grader" / "mistakes").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(release.MISTAKES_CATALOG, copy / "grader" / "mistakes" / "catalog.toml")
-    problems = release.leak_check(copy)
+    shutil.copyfile(leaks.MISTAKES_CATALOG, copy / "grader" / "mistakes" / "catalog.toml")
+    problems = leaks.leak_check(copy)
     where = "grader/mistakes/catalog.toml"
     assert f"{where}: a copy of the instructor-only {where}" in problems
     assert any(p.startswith(f"{where}:") and "solution line" in p for p in problems)
@@ -177,7 +178,7 @@ def test_leak_check_finds_instructor_only_paths(copy: Path) -> None:
     (copy / "reference").mkdir()
     (copy / "reference" / "notes.txt").write_text("nothing\n")
     shutil.copyfile(skeleton.LOCK, copy / "skeleton.lock")
-    problems = release.leak_check(copy)
+    problems = leaks.leak_check(copy)
     assert any(p.startswith("reference/notes.txt: instructor-only folder") for p in problems)
     assert any(p.startswith("skeleton.lock: instructor-only file") for p in problems)
 
@@ -218,44 +219,31 @@ def test_main_refuses_a_used_folder_or_the_repository(tmp_path: Path) -> None:
     assert not (ROOT / "release-out").exists()
 
 
-def test_strip_hidden_cuts_checks_rules_and_what_only_they_used() -> None:
-    source = """import math
-from x import check, helper
+def test_the_grader_ships_unedited_less_its_instructor_only_files(out: Path) -> None:
+    grader = ROOT / "grader"
+    shipped = {p.relative_to(out / "grader") for p in (out / "grader").rglob("*") if p.is_file()}
+    for path in grader.rglob("*"):
+        rel = path.relative_to(grader)
+        if not path.is_file() or "__pycache__" in rel.parts or path.suffix == ".pyc":
+            continue
+        if any(path == p or path.is_relative_to(p) for p in leaks.INSTRUCTOR_ONLY):
+            assert rel not in shipped, rel
+        elif rel.as_posix() != answer_key.SHIPPED:
+            assert (out / "grader" / rel).read_bytes() == path.read_bytes(), rel
+    assert not (out / "grader" / "checks" / "hidden").exists()
+    assert not (out / "grader" / "rubric_hidden.toml").exists()
 
 
-def only_hidden() -> float:
-    return math.pi
-
-
-@check("a.hidden", depends=["a.shown"])
-def hidden(ctx: object) -> None:
-    for unused_but_not_hidden in range(2):  # a local: says nothing of the global
-        only_hidden()
-
-
-@check("a.shown")
-def shown(ctx: object) -> None:
-    helper(RULES)
-
-
-def unused_but_not_hidden() -> None:
-    pass
-
-
-RULES = {
-    "a.shown": 1,
-    "a.hidden": (
-        2
-    ),
-}
-"""
-    result = release.strip_hidden({"grader/m.py": source}, {"a.hidden"})["grader/m.py"]
-    assert "a.hidden" not in result and "only_hidden" not in result and "math" not in result
-    assert '@check("a.shown")' in result and '"a.shown": 1,' in result
-    assert "from x import check, helper" in result
-    assert "def unused_but_not_hidden" in result  # only what the hidden code read goes
-    with pytest.raises(release.ReleaseError, match="lines of its own"):
-        release.strip_hidden({"grader/m.py": 'R = {"a.hidden": 1, "b": 2}\n'}, {"a.hidden"})
+def test_a_hidden_check_left_in_the_public_rubric_stops_the_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    hidden = (ROOT / "grader" / "rubric_hidden.toml").read_text().split("[[check]]")[1]
+    (tmp_path / "rubric.toml").write_text(text + "\n[[check]]" + hidden)
+    monkeypatch.setattr(release, "RUBRIC", tmp_path / "rubric.toml")
+    with pytest.raises(release.ReleaseError, match=r"move .* to rubric_hidden\.toml"):
+        release.build(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- the workflow
@@ -312,13 +300,13 @@ def parse_yaml(text: str) -> Any:
 
 
 def test_the_workflow_grades_every_push(out: Path) -> None:
-    workflow = parse_yaml((out / release.WORKFLOW_PATH).read_text())
-    assert set(workflow) >= {"on", "jobs", "name"}
-    assert "push" in workflow["on"]
-    (job,) = workflow["jobs"].values()
+    written = parse_yaml((out / workflow.WORKFLOW_PATH).read_text())
+    assert set(written) >= {"on", "jobs", "name"}
+    assert "push" in written["on"]
+    (job,) = written["jobs"].values()
     assert job["runs-on"] == "ubuntu-latest"
     steps = job["steps"]
-    assert steps == release.WORKFLOW_STEPS  # the YAML reads back as the data it renders
+    assert steps == workflow.WORKFLOW_STEPS  # the YAML reads back as the data it renders
     uses = [s["uses"] for s in steps if "uses" in s]
     # every action pinned to its current major (checked 2026-11)
     assert uses == [
@@ -332,7 +320,7 @@ def test_the_workflow_grades_every_push(out: Path) -> None:
     cache = steps[2]["with"]  # the environment nox builds, not only the downloads
     assert cache["path"].splitlines() == [".nox", "~/.cache/pip"]
     assert "hashFiles('requirements/*.txt', 'noxfile.py')" in cache["key"]
-    assert workflow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
+    assert written["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
     reporter = steps[-2]
     assert reporter["with"] == {"runners": "minigrad"} and reporter["if"] == "always()"
     counted = next(s for s in steps if s.get("id") == "minigrad")
@@ -453,7 +441,7 @@ def _when(step: dict[str, Any], failed: bool) -> bool:
 def test_the_workflow_steps_run_and_report(
     checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps = parse_yaml((checkout / release.WORKFLOW_PATH).read_text())["jobs"]["grade"]["steps"]
+    steps = parse_yaml((checkout / workflow.WORKFLOW_PATH).read_text())["jobs"]["grade"]["steps"]
     sessions = load_sessions(checkout / "noxfile.py", monkeypatch)
     summary = tmp_path / "summary.md"
     summary.write_text("")
@@ -527,7 +515,7 @@ def test_the_workflow_steps_run_and_report(
     explain = next(s["run"] for s in steps if s.get("if") == "failure()")
     said = subprocess.run(["bash", "-c", explain], capture_output=True, text=True, check=True)
     assert said.stdout.startswith("::error::")
-    assert release.leak_check(checkout) == []
+    assert leaks.leak_check(checkout) == []
 
 
 def test_one_lab_and_the_lab_statements_grade_command(
@@ -577,8 +565,6 @@ def test_the_python_the_release_writes_or_changes_is_lint_clean(out: Path) -> No
 
 # ---------------------------------------------------------------- speed (issue 11)
 def test_the_release_ships_the_answer_key_of_the_public_checks(out: Path, tmp_path: Path) -> None:
-    from grader import answer_key
-
     shipped = out / "grader" / answer_key.SHIPPED
     key = answer_key._read(shipped, answer_key.grader_hash(out / "grader"))
     assert key is not None and key.values

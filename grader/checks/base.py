@@ -8,18 +8,31 @@ run), the check is reported as "not run because ..." instead of failing noisily 
 the same traceback. A dependency that merely computed wrong numbers blocks nothing:
 the check runs and fails or passes on its own. ``any_of`` lists checks of which at
 least one must pass first (a lab's quality points count once the lab is attempted).
+
+A check also names the classic mistake its failure points to (``diagnoses``): a code
+of grader/diagnoses.toml when the failure always means that mistake, or a function of
+what the failure recorded and the probes' ``Facts`` (grader/diagnose.py). A failure
+because the student's code raised is diagnosed only when the exception is itself the
+symptom (``about_exceptions``); otherwise a crash gets no guessed mistake.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.program import Program, close, fmt, render
 from grader.sandbox import Sandbox, StudentFault
+
+if TYPE_CHECKING:
+    from grader.diagnose import Facts
+
+Diagnosis = Callable[[dict[str, Any], "Facts"], str | None]
 
 
 class Fail(Exception):
@@ -59,23 +72,52 @@ class Check:
     func: Callable[[Context], None]
     depends: tuple[str, ...]
     any_of: tuple[str, ...] = ()
+    diagnoses: Diagnosis | None = None  # the mistake code of a failure, or None
+    about_exceptions: bool = False  # the exception raised is itself the symptom
 
 
 REGISTRY: dict[str, Check] = {}
 
 
 def check(
-    check_id: str, *, depends: Sequence[str] = (), any_of: Sequence[str] = ()
+    check_id: str,
+    *,
+    depends: Sequence[str] = (),
+    any_of: Sequence[str] = (),
+    diagnoses: str | Diagnosis | None = None,
+    about_exceptions: bool = False,
 ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
-    """Register ``func`` as the check ``check_id`` (ids must match grader/rubric.toml)."""
+    """Register ``func`` as the check ``check_id`` (ids must match the rubric), with
+    the mistake its failures point to (a code, or a function of observed and facts)."""
+    rule = always(diagnoses) if isinstance(diagnoses, str) else diagnoses
 
     def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
-        REGISTRY[check_id] = Check(check_id, func, tuple(depends), tuple(any_of))
+        REGISTRY[check_id] = Check(
+            check_id, func, tuple(depends), tuple(any_of), rule, about_exceptions
+        )
         return func
 
     return register
+
+
+def always(code: str) -> Diagnosis:
+    """The diagnosis of a check whose every failure means the mistake ``code``."""
+
+    def rule(obs: dict[str, Any], facts: Facts) -> str | None:
+        return code
+
+    return rule
+
+
+def import_hidden() -> bool:
+    """Register the checks shown after the due date (grader/checks/hidden/), when this
+    grader has them: the student release ships without them."""
+    if importlib.util.find_spec("grader.checks.hidden") is None:
+        return False
+    importlib.import_module("grader.checks.hidden")
+    return True
 
 
 class Reads(dict[str, Any]):

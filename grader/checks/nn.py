@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Callable
 from typing import Any
 
-from grader.checks.base import Context, Fail, NotRun, check
+from grader.checks.base import Context, Fail, check
+from grader.diagnose import Facts, Observed
 from grader.program import close, fmt
 
 # Only true roots: a wrong gradient in an op does not stop a network from being built,
@@ -26,7 +24,11 @@ def mlp_steps(seed: int = 1, nin: int = 3, nouts: tuple[int, ...] = (4, 4, 1)) -
     return [["seed", seed], ["new", "m", "MLP", nin, list(nouts)]]
 
 
-@check("nn.build")
+def _build(obs: Observed, facts: Facts) -> str | None:
+    return {4: "last-layer-dropped", 1: "layer-always-list"}.get(obs.get("list_of", 0))
+
+
+@check("nn.build", diagnoses=_build)
 def build(ctx: Context) -> None:
     run = ctx.run_steps([*mlp_steps(), ["call", "out", "m", nums(X)], ["read", "out"]])
     kind = run.reads["out"].get("kind")
@@ -42,7 +44,17 @@ def build(ctx: Context) -> None:
     run.pair("out")
 
 
-@check("nn.param_count", depends=BUILT)
+PARAM_COUNTS: dict[tuple[object, object], str] = {
+    ("Neuron", 3): "bias-missing",
+    ("MLP", 36): "last-layer-dropped",
+}
+
+
+def _param_count(obs: Observed, facts: Facts) -> str | None:
+    return PARAM_COUNTS.get((obs.get("class"), obs.get("count")))
+
+
+@check("nn.param_count", depends=BUILT, diagnoses=_param_count)
 def param_count(ctx: Context) -> None:
     cases: list[tuple[str, list[Any], int]] = [
         ("Neuron", [3], 4),
@@ -68,7 +80,7 @@ def param_count(ctx: Context) -> None:
             )
 
 
-@check("nn.distinct_params", depends=BUILT)
+@check("nn.distinct_params", depends=BUILT, diagnoses="repeated-neuron")
 def distinct_params(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -89,7 +101,7 @@ def distinct_params(ctx: Context) -> None:
 BIAS_SHIFT = 0.5
 
 
-@check("nn.bias_included", depends=BUILT)
+@check("nn.bias_included", depends=BUILT, diagnoses="bias-missing")
 def bias_included(ctx: Context) -> None:
     # With an all-zero input the weights cannot move the output: only the bias can.
     # Raising each parameter in turn by 0.5 must therefore change the output for one
@@ -107,7 +119,7 @@ def bias_included(ctx: Context) -> None:
         )
 
 
-@check("nn.zero_grad", depends=[*BUILT, "graph.backward_runs"])
+@check("nn.zero_grad", depends=[*BUILT, "graph.backward_runs"], diagnoses="zero-grad-noop")
 def zero_grad(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -133,7 +145,11 @@ def zero_grad(ctx: Context) -> None:
         )
 
 
-@check("nn.layer_single")
+def _layer_single(obs: Observed, facts: Facts) -> str | None:
+    return "layer-always-list" if obs.get("kind") == "list" else None
+
+
+@check("nn.layer_single", diagnoses=_layer_single)
 def layer_single(ctx: Context) -> None:
     for nout, want in ((1, "a Value"), (2, "a list of 2 Values")):
         run = ctx.run_steps(
@@ -155,7 +171,11 @@ def layer_single(ctx: Context) -> None:
             )
 
 
-@check("nn.weights_random", depends=BUILT)
+def _weights_random(obs: Observed, facts: Facts) -> str | None:
+    return "zero-init" if obs.get("distinct", 2) <= 1 else None
+
+
+@check("nn.weights_random", depends=BUILT, diagnoses=_weights_random)
 def weights_random(ctx: Context) -> None:
     run = ctx.run_steps(
         [*mlp_steps(), ["method", "ps", "m", "parameters"], ["params_data", "w", "ps"]]
@@ -171,80 +191,3 @@ def weights_random(ctx: Context) -> None:
             + (f", {len(outside)} outside [-1, 1]" if outside else ""),
             observed=observed,
         )
-
-
-@check("nn.forward", depends=BUILT)
-def forward(ctx: Context) -> None:
-    run = ctx.run_steps(
-        [
-            *mlp_steps(),
-            ["method", "ps", "m", "parameters"],
-            ["params_data", "w", "ps"],
-            ["layer_weights", "lw", "m"],
-            ["call", "out", "m", nums(X)],
-            ["unwrap", "out"],
-            ["read", "out"],
-        ]
-    )
-    sizes = [3, 4, 4, 1]
-    by_name = run.reads["lw"]  # None where the network does not use the lab's names
-    plain = isinstance(by_name, list) and all(type(x) is float for x in by_name)
-    weights: list[float] = by_name if plain and by_name else run.reads["w"]
-    if len(weights) != sum((a + 1) * b for a, b in itertools.pairwise(sizes)):
-        raise NotRun(
-            "not run: the forward pass cannot be recomputed from a parameter list of the "
-            "wrong length (see nn.param_count)"
-        )
-    want = chain(weights, sizes, math.tanh)
-    got, _ = run.pair("out")
-    if not close(want, got):
-        others = {name: chain(weights, sizes, *acts) for name, acts in ACTIVATIONS.items()}
-        raise Fail(
-            "the MLP output differs from tanh(w.x + b) chained through its own parameters",
-            expected=f"output = {fmt(want)}",
-            got=f"output = {fmt(got)}",
-            counterexample=run.python(),
-            observed={
-                "got": got,
-                "matches": next((k for k, v in others.items() if close(v, got)), None),
-            },
-        )
-
-
-def relu(v: float) -> float:
-    return max(0.0, v)
-
-
-def linear(v: float) -> float:
-    return v
-
-
-# Other activations seen in student networks: (hidden layers, last layer).
-ACTIVATIONS: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
-    "linear": (linear, linear),
-    "relu": (relu, relu),
-    "relu-linear-output": (relu, linear),
-    "tanh-linear-output": (math.tanh, linear),
-}
-
-
-def chain(
-    weights: list[float],
-    sizes: list[int],
-    act: Callable[[float], float],
-    last: Callable[[float], float] | None = None,
-) -> float:
-    """The MLP output computed from its parameter list, with activation ``act`` (and
-    ``last`` on the output layer, when it differs)."""
-    acts = X
-    i = 0
-    pairs = list(itertools.pairwise(sizes))
-    for layer, (nin, nout) in enumerate(pairs):
-        f = last if last is not None and layer == len(pairs) - 1 else act
-        nxt = []
-        for _ in range(nout):
-            w, b = weights[i : i + nin], weights[i + nin]
-            i += nin + 1
-            nxt.append(f(sum(wi * xi for wi, xi in zip(w, acts, strict=True)) + b))
-        acts = nxt
-    return acts[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 
 from grader.checks.base import Context, Fail, NotRun, check, compare
+from grader.diagnose import Facts, Observed, op_mistake, when_raised
 from grader.expect import evaluate
 from grader.optable import CORE, OPS, Op
 from grader.program import Program, fmt
@@ -43,14 +44,18 @@ def check_cases(ctx: Context, programs: list[Program]) -> None:
 def _register(op: Op) -> None:
     """The check of one op of the table: its cases, each under two upstream gradients."""
 
-    @check(op.check)
+    @check(op.check, diagnoses=op_mistake)
     def run(ctx: Context) -> None:
         check_cases(
             ctx, [one_op(op.name, case, g, op.constants) for case in op.cases for g in UPSTREAM]
         )
 
 
-@check("ops.construct")
+def _parents_name(obs: Observed, facts: Facts) -> str | None:
+    return "parents-name" if obs.get("parents_attr") else None
+
+
+@check("ops.construct", diagnoses=_parents_name)
 def construct(ctx: Context) -> None:
     """Given code (0 points): a leaf Value. No other check waits on this one."""
     p = Program()
@@ -90,7 +95,7 @@ for _op in OPS.values():
     _register(_op)
 
 
-@check("ops.reflected")
+@check("ops.reflected", diagnoses=op_mistake)
 def reflected(ctx: Context) -> None:
     programs = [
         one_op(op, (3.0, x), g, constants=(0,))
@@ -116,13 +121,15 @@ def expect_raise(ctx: Context, program: Program, exc: str, rule: str) -> None:
         )
 
 
-@check("conv.relu_at_zero")
+@check("conv.relu_at_zero", diagnoses="relu-grad-at-zero")
 def relu_at_zero(ctx: Context) -> None:
     program = one_op("relu", (0.0,), 1.7)
     compare(ctx.run_ok(program), {"a": (0.0, 0.0)})
 
 
-@check("conv.pow_value_exponent")
+@check(
+    "conv.pow_value_exponent", diagnoses=when_raised(None, "value-exponent"), about_exceptions=True
+)
 def pow_value_exponent(ctx: Context) -> None:
     p = Program()
     a, n = p.const(2.0), p.const(3.0)
@@ -130,7 +137,7 @@ def pow_value_exponent(ctx: Context) -> None:
     expect_raise(ctx, p, "TypeError", "a Value exponent must be refused")
 
 
-@check("conv.log_nonpositive")
+@check("conv.log_nonpositive", diagnoses=when_raised(None, "log-clamp"), about_exceptions=True)
 def log_nonpositive(ctx: Context) -> None:
     for x in (0.0, -1.0):
         p = Program()
@@ -138,27 +145,41 @@ def log_nonpositive(ctx: Context) -> None:
         expect_raise(ctx, p, "ValueError", f"log({fmt(x)}) must raise, not clamp")
 
 
-@check("conv.div_by_zero")
+@check("conv.div_by_zero", diagnoses=when_raised(None, "div-zero-guard"), about_exceptions=True)
 def div_by_zero(ctx: Context) -> None:
     p = Program()
     p.op("truediv", p.const(1.0), p.const(0.0))
     expect_raise(ctx, p, "ZeroDivisionError", "division by a zero Value must raise")
 
 
-@check("conv.zero_pow_zero")
+@check(
+    "conv.zero_pow_zero",
+    diagnoses=when_raised("ZeroDivisionError", "pow-zero-exponent"),
+    about_exceptions=True,
+)
 def zero_pow_zero(ctx: Context) -> None:
     program = one_op("pow", (0.0, 0), 1.7, constants=(1,))
     compare(ctx.run_ok(program), evaluate(program))
 
 
-@check("conv.tanh_large")
+@check(
+    "conv.tanh_large",
+    diagnoses=when_raised("OverflowError", "tanh-overflow"),
+    about_exceptions=True,
+)
 def tanh_large(ctx: Context) -> None:
     for x in (400.0, -400.0):
         program = one_op("tanh", (x,), 1.7)
         compare(ctx.run_ok(program), evaluate(program))
 
 
-@check("conv.identity")
+def _identity(obs: Observed, facts: Facts) -> str | None:
+    if facts.identity is False:
+        return "eq-hash-override"
+    return "op-not-recorded" if facts.recorded is False else None
+
+
+@check("conv.identity", diagnoses=_identity)
 def identity(ctx: Context) -> None:
     # Two distinct leaves with equal data feed one product: if equality or hashing
     # were by value, a set of parents would merge them. The parents are compared as a
@@ -202,7 +223,7 @@ STDLIB_OK = {"math", "random", "__future__", "typing", "collections", "dataclass
 LAB01_FUNCTIONAL = [*(op.check for op in CORE), "ops.reflected"]
 
 
-@check("lab01.imports")
+@check("lab01.imports", diagnoses="forbidden-import")
 def imports(ctx: Context) -> None:
     """scalar.py imports math/random only (statically), nothing tries numpy/torch at run time.
 

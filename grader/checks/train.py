@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grader.checks.base import Context, Fail, check
+from grader.diagnose import training_mistake
 from grader.program import close, fmt
 
 TOY_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -70,7 +71,7 @@ def toy_model(seed: int) -> list[list[Any]]:
     return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]]]
 
 
-@check("train.datasets")
+@check("train.datasets", diagnoses="one-hot-wrong")
 def datasets(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -127,7 +128,7 @@ def engine_sgd(ctx: Context) -> None:
         )
 
 
-@check("train.fit_toy", depends=NETWORK)
+@check("train.fit_toy", depends=NETWORK, diagnoses=training_mistake)
 def fit_toy(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         fit = fit_until(data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL)
@@ -144,7 +145,7 @@ def fit_toy(ctx: Context) -> None:
         )
 
 
-@check("train.fit_matches_sgd", depends=["train.engine_sgd"])
+@check("train.fit_matches_sgd", depends=["train.engine_sgd"], diagnoses=training_mistake)
 def fit_matches_sgd(ctx: Context) -> None:
     epochs = 20
     fitted = ctx.run_steps(
@@ -178,7 +179,7 @@ def fit_matches_sgd(ctx: Context) -> None:
         )
 
 
-@check("train.fit_tense", depends=[*NETWORK, "train.datasets"])
+@check("train.fit_tense", depends=[*NETWORK, "train.datasets"], diagnoses=training_mistake)
 def fit_tense(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         return [

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from grader.checks.base import Context, Fail, check
+from grader.diagnose import graph_mistake
 from grader.expect import evaluate
 from grader.program import Program
 
@@ -24,7 +25,7 @@ def neuron() -> Program:
     return p
 
 
-@check("viz.graph_recorded", depends=NEURON)
+@check("viz.graph_recorded", depends=NEURON, diagnoses=graph_mistake)
 def graph_recorded(ctx: Context) -> None:
     p = neuron()
     root = p.reads[0]
@@ -59,7 +60,7 @@ NODE = re.compile(r"^\s*(\w+)\s*\[", re.MULTILINE)
 EDGE = re.compile(r"^\s*\w+\s*->\s*\w+", re.MULTILINE)
 
 
-@check("viz.to_dot", depends=["viz.graph_recorded"])
+@check("viz.to_dot", depends=["viz.graph_recorded"], diagnoses="dot-incomplete")
 def to_dot(ctx: Context) -> None:
     p = neuron()
     p.steps.append(["to_dot", "dot", p.reads[0]])

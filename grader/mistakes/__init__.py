@@ -30,6 +30,7 @@ __all__ = [
 ]
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "reference" / "src" / "minigrad"
 ONE_NODE = "one-node"  # the reference itself: one node per op
+VARIANT_PREFIX = "bug-"  # a planted bug's id; a mistake's code (diagnoses.toml) has none
 
 
 class CatalogError(ValueError):
@@ -82,6 +83,8 @@ def _load() -> tuple[dict[str, tuple[Edit, ...]], list[Variant]]:
     for v in raw["variant"]:
         if v["mistake"] not in MISTAKES:
             raise CatalogError(f"variant {v['id']} names unknown mistake {v['mistake']!r}")
+        if not str(v["id"]).startswith(VARIANT_PREFIX):
+            raise CatalogError(f"variant {v['id']}: a planted bug's id starts {VARIANT_PREFIX!r}")
         lab = v.get("lab", MISTAKES[v["mistake"]].lab)
         edits = {ONE_NODE: _edits(v)}
         for base in bases:
