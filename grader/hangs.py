@@ -113,13 +113,27 @@ def modules(steps: Sequence[Sequence[Any]]) -> list[str]:
     return [m for m in MODULES if m in needed]
 
 
+LONG = 1000  # a program this long is built once and sent to every submission as is
+_LONG_NEEDS: dict[tuple[int, int], tuple[list[Any], dict[str, str]]] = {}
+
+
 def needs(payload: dict[str, Any]) -> dict[str, str]:
-    """Every kind a request needs to finish: kind -> label."""
+    """Every kind a request needs to finish: kind -> label (for a long program, worked
+    out once per grader process: its steps list is the same object every time)."""
     if payload.get("kind") == "hello":
         return dict(import_kind(m) for m in MODULES)
     steps = payload.get("steps")
     if not isinstance(steps, list):
         return {}
+    if len(steps) < LONG:
+        return _needs(steps)
+    key = (id(steps), len(steps))
+    if key not in _LONG_NEEDS or _LONG_NEEDS[key][0] is not steps:
+        _LONG_NEEDS[key] = (steps, _needs(steps))  # holding the list keeps its id unique
+    return dict(_LONG_NEEDS[key][1])
+
+
+def _needs(steps: list[Any]) -> dict[str, str]:
     found = dict(import_kind(m) for m in modules(steps))
     for i, step in enumerate(steps):
         kind = step_kind(steps, i)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grader import hangs
 from grader.discover import Submission
+from grader.program import Program
 from grader.rubric import RUBRIC
 from grader.sandbox import Limits, Sandbox
 from grader.score import FAILED, NOT_RUN, PASSED, Graded, run_checks
@@ -194,3 +195,18 @@ def test_a_request_needing_a_stuck_step_is_not_sent(tmp_path: Path) -> None:
         assert sandbox.process is None  # no child was even started
         reply = sandbox.request({"kind": "run", "steps": [["const", "a", 1.0], ["read", "a"]]})
         assert reply["reads"]["a"]["data"] == 1.0
+
+
+def test_what_a_long_program_needs_is_worked_out_once_and_again_when_it_grows() -> None:
+    p = Program()
+    node = p.const(0.5)
+    for _ in range(hangs.LONG):
+        node = p.op("add", node, 1.0)
+    first = hangs.needs(p.payload())
+    assert "op:add" in first and "backward" not in first
+    assert hangs.needs(p.payload()) == first  # the same list: remembered
+    p.backward(node)
+    assert "backward" in hangs.needs(p.payload())  # grown: worked out again
+    copy = Program()
+    copy.steps = [list(s) for s in p.steps]
+    assert hangs.needs(copy.payload()) == hangs.needs(p.payload())

@@ -6,6 +6,7 @@ float64. The random graphs shown after the due date live in grader/checks/hidden
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from grader.checks.base import Context, Fail, check, compare
@@ -165,8 +166,9 @@ def _deep_chain(obs: Observed, facts: Facts) -> str | None:
     return graph_mistake(obs, facts)
 
 
-@check("graph.deep_chain", depends=BACKWARD, diagnoses=_deep_chain, about_exceptions=True)
-def deep_chain(ctx: Context) -> None:
+@functools.cache
+def _chain() -> tuple[Program, str]:
+    """The chain's program, built once per grader process (never edited after)."""
     p = Program()
     a = p.const(0.5)
     node = a
@@ -174,6 +176,12 @@ def deep_chain(ctx: Context) -> None:
         node = p.op("add", node, 1.0)
     p.backward(node)
     p.read(a)
+    return p, a
+
+
+@check("graph.deep_chain", depends=BACKWARD, diagnoses=_deep_chain, about_exceptions=True)
+def deep_chain(ctx: Context) -> None:
+    p, a = _chain()
     run = ctx.run(p, timeout=30.0)
     if run.error is not None:
         raise Fail(
