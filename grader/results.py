@@ -9,9 +9,20 @@ check's result, ``Graded`` one submission's; ``effective_status`` and
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-PASSED, FAILED, NOT_RUN, GRADER_ERROR = "passed", "failed", "not_run", "grader_error"
+
+class Status(StrEnum):
+    """What became of one check (a str: it is written to JSON and compared as text)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not_run"
+    GRADER_ERROR = "grader_error"
+
+
+PASSED, FAILED, NOT_RUN, GRADER_ERROR = Status
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED
 
-STATUS_LABEL = {
+STATUS_LABEL: dict[str, str] = {
     PASSED: "passed",
     FAILED: "failed",
     NOT_RUN: "not run",
