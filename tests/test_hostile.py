@@ -386,26 +386,41 @@ def test_forged_replies_on_every_descriptor_earn_nothing(tmp_path: Path) -> None
 # ---------------------------------------------------------------- (k2) the protocol
 # Student code runs in a process of its own: the worker's driver holds the grader's
 # pipes and passes on only a clean copy of a reply that answers the request it sent.
-HIJACK = """\
+# Shared by the in-process hijack test and the batch's hijack attack: a reply of the
+# right shape for the request being answered, every value read "right", written on
+# every descriptor 0..20.
+FORGE = """\
+import json, os, sys
+
+
+def forged_reads(request):
+    return {
+        s[1]: {"kind": "Value", "data": 1.0, "grad": 1.0}
+        for s in request.get("steps", [])
+        if s and s[0] == "read"
+    }
+
+
+def write_everywhere(request, reads):
+    line = {"id": request["id"], "ok": True, "reads": reads, "error": None,
+            "blocked_imports": [], "parents": ["_prev"]}
+    for fd in range(0, 21):
+        try:
+            os.write(fd, json.dumps(line).encode() + b"\\n")
+        except OSError:
+            pass
+"""
+HIJACK = (
+    FORGE
+    + """
+
 def _hijack():
-    import json, os, sys
     main = sys.modules["__main__"]
     real = main.handle
 
     def forged(request):
-        # A reply of the right shape for this very request: every value read "right".
-        reads = {
-            s[1]: {"kind": "Value", "data": 1.0, "grad": 1.0}
-            for s in request.get("steps", [])
-            if s and s[0] == "read"
-        }
-        line = {"id": request["id"], "ok": True, "reads": reads, "error": None,
-                "blocked_imports": [], "parents": ["_prev"]}
-        for fd in range(0, 21):
-            try:
-                os.write(fd, json.dumps(line).encode() + b"\\n")
-            except OSError:
-                pass
+        reads = forged_reads(request)
+        write_everywhere(request, reads)
         try:
             reply = real(request)
         except BaseException:
@@ -419,6 +434,7 @@ def _hijack():
 
 
 _hijack()"""
+)
 TANH_LINE = 'out = Value(math.tanh(self.data), (self,), "tanh")'
 
 
@@ -805,18 +821,11 @@ main = sys.modules.get("__main__")
 if main is not None and hasattr(main, "handle"):
     main.handle = lambda request: {"reads": {}, "error": None, "blocked_imports": []}
 """,
-    "hijacks_the_worker": """
-import json
+    "hijacks_the_worker": FORGE
+    + """
 def forged(request):
-    reads = {st[1]: {"kind": "Value", "data": 1.0, "grad": 1.0}
-             for st in request.get("steps", []) if st and st[0] == "read"}
-    line = {"id": request["id"], "ok": True, "reads": reads, "error": None,
-            "blocked_imports": [], "parents": ["_prev"]}
-    for fd in range(0, 21):
-        try:
-            os.write(fd, json.dumps(line).encode() + b"\\n")
-        except OSError:
-            pass
+    reads = forged_reads(request)
+    write_everywhere(request, reads)
     return {"reads": reads, "error": None, "blocked_imports": [], "parents": ["_prev"]}
 main = sys.modules.get("__main__")
 if main is not None and hasattr(main, "serve"):
