@@ -114,6 +114,7 @@ def modules(steps: Sequence[Sequence[Any]]) -> list[str]:
 
 
 LONG = 1000  # a program this long is built once and sent to every submission as is
+LONG_KEPT = 8  # how many long programs' needs are remembered at most
 _LONG_NEEDS: dict[tuple[int, int], tuple[list[Any], dict[str, str]]] = {}
 
 
@@ -129,6 +130,8 @@ def needs(payload: dict[str, Any]) -> dict[str, str]:
         return _needs(steps)
     key = (id(steps), len(steps))
     if key not in _LONG_NEEDS or _LONG_NEEDS[key][0] is not steps:
+        if len(_LONG_NEEDS) >= LONG_KEPT:  # a long program built afresh each time is
+            _LONG_NEEDS.clear()  # not kept alive for the whole batch
         _LONG_NEEDS[key] = (steps, _needs(steps))  # holding the list keeps its id unique
     return dict(_LONG_NEEDS[key][1])
 
