@@ -149,9 +149,6 @@ def prepare_code(folder: Path) -> Path:
     return code
 
 
-parse_reply = channel.parse  # a JSON reply, or None (not one, or nested too deeply)
-
-
 class StudentFault(Exception):
     """The student's code made a request fail: it hung, died, or broke the protocol."""
 
@@ -382,7 +379,7 @@ class Sandbox:
             raise StudentFault(f"your code {what}")
         # The worker's driver vetted the student's reply (or reports why it could not);
         # the same check again here: nothing but a clean reply to this request passes.
-        reply = parse_reply(line)
+        reply = channel.parse(line)
         fault = reply.get("fault") if isinstance(reply, dict) else None
         if isinstance(fault, str) and reply.get("id") == message["id"]:
             self._kill()

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from grader import cli, escape, integrity, sandbox
+from grader.child.channel import parse as parse_reply
 from grader.child.confine import available, seccomp_program
 from grader.discover import find
-from grader.sandbox import TRUST_ENV, parse_reply, prepare_code
+from grader.sandbox import TRUST_ENV, prepare_code
 
 ROOT = Path(__file__).resolve().parent.parent
 
