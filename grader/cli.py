@@ -35,7 +35,7 @@ from grader.render.grades import grades_csv
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
 from grader.rubric import RUBRIC
-from grader.sandbox import TRUST_ENV, Unconfined, confinement
+from grader.sandbox import TRUST_ENV, Unconfined, confinement, without_namespaces
 from grader.score import invalid, run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if unconfined:
         print(f"grader: WARNING: submissions run UNCONFINED: {unconfined}", file=sys.stderr)
+    elif lacking := without_namespaces():
+        print(f"grader: confining with Landlock and seccomp only ({lacking})", file=sys.stderr)
     start = time.monotonic()
     key = answer_key.ensure()  # expected values: built once per grader version, then looked up
     results: list[Graded] = []

@@ -27,6 +27,7 @@ from typing import Any
 
 from grader import hangs
 from grader.child import channel
+from grader.child.confine import LANDLOCK, hand_over
 from grader.child.worker import FAULT, Faulty, vet
 
 GRADER = Path(__file__).resolve().parent
@@ -114,7 +115,7 @@ class Unconfined(Exception):
     """This machine cannot confine student code and --trust-submissions was not given."""
 
 
-_mode: str | None = None
+_mode: tuple[str, str] | None = None  # confine.available(), once per process
 
 
 def confinement() -> str:
@@ -128,12 +129,27 @@ def confinement() -> str:
         from grader.child.confine import available
 
         _mode = available()
-    if _mode and not os.environ.get(TRUST_ENV):
+    mode, why = _mode
+    if not mode and not os.environ.get(TRUST_ENV):
         raise Unconfined(
-            f"cannot confine student code here: {_mode}. Grade on a machine that can, or "
+            f"cannot confine student code here: {why}. Grade on a machine that can, or "
             "pass --trust-submissions to run submissions unconfined (only for code you trust)"
         )
-    return _mode
+    return "" if mode else why
+
+
+def confine_mode() -> str:
+    """The confinement a child sets up: confine.NAMESPACES, confine.LANDLOCK or ''."""
+    confinement()
+    assert _mode is not None
+    return _mode[0]
+
+
+def without_namespaces() -> str:
+    """Why the confinement runs without namespaces ('' when it has them, or none at all)."""
+    confinement()
+    assert _mode is not None
+    return _mode[1] if _mode[0] else ""
 
 
 def unconfined_note(why: str) -> str:
@@ -213,7 +229,7 @@ class Sandbox:
         why_not = confinement()
         _become_subreaper()
         self.limits = limits
-        self.confined = not why_not
+        self.mode = confine_mode()
         self.root = Path(tempfile.mkdtemp(prefix="minigrad-sandbox-"))
         # Everything the grader or the child reads is copied before any student code
         # runs; the child may write only in work/ (Landlock), never in pkg/ or code/.
@@ -225,6 +241,8 @@ class Sandbox:
             self.notes.append(unconfined_note(why_not))
         prepare_code(self.root)
         (self.root / "work").mkdir()
+        if self.mode == LANDLOCK:
+            hand_over(str(self.root), [str(self.root / "work")])
         self.package_dir = self.root / "pkg" / "minigrad"
         self.deadline = time.monotonic() + limits.submission_seconds
         self.process: subprocess.Popen[bytes] | None = None
@@ -259,7 +277,7 @@ class Sandbox:
             "cpu_seconds": self.limits.submission_seconds,
             "output_kb": self.limits.output_kb,
             "folder": str(self.root),
-            "confine": self.confined,
+            "confine": self.mode,
             "log_fd": log,
         }
         worker = self.root / "code" / "grader" / "child" / "worker.py"

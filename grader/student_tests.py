@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.child import channel
-from grader.sandbox import CHILD_ENV, MAX_FILE_BYTES, Limits, confinement, prepare_code
+from grader.child.confine import LANDLOCK, hand_over
+from grader.sandbox import CHILD_ENV, MAX_FILE_BYTES, Limits, confine_mode, prepare_code
 
 if TYPE_CHECKING:
     from grader.mistakes import Variant
@@ -94,6 +95,11 @@ def _layout(root: Path, tests: dict[str, bytes], engines: list[tuple[str, Path]]
     for name, data in tests.items():
         (root / "tests" / name).write_bytes(data)
     (root / "tests" / "pytest.ini").write_text("[pytest]\n")
+    # The engine's files at the fixed path exist before any engine's copy: every run
+    # rewrites them in place, so their inode numbers say nothing of this runner's layout.
+    (root / "engine" / "minigrad").mkdir(parents=True)
+    for path in sorted(engines[0][1].glob("*.py")) if engines else []:
+        (root / "engine" / "minigrad" / path.name).write_bytes(b"")
     for token, source in engines:
         target = root / "engines" / token / "minigrad"
         target.mkdir(parents=True)
@@ -101,8 +107,10 @@ def _layout(root: Path, tests: dict[str, bytes], engines: list[tuple[str, Path]]
             (target / path.name).write_bytes(path.read_bytes())
         for path in [*target.iterdir(), target]:
             os.utime(path, (FIXED_TIME, FIXED_TIME))
-    for name in ("engine", "scratch", "work"):
+    for name in ("scratch", "work"):
         (root / name).mkdir()
+    if confine_mode() == LANDLOCK:
+        hand_over(str(root))  # the tests and the engine's copies: readable by NOBODY
 
 
 def grade_tests(
@@ -126,7 +134,12 @@ def grade_tests(
         variants = behavioural(VARIANTS)
         for variant in variants:
             materialize(variant, engines / variant.id)
-        first = _run(tests, [("reference", REFERENCE)], None, limits, budget)
+        every = [("reference", REFERENCE)]
+        every += [(v.id, engines / v.id / "src" / "minigrad") for v in variants]
+        # Without namespaces every runner's files are its own (inode numbers, times), so
+        # one runner runs every engine, the reference first: a test sees the same files.
+        one_runner = confine_mode() == LANDLOCK
+        first = _run(tests, every if one_runner else every[:1], every, None, limits, budget)
         on_reference = first.get("reference", {})
         wrong = sorted(t for t, ok in on_reference.items() if ok is False)
         valid = {t for t, ok in on_reference.items() if ok}
@@ -137,12 +150,14 @@ def grade_tests(
             return verdict
         # Every engine runs the same way (all tests, the same options): the grader, not
         # the run, stops at the first valid test that fails and ignores the wrong ones.
-        runs = [(v.id, engines / v.id / "src" / "minigrad") for v in variants]
-        # Two runners share the variants: a long test suite takes half the time.
-        halves = [runs[0::2], runs[1::2]]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            parts = list(pool.map(lambda part: _run(tests, part, valid, limits, budget), halves))
-        results = {k: v for part in parts for k, v in part.items()}
+        results = first
+        if not one_runner:  # two runners share the variants: half the time
+            halves = [every[1::2], every[2::2]]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                parts = list(
+                    pool.map(lambda part: _run(tests, part, every, valid, limits, budget), halves)
+                )
+            results = {k: v for part in parts for k, v in part.items()}
         for v in variants:
             passed = results.get(v.id)
             caught = passed is not None and any(
@@ -155,6 +170,7 @@ def grade_tests(
 def _run(
     tests: dict[str, bytes],
     engines: list[tuple[str, Path]],
+    layout: list[tuple[str, Path]],
     valid: set[str] | None,
     limits: Limits,
     budget: float,
@@ -162,16 +178,21 @@ def _run(
     """Run the tests on ``engines`` (name, folder of the package) in one runner, one
     engine after the other; pass/fail per engine that answered (None: the sandbox
     refused what the test did, such as starting a program). With ``valid``, a run is
-    stopped at the first of those tests that fails. Nothing runs past ``budget``."""
-    why_not = confinement()
-    tokens = {os.urandom(16).hex(): name for name, _ in engines}  # folder names: no tells
-    paths = dict(engines)
+    stopped at the first of those tests that fails; without, the first engine's passing
+    tests are ``valid`` for the later ones (none: they are not run). Nothing runs past
+    ``budget``.
+
+    Every runner's folder holds all of ``layout`` (in a random order, under random
+    names), whichever engines it runs: the reference's runner looks like the others."""
+    mode = confine_mode()
+    tokens = {name: os.urandom(16).hex() for name, _ in layout}  # folder names: no tells
+    shuffled = sorted(layout, key=lambda _: os.urandom(8))
     with tempfile.TemporaryDirectory(prefix="minigrad-tests-") as tmp:
         root = Path(tmp)
-        _layout(root, tests, [(token, paths[name]) for token, name in tokens.items()])
+        _layout(root, tests, [(tokens[name], path) for name, path in shuffled])
         config = {
             "folder": str(root),
-            "confine": not why_not,
+            "confine": mode,
             "memory_mb": max(limits.memory_mb, 2048.0),  # pytest and its plugins need room
             "output_kb": limits.output_kb,
             "test_seconds": TEST_SECONDS,
@@ -194,8 +215,8 @@ def _run(
             if lines.next() != {"ready": True}:
                 # The runner died before any student code ran: pytest is missing or broken.
                 raise RuntimeError("the test runner could not start (is pytest installed?)")
-            for token, name in tokens.items():
-                proc.stdin.write(token.encode() + b"\n")
+            for name, _ in engines:
+                proc.stdin.write(tokens[name].encode() + b"\n")
                 proc.stdin.flush()
                 passed: dict[str, bool | None] = {}
                 stopped = False
@@ -212,6 +233,10 @@ def _run(
                 if item is None:
                     break  # out of time, or the runner died: later engines are not run
                 results[name] = passed
+                if valid is None:
+                    valid = {test for test, ok in passed.items() if ok}
+                    if not valid:
+                        break
         except BrokenPipeError:
             pass
         finally:

@@ -15,7 +15,7 @@ import pytest
 
 from grader import cli, escape, integrity, sandbox
 from grader.child.channel import parse as parse_reply
-from grader.child.confine import available, seccomp_program
+from grader.child.confine import LANDLOCK, NAMESPACES, NOBODY, available, seccomp_program
 from grader.discover import find
 from grader.sandbox import TRUST_ENV, prepare_code
 
@@ -50,13 +50,28 @@ attempt("umount", lambda: call("umount2", b"/tmp/run", 2))
 attempt("unshare", lambda: call("unshare", 0x40000000))
 attempt("setns", lambda: call("setns", os.open("/dev/null", os.O_RDONLY), 0))
 attempt("ptrace", lambda: call("ptrace", 16, 1, None, None))
+attempt("kill_parent", lambda: os.kill(int(sys.argv[3]), 0))
+attempt("kill_everyone", lambda: os.kill(-1, 0))
+attempt("kill_group", lambda: os.kill(0, 0))
+attempt("kill_self", lambda: os.kill(os.getpid(), 0))
+attempt("prlimit_parent", lambda: call("prlimit64", int(sys.argv[3]), 7, None, None))
+attempt("prlimit_self", lambda: call("prlimit64", 0, 7, None, None))
+attempt("renice", lambda: call("setpriority", 0, int(sys.argv[3]), 19))
+attempt("sysv_shm", lambda: call("shmget", 0, 4096, 0o1600))
+found["ppid"] = os.getppid()
+found["uid"] = os.getuid()
 print(json.dumps(found), flush=True)
 """
+EPERM, EACCES = 1, 13
+REFUSED = ["fork", "socket", "mount", "umount", "unshare", "setns", "ptrace"]
+REFUSED += ["kill_parent", "kill_everyone", "kill_group", "prlimit_parent", "renice"]
+REFUSED += ["sysv_shm"]
 
 
 def test_this_machine_can_confine() -> None:
     # The suite runs where the grader runs: it must be able to confine (or say why).
-    assert available() == ""
+    mode, why = available()
+    assert mode in (NAMESPACES, LANDLOCK), why
 
 
 def test_a_confined_process_is_held_by_namespaces_landlock_and_seccomp(tmp_path: Path) -> None:
@@ -64,19 +79,72 @@ def test_a_confined_process_is_held_by_namespaces_landlock_and_seccomp(tmp_path:
     (tmp_path / "work").mkdir()
     secret = ROOT / "grader" / "rubric.toml"
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", PROBE, str(tmp_path), str(secret)],
+        [sys.executable, "-I", "-S", "-c", PROBE, str(tmp_path), str(secret), str(os.getpid())],
         capture_output=True,
         text=True,
         timeout=60,
     )
     found = json.loads(done.stdout)
-    eperm, eacces = 1, 13
     assert found["pid"] == 2  # PID 1 of the new namespace is the grader's waiting process
-    assert found["write_scratch"] == "allowed"
+    assert found["ppid"] == 0  # hidden: it learns no PID but its own
+    assert found["write_scratch"] == found["kill_self"] == found["prlimit_self"] == "allowed"
     for name in ("write_code", "read_repo", "read_proc"):
-        assert found[name] == eacces, name
-    for name in ("fork", "socket", "mount", "umount", "unshare", "setns", "ptrace"):
-        assert found[name] == eperm, name
+        assert found[name] == EACCES, name
+    for name in REFUSED:
+        assert found[name] == EPERM, name
+
+
+LANDLOCK_PROBE = PROBE.replace(
+    "root = enter_confinement(sys.argv[1])\n"
+    'confine.lock_down(read=[root + "/code"], write=[root + "/work"])',
+    "root = sys.argv[1]\n"
+    "confine.hand_over(root, [root + '/work'])\n"
+    'confine.lock_down(read=[root + "/code"], write=[root + "/work"], mode=confine.LANDLOCK)',
+)
+
+
+def test_without_user_namespaces_landlock_seccomp_and_a_real_uid_hold() -> None:
+    """As on a host that refuses user namespaces (Docker, Ubuntu 24.04): the grader
+    picks the LANDLOCK mode, and a confined process, root or not, runs as an
+    unprivileged uid that can touch nothing of the grader's, its processes included."""
+    from tests.no_userns import LAUNCHER, readable_python
+
+    python, why = readable_python()
+    assert python, why
+    where = [python, LAUNCHER, python]
+    mode = subprocess.run(
+        [*where, "-c", "from grader.child import confine; print(confine.available()[0])"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert mode.stdout.strip() == LANDLOCK, mode.stderr
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="minigrad-landlock-"))  # as the sandbox's are
+    try:
+        prepare_code(folder)
+        (folder / "work").mkdir()
+        secret = ROOT / "grader" / "rubric.toml"
+        args = [str(folder), str(secret), str(os.getpid())]
+        done = subprocess.run(
+            [*where, "-I", "-S", "-c", LANDLOCK_PROBE, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(folder)
+    found = json.loads(done.stdout)
+    assert found["uid"] == (NOBODY if os.geteuid() == 0 else os.getuid())
+    assert found["ppid"] == 0
+    assert found["write_scratch"] == found["kill_self"] == found["prlimit_self"] == "allowed"
+    for name in ("write_code", "read_repo", "read_proc"):
+        assert found[name] == EACCES, name
+    for name in REFUSED:
+        assert found[name] == EPERM, name
 
 
 def test_the_seccomp_program_is_a_whole_number_of_instructions() -> None:
@@ -197,7 +265,7 @@ def test_unconfined_grading_needs_trust_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv(TRUST_ENV, raising=False)
-    monkeypatch.setattr(sandbox, "_mode", "the kernel offers no Landlock (test)")
+    monkeypatch.setattr(sandbox, "_mode", ("", "the kernel offers no Landlock (test)"))
     sub = tmp_path / "someone"
     (sub / "src").mkdir(parents=True)
     (sub / "src" / "minigrad").symlink_to(ROOT / "reference" / "src" / "minigrad")
@@ -233,7 +301,7 @@ def test_where_the_kernel_refuses_the_grader_says_why() -> None:
         "from grader.child import confine\n"
         "confine.no_new_privs()\n"
         "confine.seccomp()\n"
-        "print(confine.available())\n"
+        "print(confine.available()[1])\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60

@@ -27,6 +27,7 @@ from grader.discover import Submission
 from grader.rubric import RUBRIC
 from grader.sandbox import Limits
 from grader.score import FAILED, GRADER_ERROR, PASSED, Graded, run_checks
+from tests.no_userns import LAUNCHER, SITE_DIRS, USER, as_user, readable_python
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PKG = ROOT / "reference" / "src" / "minigrad"
@@ -617,9 +618,6 @@ def test_student_code_cannot_read_the_reference_or_other_submissions(tmp_path: P
 # user: that user). Each attack tries its escape at import (or in its own tests), prints
 # HELD when every attempt failed and ESCAPED:<what> otherwise, and keeps the engine
 # working, so its report shows both that the attack ran and what it earned.
-USER = "minigrad-hostile"
-SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
-SITE_DIRS = sorted({p for p in __import__("sys").path if p.endswith("site-packages")})
 SECRET = "CANARY-" + os.urandom(8).hex()
 LABS = ["--lab", "lab01", "--lab", "bonus"]
 
@@ -946,6 +944,18 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
         "        frame = frame.f_back\n"
         "    told = any('reference' in n or 'variant' in n or 'deselect' in n for n in names)\n"
         "    assert not pytestconfig.getoption('exitfirst') and not told\n"
+        "\n\n"
+        "def test_first_run_by_time() -> None:  # the reference runs first in its runner\n"
+        "    here = os.path.dirname(os.path.abspath(__file__))\n"
+        "    near = [here, os.path.dirname(here), os.path.join(os.path.dirname(here), 'code')]\n"
+        "    assert time.time() - min(os.stat(p).st_ctime for p in near) < 3\n"
+        "\n\n"
+        "def test_first_run_by_pid() -> None:\n"
+        "    assert os.getpid() - os.getppid() < 3 and os.getpid() - os.getpgid(0) < 3\n"
+        "\n\n"
+        "def test_runner_layout_by_inode() -> None:  # the reference's runner has one engine\n"
+        "    gap = os.stat(minigrad.scalar.__file__).st_ino - os.stat(__file__).st_ino\n"
+        "    assert 0 < gap < 20\n"
     )
 
 
@@ -980,58 +990,32 @@ def _sleepers() -> list[int]:
     return found
 
 
-def _user_python() -> tuple[list[str], str]:
-    """(argv prefix running a Python as the unprivileged USER, '') or ([], why not)."""
-    import subprocess
+def _legs() -> dict[str, list[str]]:
+    """Leg -> the argv that starts the grader's Python in it: as root and as an
+    unprivileged user where the suite can drop to one, each on this machine and as on a
+    host that refuses user namespaces (confined with Landlock and seccomp alone)."""
     import sys
 
-    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
-        made = subprocess.run(
-            [
-                shutil.which("useradd", path=SBIN) or "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if made.returncode != 0:
-            return [], f"useradd {USER} failed: {made.stderr.strip()}"
-    runuser = shutil.which("runuser", path=SBIN) or "runuser"
-    run_as = [runuser, "-u", USER, "--"]
-    if subprocess.run([*run_as, sys.executable, "-c", "import torch"]).returncode == 0:
-        return [*run_as, sys.executable], ""
-    # Our interpreter is unreadable (e.g. under /root): a venv of the system's Python of
-    # the same version, seeing our site-packages through a .pth file.
-    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    base = shutil.which(version, path="/usr/bin:/usr/local/bin")
-    if base is None:
-        return [], f"no {version} readable by {USER} (ours is unreadable to other users)"
-    venv = Path("/var/tmp/minigrad-hostile-venv")
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
-        site = venv / "lib" / version / "site-packages"
-        (site / "minigrad-test-env.pth").write_text("\n".join(SITE_DIRS) + "\n")
-    if subprocess.run([*run_as, str(python), "-c", "import torch"]).returncode != 0:
-        return [], f"{USER} cannot import our packages through {venv}"
-    return [*run_as, str(python)], ""
-
-
-def _legs() -> list[str]:
-    if os.geteuid() != 0:
-        return ["user"]  # we are the unprivileged user
-    _, why = _user_python()
+    if os.geteuid() != 0:  # we are the unprivileged user
+        return {
+            "user": [sys.executable],
+            "user_no_userns": [sys.executable, LAUNCHER, sys.executable],
+        }
+    legs = {"root": [sys.executable]}
+    python, why = readable_python()
+    run_as, _ = as_user()
     if why:
-        print(f"test_hostile: no unprivileged leg: {why}")
-        return ["root"]
-    return ["root", "user"]
+        print(f"test_hostile: no unprivileged or no-userns leg: {why}")
+        return legs
+    legs["user"] = [*run_as, python]
+    legs["root_no_userns"] = [python, LAUNCHER, python]
+    legs["user_no_userns"] = [*run_as, python, LAUNCHER, python]
+    return legs
 
 
-LEGS = _legs()
+PREFIXES = _legs()
+LEGS = list(PREFIXES)
+WITHOUT_NAMESPACES = "confining with Landlock and seccomp only"
 
 
 @pytest.fixture(scope="module")
@@ -1039,7 +1023,6 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
     """Grade the attack batch once per leg; what each leg left behind."""
     import compileall
     import subprocess
-    import sys
 
     from grader.integrity import changes, fingerprint
 
@@ -1063,14 +1046,21 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
         for leg, out in outs.items():
             out.mkdir()
             before = (fingerprint(), _digest(batch), canary.read_text())
-            if leg == "user" and os.geteuid() == 0:
-                prefix, _ = _user_python()
+            if leg.startswith("user") and os.geteuid() == 0:
                 shutil.chown(out, USER)
-            else:
-                prefix = [sys.executable]
             start = time.monotonic()
             done = subprocess.run(
-                [*prefix, "-m", "grader", str(batch), "--out", str(out), "--jobs", "2", *LABS],
+                [
+                    *PREFIXES[leg],
+                    "-m",
+                    "grader",
+                    str(batch),
+                    "--out",
+                    str(out),
+                    "--jobs",
+                    "2",
+                    *LABS,
+                ],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -1134,6 +1124,8 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     assert run["unchanged"], ("files outside the scratch folders changed", run["changed"])
     assert run["sleepers"] == [], "a process outlived grading"
     assert "UNCONFINED" not in str(run["stdout"]) + str(run["stderr"])
+    # The no-userns legs really ran without namespaces (and said so); the others with.
+    assert (WITHOUT_NAMESPACES in str(run["stderr"])) == leg.endswith("no_userns")
     rows = _rows(out)
     names = {*ATTACKS, "honest_skeleton", "z_reference", "megabyte_message"}
     names |= {"tests_write_the_grader", "tests_hold_the_pipe", "tests_detect_the_folder"}

@@ -23,7 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests" / "test_hostile.py"
 PER_ATTACK = "test_each_attack_ran_and_was_held"
-LEGS = ("root", "user")
+LEGS = ("root", "user", "root_no_userns", "user_no_userns")
+HEADS = ("root", "non-root", "root, no userns", "non-root, no userns")
 NOT_ATTACKS = {"test_every_attack_says_how_it_is_held"}  # checks of the file itself
 
 
@@ -56,8 +57,8 @@ def descriptions() -> tuple[dict[str, str], dict[str, str]]:
     return held_by, docs
 
 
-def rows(outcomes: dict[str, str]) -> list[tuple[str, str, str, str]]:
-    """(attack, root, non-root, how held) for every test that ran."""
+def rows(outcomes: dict[str, str]) -> list[tuple[str, ...]]:
+    """(attack, one cell per leg of LEGS, how held) for every test that ran."""
     held_by, docs = descriptions()
     me = "root" if os.geteuid() == 0 else "user"
     table: dict[str, dict[str, str]] = {}
@@ -79,16 +80,16 @@ def rows(outcomes: dict[str, str]) -> list[tuple[str, str, str, str]]:
         cells = table.setdefault(attack, {})
         cells[leg] = "FAILED" if "FAILED" in (cells.get(leg), outcome) else outcome
     return [
-        (attack, cells.get("root", "-"), cells.get("user", "-"), how[attack] or "(its name)")
+        (attack, *(cells.get(leg, "-") for leg in LEGS), how[attack] or "(its name)")
         for attack, cells in sorted(table.items(), key=lambda kv: (kv[0] not in held_by, kv[0]))
     ]
 
 
-def markdown(found: list[tuple[str, str, str, str]]) -> str:
+def markdown(found: list[tuple[str, ...]]) -> str:
     def cell(text: str) -> str:
         return re.sub(r"\s+", " ", text).replace("|", "\\|")
 
-    lines = ["| attack | root | non-root | outcome |", "|---|---|---|---|"]
+    lines = ["| attack | " + " | ".join(HEADS) + " | outcome |", "|---" * (len(HEADS) + 2) + "|"]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in found]
     return "\n".join(lines)
 

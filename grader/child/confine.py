@@ -32,7 +32,7 @@ import os
 import platform
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # ----------------------------------------------------------------------- syscalls
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl). Other architectures: the
@@ -101,6 +101,45 @@ SYS = {
     "mount_setattr": 442,
     "socket": 41,
     "socketpair": 53,
+    # SysV IPC and POSIX message queues: no path, so Landlock does not cover them.
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "semtimedop": 220,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    # Calls that act on another process named by its PID (see SELF_ONLY).
+    "kill": 62,
+    "rt_sigqueueinfo": 129,
+    "tgkill": 234,
+    "rt_tgsigqueueinfo": 297,
+    "prlimit64": 302,
+    "sched_setparam": 142,
+    "sched_setscheduler": 144,
+    "sched_setaffinity": 203,
+    "sched_setattr": 314,
+    # ... or by a thread id, a user, a pidfd: refused outright.
+    "setpriority": 141,
+    "tkill": 200,
+    "ioprio_set": 251,
+    "migrate_pages": 256,
+    "move_pages": 279,
+    "fanotify_init": 300,
+    "pidfd_send_signal": 424,
+    "process_madvise": 440,
+    "process_mrelease": 448,
+    # Who the parent, group and session leader are: answered 0 (see HIDDEN).
+    "getppid": 110,
+    "getpgrp": 111,
+    "getpgid": 121,
+    "getsid": 124,
     "landlock_create_ruleset": 444,
     "landlock_add_rule": 445,
     "landlock_restrict_self": 446,
@@ -169,7 +208,47 @@ DENIED = [
     "mount_setattr",
     "socket",
     "socketpair",
+    "shmget",
+    "shmat",
+    "shmctl",
+    "semget",
+    "semop",
+    "semctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "semtimedop",
+    "mq_open",
+    "mq_unlink",
+    "setpriority",
+    "tkill",
+    "ioprio_set",
+    "migrate_pages",
+    "move_pages",
+    "fanotify_init",
+    "pidfd_send_signal",
+    "process_madvise",
+    "process_mrelease",
 ]
+# Answered 0 without running: student code learns no PID but its own (with namespaces
+# they are outside its PID namespace anyway), so nothing tells one run from the next.
+HIDDEN = ["getppid", "getpgrp", "getpgid", "getsid"]
+# Allowed only on the calling process itself (the PID in the first argument): without a
+# PID namespace a process of the same uid as the grader could otherwise signal it, lower
+# its limits (prlimit) or its scheduling. ``True``: 0 (meaning "myself") is allowed too;
+# for kill, 0 means the whole process group and stays refused.
+SELF_ONLY = {
+    "kill": False,
+    "rt_sigqueueinfo": False,
+    "tgkill": False,
+    "rt_tgsigqueueinfo": False,
+    "prlimit64": True,
+    "sched_setparam": True,
+    "sched_setscheduler": True,
+    "sched_setaffinity": True,
+    "sched_setattr": True,
+}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -190,6 +269,10 @@ CLONE_NEWNET = 0x40000000
 CLONE_THREAD = 0x00010000
 MS_BIND, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 0x4000, 1 << 18, 2, 4
 RUN = "/tmp/run"  # where the sandbox's folder appears inside the mount namespace
+# The two confinements (``available``): with user, mount, network and PID namespaces, or,
+# where the host refuses unprivileged user namespaces (Docker's default seccomp profile,
+# Ubuntu 24.04's AppArmor), Landlock and seccomp alone, as uid NOBODY when root.
+NAMESPACES, LANDLOCK = "namespaces", "landlock"
 
 
 def enter_namespaces() -> None:
@@ -259,16 +342,66 @@ def die_with_parent() -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "PR_SET_PDEATHSIG")
 
 
+CAP_SETPCAP = 8
+NOBODY = 65534  # the uid and gid student code runs as where the grader is root (no userns)
+
+
+def _effective_capabilities() -> int:
+    header = struct.pack("Ii", LINUX_CAPABILITY_VERSION_3, 0)
+    data = ctypes.create_string_buffer(24)
+    _check(_libc.capget(header, data), "capget")
+    low, _, _, high, _, _ = struct.unpack("6I", data.raw)
+    return int(low) | int(high) << 32
+
+
 def drop_capabilities() -> None:
-    """Lock securebits, empty the bounding and ambient sets, then zero every capability."""
-    _check(_libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
-    for cap in range(LAST_CAP + 1):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
-            _check(-1, f"PR_CAPBSET_DROP {cap}")  # EINVAL: past the kernel's last cap
+    """Lock securebits, empty the bounding and ambient sets, then zero every capability.
+
+    A process that holds no CAP_SETPCAP (a normal user, or root after
+    ``become_unprivileged``) can neither lock securebits nor shrink its bounding set; it
+    holds no capability to lose, and no-new-privs with exec refused keeps it so."""
+    if _effective_capabilities() >> CAP_SETPCAP & 1:
+        _check(_libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
+        _drop_bounding_set()
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     header = struct.pack("Ii", LINUX_CAPABILITY_VERSION_3, 0)
     data = bytes(24)  # two {effective, permitted, inheritable} of u32, all zero
     _check(_libc.capset(header, data), "capset")
+
+
+def _drop_bounding_set() -> None:
+    for cap in range(LAST_CAP + 1):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            _check(-1, f"PR_CAPBSET_DROP {cap}")  # EINVAL: past the kernel's last cap
+
+
+def become_unprivileged() -> None:
+    """Where the grader is root and there is no user namespace: empty the bounding set,
+    then become uid and gid NOBODY with no supplementary groups (the kernel clears every
+    capability on that change). It owns no file of the grader's and no process of it."""
+    if os.geteuid() != 0:
+        return
+    _drop_bounding_set()
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+    if _effective_capabilities() or os.getresuid() != (NOBODY,) * 3:
+        raise OSError("could not drop root")
+
+
+def tasks_of(uid: int) -> int:
+    """How many tasks (threads) ``uid`` runs now: RLIMIT_NPROC counts them all, so
+    without a user namespace the limit must leave room for the ones already there."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
 
 
 def no_new_privs() -> None:
@@ -365,11 +498,12 @@ def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def seccomp_program(processes: bool = False) -> bytes:
+def seccomp_program(processes: bool = False, me: int | None = None) -> bytes:
     """The BPF program (struct sock_filter[]): see the comments beside each part.
 
     ``processes``: the filter of the worker's driver, which runs no student code and
     forks the student's process (whose own filter, stacked on it, refuses that too).
+    ``me``: the PID the SELF_ONLY calls may name (default: the calling process).
     """
     prog = [
         _ins(LD_W_ABS, 4),  # seccomp_data.arch
@@ -394,14 +528,31 @@ def seccomp_program(processes: bool = False) -> bytes:
             _ins(RET, RET_ALLOW),
         ]
     )
-    # prctl(PR_SET_PDEATHSIG, ...) would let the child survive its parent: refused.
-    prog += [
-        _ins(JEQ, SYS["prctl"], 0, 4),
-        _ins(LD_W_ABS, 16),
-        _ins(JEQ, PR_SET_PDEATHSIG, 0, 1),
-        _ins(RET, RET_ERRNO | EPERM),
-        _ins(RET, RET_ALLOW),
-    ]
+    # prctl(PR_SET_PDEATHSIG, 0) would let student code survive its parent: refused (the
+    # driver sets it on the student's process before that locks itself down).
+    prog += (
+        []
+        if processes
+        else [
+            _ins(JEQ, SYS["prctl"], 0, 4),
+            _ins(LD_W_ABS, 16),
+            _ins(JEQ, PR_SET_PDEATHSIG, 0, 1),
+            _ins(RET, RET_ERRNO | EPERM),
+            _ins(RET, RET_ALLOW),
+        ]
+    )
+    if not processes:
+        for name in HIDDEN:
+            prog += [_ins(JEQ, SYS[name], 0, 1), _ins(RET, RET_ERRNO | 0)]
+        me = os.getpid() if me is None else me
+        for name, zero_ok in SELF_ONLY.items():
+            block = [_ins(LD_W_ABS, 16)]  # low 32 bits of args[0]: a pid_t
+            if zero_ok:
+                block += [_ins(JEQ, me, 2, 0), _ins(JEQ, 0, 1, 0)]
+            else:
+                block += [_ins(JEQ, me, 1, 0)]
+            block += [_ins(RET, RET_ERRNO | EPERM), _ins(RET, RET_ALLOW)]
+            prog += [_ins(JEQ, SYS[name], 0, len(block)), *block]
     for name in DENIED:
         prog += [_ins(JEQ, SYS[name], 0, 1), _ins(RET, RET_ERRNO | EPERM)]
     prog.append(_ins(RET, RET_ALLOW))
@@ -448,9 +599,14 @@ def allowed_reads(read: Iterable[str]) -> list[str]:
     return [*stdlib_entries(), *library_dirs(), "/dev/urandom", *read]
 
 
-def lock_down(read: Iterable[str], write: Iterable[str], processes: bool = False) -> None:
+def lock_down(
+    read: Iterable[str], write: Iterable[str], processes: bool = False, mode: str = ""
+) -> None:
     """Steps 3 of the module docstring, in the order the kernel requires (``processes``:
-    fork stays allowed, for the worker's driver; see ``seccomp_program``)."""
+    fork stays allowed, for the worker's driver; see ``seccomp_program``). In the
+    LANDLOCK mode a root process first becomes NOBODY."""
+    if mode == LANDLOCK:
+        become_unprivileged()
     drop_capabilities()
     no_new_privs()
     landlock(allowed_reads(read), write, rw_files=["/dev/null"])
@@ -465,49 +621,126 @@ def lock_again(reads: list[str], write: Iterable[str]) -> None:
     seccomp()
 
 
-def available() -> str:
-    """'' where this machine can confine a child, else why not (one line)."""
+def hand_over(folder: str, writable: Iterable[str] = ()) -> None:
+    """In the LANDLOCK mode as root: let NOBODY reach ``folder``, read everything in it
+    and write in ``writable`` (whatever the grader's umask made of them)."""
+    if os.geteuid() != 0:
+        return
+    os.chmod(folder, 0o711)  # reachable, not listable
+    for base, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(base, name), 0o755, follow_symlinks=False)
+        for name in files:
+            os.chmod(os.path.join(base, name), 0o644, follow_symlinks=False)
+    for path in writable:
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+
+
+def available() -> tuple[str, str]:
+    """(mode, note): the strongest confinement this machine offers, and one line on
+    what it lacks. Mode NAMESPACES (note ''), LANDLOCK (note: why not namespaces), or
+    '' (note: why student code cannot be confined here at all)."""
     if not sys.platform.startswith("linux") or platform.machine() != "x86_64":
-        return f"confinement needs Linux on x86_64 (this is {sys.platform} {platform.machine()})"
+        return (
+            "",
+            f"confinement needs Linux on x86_64 (this is {sys.platform} {platform.machine()})",
+        )
     abi = landlock_abi()
     if abi < MIN_ABI:
-        return "the kernel offers no Landlock (Linux 5.13+ with Landlock enabled is needed)"
-    import sysconfig
+        return "", "the kernel offers no Landlock (Linux 5.13+ with Landlock enabled is needed)"
+    why = _probe_namespaces()
+    if not why:
+        return NAMESPACES, ""
+    why_not_either = _probe_landlock()
+    if not why_not_either:
+        return LANDLOCK, why
+    return "", why if why_not_either == why else f"{why}; {why_not_either}"
 
-    needed = [sysconfig.get_path("stdlib"), *[p for p in sys.path if "site-packages" in p]]
-    hidden = [p for p in needed if p.startswith("/tmp/")]
-    if hidden:
-        return f"{hidden[0]} is under /tmp, which the confinement replaces with an empty tmpfs"
+
+def _probe(steps: list[str], run: Callable[[str, Callable[[int], None]], None]) -> str:
+    """Run ``run(folder, reached)`` in a forked child (what it changes cannot be undone);
+    '' if it got through, else ``steps[n]`` for the last ``reached(n)`` before it failed."""
     import tempfile
 
-    steps = ["user namespaces", "mounts in a user namespace", "fork", "Landlock or seccomp"]
     with tempfile.TemporaryDirectory(prefix="minigrad-probe-") as folder:
         try:
             pid = os.fork()
         except OSError as exc:
             return f"cannot start a probe process ({exc.strerror})"
-        if pid == 0:  # the whole setup, in a child: namespaces cannot be left again
-            step = 0
+        if pid == 0:
+            step = [0]
             try:
-                enter_namespaces()
-                step = 1
-                bind_layout(folder)
-                step = 2
-                inner = os.fork()
-                if inner == 0:
-                    step = 3
-                    drop_capabilities()
-                    no_new_privs()
-                    landlock([RUN], [])
-                    seccomp()
-                    os._exit(0)
-                _, inner_status = os.waitpid(inner, 0)
-                os._exit(0 if inner_status == 0 else 13)
+                run(folder, lambda n: step.__setitem__(0, n))
+                os._exit(0)
             except BaseException:
-                os._exit(10 + step)
+                os._exit(10 + step[0])
         _, status = os.waitpid(pid, 0)
-    if status != 0:
-        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-        what = steps[code - 10] if 10 <= code < 14 else "the probe"
-        return f"the kernel refuses {what} to this user (needed to confine student code)"
-    return ""
+    if status == 0:
+        return ""
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+    return steps[code - 10] if 10 <= code < 10 + len(steps) else "the probe process failed"
+
+
+def _interpreter_folders() -> list[str]:
+    import sysconfig
+
+    return [sysconfig.get_path("stdlib"), *[p for p in sys.path if "site-packages" in p]]
+
+
+def _probe_namespaces() -> str:
+    hidden = [p for p in _interpreter_folders() if p.startswith("/tmp/")]
+    if hidden:
+        return f"{hidden[0]} is under /tmp, which the confinement replaces with an empty tmpfs"
+
+    def run(folder: str, reached: Callable[[int], None]) -> None:
+        enter_namespaces()
+        reached(1)
+        bind_layout(folder)
+        reached(2)
+        inner = os.fork()
+        if inner == 0:
+            try:
+                drop_capabilities()
+                no_new_privs()
+                landlock([RUN], [])
+                seccomp()
+            except BaseException:
+                os._exit(1)
+            os._exit(0)
+        reached(3)
+        if os.waitpid(inner, 0)[1] != 0:
+            raise OSError("lock-down")
+
+    refuses = "the kernel refuses {} to this user"
+    steps = ["user namespaces", "mounts in a user namespace", "fork", "Landlock or seccomp"]
+    return _probe([refuses.format(step) for step in steps], run)
+
+
+def _probe_landlock() -> str:
+    """The LANDLOCK mode as the worker uses it: as root, NOBODY must reach a handed-over
+    folder and read the interpreter's files (the standard library, site-packages)."""
+    needed = [p for p in _interpreter_folders() if os.path.isdir(p)]
+
+    def run(folder: str, reached: Callable[[int], None]) -> None:
+        work = os.path.join(folder, "work")
+        os.mkdir(work)
+        hand_over(folder, [work])
+        become_unprivileged()
+        reached(1)
+        for path in needed:
+            os.listdir(path)
+        with open(os.path.join(work, "probe"), "w") as f:
+            f.write("x")
+        reached(2)
+        lock_down([folder], [work])
+        with open(os.path.join(work, "probe")) as f:
+            f.read()
+
+    steps = [
+        "without namespaces, root cannot become an unprivileged user here",
+        f"without namespaces, uid {NOBODY} cannot read the standard library, site-packages "
+        "or the temp folder (make them readable by all users, or run the grader as a "
+        "normal user)",
+        "without namespaces, the kernel refuses Landlock or seccomp to this user",
+    ]
+    return _probe(steps, run)

@@ -20,6 +20,7 @@ run has shown enough (``stop``); a run that outlives its time is killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -76,10 +77,11 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     base = [p for p in sys.path if os.path.isdir(p) and not p.startswith(root)]
-    set_limits({"memory_mb": config["memory_mb"], "output_kb": config["output_kb"]})
+    limits = ("memory_mb", "output_kb", "tasks")
+    set_limits({name: config[name] for name in limits if name in config})
     if config["confine"]:
         reads = [*base, engine_dir, os.path.join(root, "tests")]
-        confine.lock_down(read=reads, write=[scratch])
+        confine.lock_down(read=reads, write=[scratch], mode=config["confine"])
     tempfile.tempdir = scratch
     os.environ["TMPDIR"] = scratch
     sys.path[:] = [engine_dir, *base]
@@ -118,51 +120,94 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
 
     engine_dir = os.path.join(root, "engines", token)
     scratch = os.path.join(root, "work", token)
-    os.makedirs(scratch)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # never returns: an exception must not run the parent's loop here too
         try:
             os.close(read_end)
             confine.die_with_parent()
-            if config["confine"]:
+            fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
+            if config["confine"] == confine.NAMESPACES:
                 # New PID and mount namespaces; fresh tmpfs mounts hold a copy of the
                 # engine and the scratch at fixed paths: the same paths, inode numbers,
                 # times and PID (2) for every engine.
                 confine.unshare_pid_and_mount()
-                fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
                 confine.mount_tmpfs(fixed[0], "16m")
                 confine.mount_tmpfs(fixed[1], "64m")
-                _copy_engine(engine_dir, fixed[0])
-                del engine_dir, scratch, token
-                init = os.fork()
-                if init:
-                    os.waitpid(init, 0)
-                    os._exit(0)
-                confine.die_with_parent()
-                child = os.fork()
-                if child:  # PID 1 of the new namespace: waits, runs no student code
-                    os.close(write_end)
-                    os.waitpid(child, 0)
-                    os._exit(0)
-                confine.die_with_parent()
-                _student(root, *fixed, config, write_end)
-            _student(root, engine_dir, scratch, config, write_end)  # unconfined
+            elif config["confine"] == confine.LANDLOCK:
+                # No namespaces: the same fixed paths, the engine's files rewritten in
+                # place (the same inode numbers), the scratch emptied in place, and
+                # (below) a session of its own whose leader is its parent.
+                _fresh_folder(fixed[1])
+                confine.hand_over(fixed[1], [fixed[1]])
+                uid = confine.NOBODY if os.geteuid() == 0 else os.getuid()
+                config = {**config, "tasks": confine.tasks_of(uid)}
+            else:
+                os.makedirs(scratch)
+                _student(root, engine_dir, scratch, config, write_end)  # unconfined
+            _copy_engine(engine_dir, fixed[0])
+            _same_times(root)
+            del engine_dir, scratch, token
+            init = os.fork()
+            if init:
+                os.waitpid(init, 0)
+                os._exit(0)
+            confine.die_with_parent()
+            if config["confine"] == confine.LANDLOCK:
+                os.setsid()  # then at once the run: its PID follows its parent's
+            child = os.fork()
+            if child:  # PID 1 of the new namespace (or the session leader): runs no student code
+                os.close(write_end)
+                os.waitpid(child, 0)
+                os._exit(0)
+            confine.die_with_parent()
+            _student(root, *fixed, config, write_end)
         finally:
             os._exit(CONFINE_FAILED)
     os.close(write_end)
     return pid, read_end
 
 
+def _same_times(root: str) -> None:
+    """Give everything a run can stat the same times for every engine: ``FIXED_TIME``,
+    and (``utime`` is a change of status) a ctime of now, so that nothing dates the
+    runner's start and tells the first engine run (the reference) from later ones."""
+    paths = [os.path.dirname(root), root]
+    for base, dirs, files in os.walk(root):
+        paths += [os.path.join(base, name) for name in (*dirs, *files)]
+    for path in paths:
+        with contextlib.suppress(OSError):  # a folder not ours (/tmp without namespaces)
+            os.utime(path, (FIXED_TIME, FIXED_TIME), follow_symlinks=False)
+
+
+def _fresh_folder(path: str) -> None:
+    """Empty the folder ``path`` in place (the folder itself keeps its inode number)."""
+    import shutil
+
+    for name in os.listdir(path):
+        entry = os.path.join(path, name)
+        if os.path.isdir(entry) and not os.path.islink(entry):
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            os.unlink(entry)
+
+
 def _copy_engine(source: str, target: str) -> None:
-    """Copy ``source/minigrad/*.py`` into ``target/minigrad``, every time the same."""
+    """Copy ``source/minigrad/*.py`` into ``target/minigrad``, every time the same: files
+    of an earlier engine are rewritten in place (their inode numbers stay), others removed."""
     package = os.path.join(target, "minigrad")
-    os.mkdir(package)
-    for name in sorted(os.listdir(os.path.join(source, "minigrad"))):
+    os.makedirs(package, exist_ok=True)
+    os.chmod(package, 0o755)
+    names = sorted(os.listdir(os.path.join(source, "minigrad")))
+    for name in os.listdir(package):
+        if name not in names:
+            os.unlink(os.path.join(package, name))
+    for name in names:
         with open(os.path.join(source, "minigrad", name), "rb") as f:
             data = f.read()
         with open(os.path.join(package, name), "wb") as f:
             f.write(data)
+        os.chmod(os.path.join(package, name), 0o644)
         os.utime(os.path.join(package, name), (FIXED_TIME, FIXED_TIME))
     os.utime(package, (FIXED_TIME, FIXED_TIME))
     os.utime(target, (FIXED_TIME, FIXED_TIME))
@@ -212,7 +257,7 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     sys.argv[:] = ["pytest"]
     root = config["folder"]
-    if config["confine"]:
+    if config["confine"] == "namespaces":  # confine.NAMESPACES
         from grader.child.worker import enter_confinement
 
         try:

@@ -73,7 +73,7 @@ class _Blocker:
 confined = False  # the kernel confinement of grader/confine.py holds this process
 
 
-def set_limits(limits: dict[str, float]) -> None:
+def set_limits(limits: dict[str, Any]) -> None:
     """Memory, output (file size), process-count and, when given, CPU-time limits."""
     memory = int(limits["memory_mb"] * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -83,9 +83,11 @@ def set_limits(limits: dict[str, float]) -> None:
     out = int(limits["output_kb"] * 1024)
     resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Processes (threads count too) of this uid in this user namespace; process creation
-    # is refused by the seccomp filter anyway, this bounds threads.
-    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
+    # Processes (threads count too) of this uid in this user namespace (without one: of
+    # this uid, hence the "tasks" it already runs); process creation is refused by the
+    # seccomp filter anyway, this bounds threads.
+    tasks = MAX_TASKS + int(limits.get("tasks", 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
     # CPython ignores SIGXFSZ at startup, so a write past the cap would only raise
     # OSError in the student's code; restore the default so the cap stops the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
@@ -771,33 +773,32 @@ def main() -> None:
     # once the confinement has bound the sandbox's folder elsewhere.
     import grader.child.channel  # noqa: F401  (imported again by the driver)
 
+    mode = config["confine"]  # confine.NAMESPACES, confine.LANDLOCK or "" (unconfined)
     reads: list[str] = []
+    tasks = 0
     try:
-        if config["confine"]:
+        from grader.child import confine
+
+        if mode == confine.NAMESPACES:
             root = enter_confinement(root)
         os.chdir(os.path.join(root, "work"))
         requests_fd, replies_fd = redirect_stdio(config["log_fd"])
         code, pkg, work = (os.path.join(root, name) for name in ("code", "pkg", "work"))
-        if config["confine"]:
-            from grader.child import confine
-
+        if mode:
             reads = confine.allowed_reads([code, pkg])
-            confine.lock_down(read=[code, pkg], write=[work], processes=True)
+            if mode == confine.LANDLOCK:  # RLIMIT_NPROC counts every task of the uid
+                tasks = confine.tasks_of(confine.NOBODY if os.geteuid() == 0 else os.getuid())
+            confine.lock_down(read=[code, pkg], write=[work], processes=True, mode=mode)
             confined = True
     except BaseException:  # no student code has run: the grader's failure, not theirs
         os._exit(CONFINE_FAILED)
 
     def student(requests: int, replies: int) -> None:
         try:
-            set_limits(config)
+            set_limits({**config, "tasks": tasks})
+            confine.die_with_parent()
             if confined:
-                from grader.child import confine
-
                 confine.lock_again(reads, [work])
-            else:
-                from grader.child import confine
-
-                confine.die_with_parent()
         except BaseException:
             os._exit(CONFINE_FAILED)
         sys.setrecursionlimit(1000)  # the default, whatever the parent had
