@@ -350,6 +350,22 @@ def test_numpy_tried_at_run_time_loses_the_imports_point(tmp_path: Path) -> None
     assert graded.lab_score("lab01") == (35.0, 36.0)
 
 
+def test_a_cleared_import_record_does_not_hide_a_dynamic_import(tmp_path: Path) -> None:
+    """The run's record of blocked imports lives in the student's process, which can
+    clear it; the grader's static scan of its own copy of scalar.py still sees the call."""
+    code = (
+        'try:\n    np = __import__("numpy")\nexcept ImportError:\n    np = None\n'
+        "for _c in ().__class__.__base__.__subclasses__():\n"
+        '    if _c.__name__ == "_Blocker":\n'
+        '        _c.find_spec.__globals__["blocked_imports"].clear()'
+    )
+    sub = patched_reference(tmp_path, "numpy_hidden", *at_import(code))
+    graded = run_checks(sub, labs={"lab01"})
+    assert status_of(graded)["lab01.imports"] == FAILED
+    got = next(o.got for o in graded.outcomes if o.id == "lab01.imports")
+    assert got == "scalar.py calls __import__()"  # the run's own record was cleared
+
+
 # ---------------------------------------------------------------- (k) fake replies on fd 1
 def test_fake_reply_on_stdout_does_not_break_grading(tmp_path: Path) -> None:
     sub = patched_reference(
@@ -844,22 +860,26 @@ for fd in range(3, 40):
 HELD_BY = {
     "tmpfs_lifted": "umount refused (seccomp); outside its folder nothing is mounted "
     "(mount namespace) or readable (Landlock)",
-    "proc_root_cwd_mem": "/proc is not readable (Landlock); the grader is outside its PID "
-    "namespace",
+    "proc_root_cwd_mem": "/proc is not readable (Landlock); ptrace and process_vm_readv "
+    "refused (seccomp); the grader is outside its PID namespace (with namespaces)",
     "setns_mount_and_net": "setns/unshare refused (seccomp); /proc/*/ns not readable",
     "writes_repo_and_env": "writes only in its scratch folder (Landlock); repository "
     "fingerprinted before and after",
-    "overwrites_classmates": "other reports are neither visible (mount namespace) nor "
-    "writable (Landlock)",
-    "grandchild_outlives": "fork/exec refused (seccomp); PID namespace dies with its PID 1",
-    "signals_the_grader": "nothing to signal in its PID namespace; Landlock signal scoping",
+    "overwrites_classmates": "other reports are not writable (Landlock), nor visible "
+    "(mount namespace, with namespaces; Landlock refuses reading them without)",
+    "grandchild_outlives": "fork/exec refused (seccomp); with namespaces the PID namespace "
+    "dies with its PID 1 as well",
+    "signals_the_grader": "kill/tgkill/sigqueue aimed at any process but itself refused "
+    "(seccomp); with namespaces nothing else is in its PID namespace; as root without "
+    "them it runs as uid 65534",
     "fork_storm": "process creation refused (seccomp); RLIMIT_NPROC for threads",
     "output_log_symlink": "the grader opens the log itself (O_NOFOLLOW) and passes the "
     "descriptor; no write outside work/",
     "output_log_fifo": "no FIFO can be made outside work/ (Landlock); the grader refuses "
     "special files",
     "swaps_file_before_lint": "the package copy is read-only to student code (Landlock)",
-    "poisons_tool_cache": "/tmp is a private tmpfs; no write outside work/ (Landlock)",
+    "poisons_tool_cache": "no write outside work/ (Landlock); with namespaces /tmp is a "
+    "private tmpfs too",
     "removes_import_blocker": "site-packages is not readable (python -I -S, Landlock)",
     "forges_replies": "the student's process never holds the grader's pipes; the driver "
     "passes on only a vetted reply to the request it sent",

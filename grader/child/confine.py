@@ -23,6 +23,13 @@ The order a confined process follows (see ``worker.main``):
 
 None of these can be undone from inside: Landlock domains and seccomp filters only ever
 stack, and no-new-privs is one-way.
+
+Where the host refuses unprivileged user namespaces (``available`` probes), the LANDLOCK
+mode skips steps 1 and 2: the folder stays where it is, and ``lock_down`` first makes a
+root process uid NOBODY (``become_unprivileged``; ``hand_over`` lets that uid use its
+folder). The seccomp filter already holds what the namespaces added: no ``socket`` (no
+network), no process creation (nothing outlives it), no signal, limit or scheduling
+call aimed at another process (``SELF_ONLY``), and no parent or group PID (``HIDDEN``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ CONFIG`` where ``<folder>`` holds ``code/`` (this file, ``confine.py`` and
 ``work/`` (its scratch). It
   1. confines itself (``grader/confine.py``: user, mount, network and PID namespaces,
      then in the forked PID 1: no capabilities, no-new-privs, Landlock, seccomp that
-     still lets it fork),
+     still lets it fork; where the host refuses user namespaces, the same without them,
+     as uid 65534 if root),
   2. keeps private copies of stdin/stdout for the protocol and points fds 0/1/2
      elsewhere (student prints go to the output log the grader opened and passed),
   3. becomes the *driver*: it forks the student's process, which closes every
