@@ -375,7 +375,10 @@ def test_fake_reply_on_stdout_does_not_break_grading(tmp_path: Path) -> None:
     )
     graded = run_checks(sub)
     assert_survived(graded)
-    assert graded.score == graded.max_score == 100
+    # Every point but the imports one (``__import__("os")`` is an import of os).
+    assert graded.max_score == 100 and graded.score == 99
+    lost = {o.id for o in graded.outcomes if o.status != PASSED and o.max_score > 0}
+    assert lost == {"lab01.imports"}
     assert '{"id": 1, "ok": true}' in graded.output_tail
 
 

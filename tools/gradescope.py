@@ -45,6 +45,11 @@ python{PYTHON} -m venv "$root/venv"
 "$root/venv/bin/python" -m pip install --no-cache-dir \\
   --extra-index-url https://download.pytorch.org/whl/cpu \\
   -r "$root/source/requirements/grade.txt"
+# Gradescope's containers refuse user namespaces: the grader then runs student code as
+# uid 65534 under Landlock and seccomp, which needs the interpreter readable by all users
+# (Landlock, not file modes, keeps the grader's own files out of its reach).
+chmod a+x "$root"
+chmod -R a+rX "$root/venv"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
