@@ -4,8 +4,9 @@
     python -m tools.hostile_table -k fork    # extra arguments go to pytest
 
 One row per attack: the attack batch of ``tests/test_hostile.py`` (``ATTACKS``, graded
-once as root and once as an unprivileged user where the suite can drop to one) and the
-file's other tests (run as whoever runs this). A cell says ``held`` when the test
+as root and as an unprivileged user where the suite can drop to one, each on this machine
+and as on a host that refuses user namespaces, ``tests/no_userns.py``) and the file's
+other tests (run as whoever runs this). A cell says ``held`` when the test
 passed in that leg, ``FAILED`` when it did not, and ``-`` when it did not run there.
 The last column is how the attack is held: ``HELD_BY`` beside ``ATTACKS`` for the
 batch, the test's docstring (first sentence) for the others.
