@@ -140,8 +140,6 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
                 # (below) a session of its own whose leader is its parent.
                 _fresh_folder(fixed[1])
                 confine.hand_over(fixed[1], [fixed[1]])
-                uid = confine.NOBODY if os.geteuid() == 0 else os.getuid()
-                config = {**config, "tasks": confine.tasks_of(uid)}
             else:
                 os.makedirs(scratch)
                 _student(root, engine_dir, scratch, config, write_end)  # unconfined
@@ -257,6 +255,11 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     sys.argv[:] = ["pytest"]
     root = config["folder"]
+    if config["confine"] == "landlock":  # confine.LANDLOCK: RLIMIT_NPROC counts the uid's
+        from grader.child import confine
+
+        uid = confine.NOBODY if os.geteuid() == 0 else os.getuid()
+        config["tasks"] = confine.tasks_of(uid)  # tasks: leave room for those it has now
     if config["confine"] == "namespaces":  # confine.NAMESPACES
         from grader.child.worker import enter_confinement
 
