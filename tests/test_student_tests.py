@@ -117,3 +117,13 @@ def test_no_tests_means_no_bonus_and_no_penalty(tmp_path: Path) -> None:
     outcome = bonus(sub)
     assert outcome.status == NOT_RUN and outcome.score == 0
     assert "no tests/test_*.py" in outcome.summary
+
+
+def test_libraries_the_tests_import_are_loaded_once_per_runner() -> None:
+    from grader.student_tests import preloads
+
+    assert preloads({"test_a.py": b"import math\nimport torch\n"}) == ["torch"]
+    assert preloads({"test_a.py": b"import os\n", "test_b.py": b"    from torch import nn\n"}) == [
+        "torch"
+    ]
+    assert preloads({"test_a.py": b"x = 1  # import torch\nimport torchvision\n"}) == []

@@ -21,6 +21,7 @@ run has shown enough (``stop``); a run that outlives its time is killed.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -282,6 +283,9 @@ def main() -> None:
     with open(os.path.join(warm, "test_warmup.py"), "w") as f:
         f.write("def test_warmup():\n    assert True\n")
     pytest.main([warm, "-q", "-p", "no:cacheprovider", "--noconftest", "--rootdir", warm])
+    for name in config["preload"]:  # what the tests import that is slow to import
+        with contextlib.suppress(Exception):  # their own import then says what is wrong
+            importlib.import_module(name)
     replies.write(json.dumps({"ready": True}) + "\n")  # pytest is importable
     replies.flush()
     while True:
