@@ -145,7 +145,7 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
                 os.makedirs(scratch)
                 _student(root, engine_dir, scratch, config, write_end)  # unconfined
             _copy_engine(engine_dir, fixed[0])
-            _same_times(root)
+            _same_times(root, own_parent=config["confine"] == confine.NAMESPACES)
             del engine_dir, scratch, token
             init = os.fork()
             if init:
@@ -167,15 +167,16 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
     return pid, read_end
 
 
-def _same_times(root: str) -> None:
+def _same_times(root: str, own_parent: bool) -> None:
     """Give everything a run can stat the same times for every engine: ``FIXED_TIME``,
     and (``utime`` is a change of status) a ctime of now, so that nothing dates the
-    runner's start and tells the first engine run (the reference) from later ones."""
-    paths = [os.path.dirname(root), root]
+    runner's start and tells the first engine run (the reference) from later ones.
+    ``own_parent``: the folder above ``root`` is the runner's too (the private /tmp)."""
+    paths = [os.path.dirname(root), root] if own_parent else [root]
     for base, dirs, files in os.walk(root):
         paths += [os.path.join(base, name) for name in (*dirs, *files)]
     for path in paths:
-        with contextlib.suppress(OSError):  # a folder not ours (/tmp without namespaces)
+        with contextlib.suppress(OSError):  # vanished: nothing left to date
             os.utime(path, (FIXED_TIME, FIXED_TIME), follow_symlinks=False)
 
 
