@@ -11,7 +11,9 @@ at a time on stdin and forks a run of the tests for it, in new PID and mount
 namespaces where a fresh copy of that engine appears at ``<run>/engine`` and a fresh
 scratch at ``<run>/scratch``: the same paths, PID, inode numbers, file times, pytest
 options and process memory (no list, order or name of engines) for every engine, so a
-test cannot tell the reference from a planted-bug copy but by behaviour. The run locks
+test cannot tell the reference from a planted-bug copy but by behaviour. (Without
+namespaces, confine.LANDLOCK: the same paths in the runner's folder, the engine's files
+rewritten in place, the scratch emptied in place, a session of its own.) The run locks
 itself down (``confine.lock_down``: the toolchain read-only) and runs pytest with no
 conftest, no config file and no cache; each test's pass/fail is streamed back as soon
 as it is known, re-encoded here and checked again by the grader, which decides when a
@@ -257,12 +259,12 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     sys.argv[:] = ["pytest"]
     root = config["folder"]
-    if config["confine"] == "landlock":  # confine.LANDLOCK: RLIMIT_NPROC counts the uid's
-        from grader.child import confine
+    from grader.child import confine
 
+    if config["confine"] == confine.LANDLOCK:  # RLIMIT_NPROC counts all the uid's tasks:
         uid = confine.NOBODY if os.geteuid() == 0 else os.getuid()
-        config["tasks"] = confine.tasks_of(uid)  # tasks: leave room for those it has now
-    if config["confine"] == "namespaces":  # confine.NAMESPACES
+        config["tasks"] = confine.tasks_of(uid)  # leave room for those it has now
+    if config["confine"] == confine.NAMESPACES:
         from grader.child.worker import enter_confinement
 
         try:
