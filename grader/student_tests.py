@@ -109,8 +109,8 @@ def _layout(root: Path, tests: dict[str, bytes], engines: list[tuple[str, Path]]
             os.utime(path, (FIXED_TIME, FIXED_TIME))
     for name in ("scratch", "work"):
         (root / name).mkdir()
-    if confine_mode() == LANDLOCK:
-        hand_over(str(root))  # the tests and the engine's copies: readable by NOBODY
+    if confine_mode() == LANDLOCK:  # the tests and the engine: readable by NOBODY, and
+        hand_over(str(root), [str(root / "scratch")])  # the scratch (emptied per run) its own
 
 
 def grade_tests(

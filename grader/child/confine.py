@@ -505,12 +505,12 @@ def _ins(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def seccomp_program(processes: bool = False, me: int | None = None) -> bytes:
+def seccomp_program(processes: bool = False) -> bytes:
     """The BPF program (struct sock_filter[]): see the comments beside each part.
 
     ``processes``: the filter of the worker's driver, which runs no student code and
     forks the student's process (whose own filter, stacked on it, refuses that too).
-    ``me``: the PID the SELF_ONLY calls may name (default: the calling process).
+    The SELF_ONLY calls may name the calling process only.
     """
     prog = [
         _ins(LD_W_ABS, 4),  # seccomp_data.arch
@@ -551,7 +551,7 @@ def seccomp_program(processes: bool = False, me: int | None = None) -> bytes:
     if not processes:
         for name in HIDDEN:
             prog += [_ins(JEQ, SYS[name], 0, 1), _ins(RET, RET_ERRNO | 0)]
-        me = os.getpid() if me is None else me
+        me = os.getpid()
         for name, zero_ok in SELF_ONLY.items():
             block = [_ins(LD_W_ABS, 16)]  # low 32 bits of args[0]: a pid_t
             if zero_ok:

@@ -80,8 +80,7 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     base = [p for p in sys.path if os.path.isdir(p) and not p.startswith(root)]
-    limits = ("memory_mb", "output_kb", "tasks")
-    set_limits({name: config[name] for name in limits if name in config})
+    set_limits(config)  # memory, output, tasks (no CPU limit: the runner's clock rules)
     if config["confine"]:
         reads = [*base, engine_dir, os.path.join(root, "tests")]
         confine.lock_down(read=reads, write=[scratch], mode=config["confine"])
@@ -142,7 +141,6 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
                 # place (the same inode numbers), the scratch emptied in place, and
                 # (below) a session of its own whose leader is its parent.
                 _fresh_folder(fixed[1])
-                confine.hand_over(fixed[1], [fixed[1]])
             else:
                 os.makedirs(scratch)
                 _student(root, engine_dir, scratch, config, write_end)  # unconfined
