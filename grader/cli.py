@@ -30,7 +30,7 @@ from grader import answer_key, classbook, collect, late, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.escape import cap_graded, console
-from grader.integrity import Tampered, changes, fingerprint
+from grader.integrity import Tampered, changes, fingerprint, settle_bytecode
 from grader.render.grades import grades_csv
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
@@ -159,17 +159,9 @@ def _collected(submission: Submission) -> dict[str, object] | None:
         return None
 
 
-def warm_bytecode() -> None:
-    """Compile the grader's modules now: a module first imported while a submission is
-    graded must not write a .pyc that the integrity check would take for tampering."""
-    import compileall
-
-    if not sys.dont_write_bytecode:
-        compileall.compile_dir(ROOT / "grader", quiet=2, workers=1)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    settle_bytecode()  # nothing written into the grader's folders while grading
     default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
     paths = args.submissions or [default]
     try:
@@ -203,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
         results.append(g)
         _progress(g, len(results), len(submissions), time.monotonic() - start, out_dir)
 
-    warm_bytecode()
     ahead = _Ahead({s.name: s.path for s in submissions if not s.problem})
     try:
         _grade_all(submissions, out_dir, labs, args, key, done)

@@ -60,23 +60,38 @@ def find(paths: list[Path]) -> list[Submission]:
     return _unique(found)
 
 
+# The parts of a submission the grader reads (the package and the student's tests).
+# Everything else in the folder is the student's tools' business (nox's in-tree
+# virtualenv with its lib64 link, .git, reports/, caches) and is never read.
+GRADED_PARTS = ("src", "tests")
+# Folders that tools write inside those parts (pytest, mypy, ruff, hypothesis): skipped.
+TOOL_CACHES = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
+)
+
+
 def unsafe(folder: Path) -> str:
     """'' or why the submission is refused: a symlink or a special file (FIFO, device,
-    socket) anywhere in it (git stores symlinks; one could point into the grader)."""
+    socket) in the parts the grader reads, ``src/`` and ``tests/`` (git stores symlinks;
+    one could point into the grader)."""
     if folder.is_symlink():
         return f"{folder.name} is a symlink: submissions may hold only regular files and folders"
-    for top, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(top) / name
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                kind = "a symlink"
-            elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
-                continue
-            else:
-                kind = "a special file"
-            where = path.relative_to(folder)
-            return f"{where} is {kind}: submissions may hold only regular files and folders"
+    for part in GRADED_PARTS:
+        if (folder / part).is_symlink():
+            return f"{part} is a symlink: submissions may hold only regular files and folders"
+        for top, dirs, files in os.walk(folder / part):
+            dirs[:] = [d for d in dirs if d not in TOOL_CACHES]
+            for name in dirs + files:
+                path = Path(top) / name
+                mode = path.lstat().st_mode
+                if stat.S_ISLNK(mode):
+                    kind = "a symlink"
+                elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                    continue
+                else:
+                    kind = "a special file"
+                where = path.relative_to(folder)
+                return f"{where} is {kind}: submissions may hold only regular files and folders"
     return ""
 
 

@@ -11,7 +11,10 @@ the shallowest folder holding ``scalar.py`` (a folder named ``minigrad`` first);
 files only, never a link) into the layout the grader reads, then graded with every check.
 
 ``results.json`` follows Gradescope's specification; its top-level ``output`` is the
-score line, the most likely mistake and the lab section to reread. Lateness is left to
+score line, the most likely mistake and the lab section to reread. Where the grader
+itself fails (a bug of ours, a machine that cannot confine uploads), ``output`` says so
+in the student's words, the details go to stdout (the instructor's), and the exit
+status is 1 so that the failure shows. stdout also names the confinement in use. Lateness is left to
 Gradescope's own due dates (it knows the upload time; there is no commit here).
 """
 
@@ -22,10 +25,15 @@ import os
 import shutil
 import sys
 import tempfile
+import traceback
 from pathlib import Path
+from typing import Any
 
 from grader.cli import grade_one
 from grader.discover import Submission
+from grader.integrity import settle_bytecode
+from grader.results import effective_status
+from grader.sandbox import Unconfined, confinement, without_namespaces
 
 ENGINE_FILE = "scalar.py"
 NAME = "submission"
@@ -77,29 +85,61 @@ def stage(upload: Path, target: Path) -> str:
     return ""
 
 
-def run(root: Path) -> Path:
-    """Grade ``root/submission``; write and return ``root/results/results.json``."""
+# What a student reads when the autograder itself failed: not their mistake, not final.
+GRADER_FAILED = (
+    "The autograder could not grade this upload. This is a problem on our side, not a "
+    "mistake in your code, and the 0 shown is not your grade: your instructor sees this "
+    "failure and will grade your upload again. You do not need to resubmit."
+)
+
+
+def run(root: Path) -> tuple[Path, bool]:
+    """Grade ``root/submission``; write ``root/results/results.json``. Returns its path
+    and whether the grader itself failed (results.json then says so, in the student's
+    words; the details go to stdout, which only the instructor sees)."""
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data, report, failed = _grade(root / "submission")
+    except Exception:  # a bug of ours or a machine that cannot confine: never a quiet 0
+        print(f"grader error:\n{traceback.format_exc()}")
+        data, report, failed = {"score": 0, "tests": []}, "", True
+    if failed:
+        data["output"] = GRADER_FAILED
+        data["extra_data"] = {**data.get("extra_data", {}), "status": "grader_error"}
+    data["output_format"] = "text"
+    results.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(report)  # for the instructor: Gradescope keeps stdout (hidden from students)
+    return results, failed
+
+
+def _grade(upload: Path) -> tuple[dict[str, Any], str, bool]:
+    """(results.json data, report.md, whether the grader failed) for one upload."""
+    unconfined = confinement()  # raises Unconfined: no trusting uploads here
+    if unconfined:
+        raise Unconfined(unconfined)
+    lacking = without_namespaces()
+    print("confinement: " + (f"Landlock and seccomp only ({lacking})" if lacking else "namespaces"))
     with tempfile.TemporaryDirectory(prefix="minigrad-gs-") as tmp:
         staged = Path(tmp) / NAME
         staged.mkdir()
-        problem = stage(root / "submission", staged)
+        problem = stage(upload, staged)
         graded = grade_one(Submission(NAME, staged, problem), Path(tmp) / "reports", None)
         data = json.loads((Path(tmp) / "reports" / NAME / "results.json").read_text())
         report = (Path(tmp) / "reports" / NAME / "report.md").read_text()
-    data["output_format"] = "text"
     data["extra_data"] = {**data.get("extra_data", {}), "status": graded.status}
-    results.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    print(report)  # for the instructor: Gradescope keeps stdout (hidden from students)
-    return results
+    return data, report, effective_status(graded) == "grader_error"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0] if args else os.environ.get("MINIGRAD_AUTOGRADER_ROOT", "/autograder"))
-    path = run(root)
+    settle_bytecode()  # a fresh container holds no bytecode: write none while grading
+    path, failed = run(root)
     data = json.loads(path.read_text())
+    if failed:
+        print(f"wrote {path}: THE GRADER FAILED on this upload (see above); regrade it")
+        return 1
     print(f"wrote {path}: score {data['score']}")
     return 0
 

@@ -5,17 +5,36 @@ and the Python environment (the listing of every site-packages folder and the co
 of its ``.pth`` files, where a planted line would run in every later Python process).
 Student code is confined so that none of this can change; if it ever does, the batch
 stops with an error naming the submission instead of grading on with a tampered grader.
+
+The grader itself writes nothing there while it grades: ``settle_bytecode`` compiles its
+modules (and the reference's) once, before the first fingerprint, then turns bytecode
+writing off for this process and the processes it starts. Without it, a module first
+imported while grading (a fresh Gradescope container holds no bytecode) would write a
+``.pyc`` that the fingerprint takes for tampering.
 """
 
 from __future__ import annotations
 
+import compileall
 import hashlib
+import os
 import site
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUSTED = (ROOT / "grader", ROOT / "reference", ROOT / "requirements")
+
+
+def settle_bytecode() -> None:
+    """Compile the trusted code now (where this Python writes bytecode at all), then
+    write none while grading. Idempotent; cheap when the bytecode is up to date."""
+    if not sys.dont_write_bytecode:
+        for folder in (ROOT / "grader", ROOT / "reference" / "src"):
+            if folder.is_dir():
+                compileall.compile_dir(folder, quiet=2, workers=1)
+    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # pool workers and tools started later
 
 
 class Tampered(Exception):

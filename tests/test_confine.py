@@ -16,7 +16,7 @@ import pytest
 from grader import cli, escape, integrity, sandbox
 from grader.child.channel import parse as parse_reply
 from grader.child.confine import LANDLOCK, NAMESPACES, NOBODY, available, seccomp_program
-from grader.discover import find
+from grader.discover import find, unsafe
 from grader.sandbox import TRUST_ENV, prepare_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,6 +241,33 @@ def test_symlinks_special_files_and_class_file_names_are_refused_or_renamed(
     )
     assert "src/minigrad/output.log is a special file" in subs["fifo"].problem
     assert subs["fine"].problem == subs["grades.csv_submission"].problem == ""
+
+
+def test_what_the_students_tools_write_beside_the_package_is_not_part_of_it(
+    tmp_path: Path,
+) -> None:
+    """nox's in-tree virtualenv (lib64 -> lib), reports/, caches: never read, never refused;
+    a link inside src/ or tests/ (even under a cache folder's name's parent) still is."""
+    repo = tmp_path / "repo"
+    (repo / "src" / "minigrad" / "__pycache__").mkdir(parents=True)
+    (repo / "src" / "minigrad" / "scalar.py").write_text("x = 1\n")
+    (repo / "tests" / ".pytest_cache").mkdir(parents=True)
+    venv = repo / ".nox" / "minigrad"
+    (venv / "lib").mkdir(parents=True)
+    (venv / "lib64").symlink_to("lib")
+    (venv / "bin").mkdir()
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (repo / "reports").mkdir()
+    os.mkfifo(repo / "reports" / "pipe")
+    (repo / "tests" / ".pytest_cache" / "link").symlink_to(ROOT)
+    assert unsafe(repo) == ""
+    (repo / "tests" / "test_link.py").symlink_to(ROOT / "reference" / "tests" / "test_ops.py")
+    assert unsafe(repo) == (
+        "tests/test_link.py is a symlink: submissions may hold only regular files and folders"
+    )
+    (repo / "tests" / "test_link.py").unlink()
+    (repo / "src" / "minigrad" / "nn.py").symlink_to(ROOT / "reference" / "src")
+    assert unsafe(repo).startswith("src/minigrad/nn.py is a symlink")
 
 
 def test_a_change_to_the_grader_aborts_the_batch_naming_the_submission(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from grader.gradescope import find_engine
+from grader.gradescope import GRADER_FAILED, find_engine
 from tools import gradescope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,8 @@ def validate(data: dict[str, Any]) -> None:
     assert data.get("visibility", "visible") in VISIBILITY
     assert data.get("stdout_visibility", "hidden") in VISIBILITY
     assert isinstance(data.get("extra_data", {}), dict)
-    assert isinstance(data["tests"], list) and data["tests"]
+    assert isinstance(data["tests"], list)
+    assert data["tests"] or data["extra_data"]["status"] == "grader_error"
     for test in data["tests"]:
         assert set(test) <= TEST_KEYS, set(test) - TEST_KEYS
         assert isinstance(test["name"], str) and isinstance(test["output"], str)
@@ -93,9 +94,13 @@ def autograder(tmp: Path, package: Path) -> Path:
     return root
 
 
-def run_autograder(root: Path, without_userns: bool = False) -> dict[str, Any]:
-    """Run the package's run_autograder; ``without_userns``: as in a container that
-    refuses user namespaces (Gradescope's), where the grader confines without them."""
+def run_autograder(
+    root: Path, without_userns: bool = False, status: int = 0, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the package's run_autograder as a fresh Gradescope container does: the zip
+    just unpacked (no bytecode) and ``PYTHONDONTWRITEBYTECODE`` unset, as on the
+    container (this machine sets it). ``without_userns``: as in a container that refuses
+    user namespaces (Gradescope's), where the grader confines without them."""
     python, prefix = sys.executable, []
     if without_userns:
         from tests.no_userns import LAUNCHER, readable_python
@@ -103,10 +108,13 @@ def run_autograder(root: Path, without_userns: bool = False) -> dict[str, Any]:
         python, why = readable_python()
         assert python, why
         prefix = [python, LAUNCHER]
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTEST_ADDOPTS"}} | {
+    drop = {"PYTHONPATH", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop} | {
         "MINIGRAD_AUTOGRADER_ROOT": str(root),
         "MINIGRAD_PYTHON": python,
+        **(env or {}),
     }
+    assert not list((root / "source").rglob("__pycache__"))  # as unpacked
     done = subprocess.run(
         [*prefix, str(root / "run_autograder")],
         cwd=root,
@@ -115,7 +123,8 @@ def run_autograder(root: Path, without_userns: bool = False) -> dict[str, Any]:
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == status, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "confinement: " in done.stdout or status  # the instructor sees which one
     data: dict[str, Any] = json.loads((root / "results" / "results.json").read_text())
     validate(data)
     return data
@@ -134,7 +143,10 @@ def test_the_package_holds_the_scripts_and_the_whole_grader(package: Path) -> No
     assert "torch==2.13.0" in (ROOT / "requirements" / "grade.txt").read_text()
 
 
-@pytest.mark.parametrize("host", ["this machine", "no user namespaces"])
+HOSTS = ["this machine", "no user namespaces"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
 def test_files_at_the_top_of_the_upload(tmp_path: Path, package: Path, host: str) -> None:
     root = autograder(tmp_path, package)
     for path in ENGINE.glob("*.py"):
@@ -144,6 +156,34 @@ def test_files_at_the_top_of_the_upload(tmp_path: Path, package: Path, host: str
     assert data["output"].startswith("Score 100 / 100")
     assert len(data["tests"]) > 40  # every check, the hidden ones included
     assert {t["visibility"] for t in data["tests"]} > {"visible"}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_the_skeleton_scores_zero(tmp_path: Path, package: Path, host: str) -> None:
+    root = autograder(tmp_path, package)
+    for path in (ROOT / "skeleton" / "src" / "minigrad").glob("*.py"):
+        shutil.copyfile(path, root / "submission" / path.name)
+    data = run_autograder(root, without_userns=host == "no user namespaces")
+    assert data["score"] == 0 and data["extra_data"]["status"] == "graded"
+    assert data["output"].startswith("Score 0 / 100")
+
+
+def test_a_grader_failure_is_not_a_quiet_zero(tmp_path: Path, package: Path) -> None:
+    """Where the grader fails (here: it cannot confine uploads), results.json says so in
+    the student's words, with none of the grader's internals, and the exit status is 1."""
+    root = autograder(tmp_path, package)
+    for path in ENGINE.glob("*.py"):
+        shutil.copyfile(path, root / "submission" / path.name)
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    # A sitecustomize that makes the confinement probe fail, as on a kernel without it.
+    (blocker / "sitecustomize.py").write_text(
+        "import grader.child.confine as c\n"
+        "c.available = lambda: ('', 'the kernel offers no Landlock (test)')\n"
+    )
+    data = run_autograder(root, status=1, env={"PYTHONPATH": f"{root / 'source'}:{blocker}"})
+    assert data["output"] == GRADER_FAILED and data["extra_data"]["status"] == "grader_error"
+    assert "trust" not in data["output"] and "grader." not in data["output"]
 
 
 def test_a_repository_upload_with_a_mistake(tmp_path: Path, package: Path) -> None:
@@ -201,3 +241,69 @@ def test_the_headline_never_names_a_hidden_checks_mistake() -> None:
     output = results_json(graded)["output"].splitlines()
     assert output[1:] == ["Most likely mistake: public happened", "Reread labs/x.md"]
     validate(results_json(graded))
+
+
+STUB_PYTHON = """#!/usr/bin/env bash
+# python3.11 of a test image: a release candidate until the PPA's was installed
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+  mkdir -p "$3/bin"
+  printf '#!/usr/bin/env bash\\necho "venv-python $*" >> "%s"\\n' "$LOG" > "$3/bin/python"
+  printf 'case "$*" in *download.pytorch.org*) exit 1;; esac\\n' >> "$3/bin/python"
+  chmod +x "$3/bin/python"
+  exit 0
+fi
+[ -f "$STATE/final" ] && exec "$REAL" "$@"
+[ "$1" = "-c" ] && exit 1
+exec "$REAL" "$@"
+"""
+STUB_APT = """#!/usr/bin/env bash
+echo "$(basename "$0") $*" >> "$LOG"
+case "$(basename "$0") $*" in
+  add-apt-repository*) touch "$STATE/ppa";;
+  *install*python3.11*) [ -f "$STATE/ppa" ] && touch "$STATE/final";;
+esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize("image", ["a release candidate", "a released 3.11"])
+def test_setup_takes_a_released_python_and_does_not_wait_on_an_unreachable_index(
+    tmp_path: Path, image: str
+) -> None:
+    """setup.sh on an image whose python3.11 is 3.11.0rc1 (Ubuntu 22.04) installs the
+    PPA's released one; on a good image it installs no Python. Either way torch comes
+    from the CPU index, or (unreachable) from PyPI, without stopping the set-up."""
+    stubs, state, log = tmp_path / "stubs", tmp_path / "state", tmp_path / "log"
+    stubs.mkdir()
+    state.mkdir()
+    for name, text in [("python3.11", STUB_PYTHON), ("apt-get", STUB_APT)]:
+        (stubs / name).write_text(text)
+        (stubs / name).chmod(0o755)
+    (stubs / "add-apt-repository").symlink_to(stubs / "apt-get")
+    if image == "a released 3.11":
+        (state / "final").touch()
+    root = tmp_path / "autograder"
+    (root / "source" / "requirements").mkdir(parents=True)
+    shutil.copyfile(ROOT / "requirements" / "grade.txt", root / "source/requirements/grade.txt")
+    (root / "setup.sh").write_text(gradescope.SETUP_SH)
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "LOG": str(log),
+        "STATE": str(state),
+        "REAL": sys.executable,
+        "MINIGRAD_AUTOGRADER_ROOT": str(root),
+    }
+    done = subprocess.run(
+        ["bash", str(root / "setup.sh")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    if image == "a release candidate":
+        assert "add-apt-repository -y ppa:deadsnakes/ppa" in calls
+    else:
+        assert not [c for c in calls if c.startswith(("apt-get", "add-apt"))]
+    pip = [c for c in calls if c.startswith("venv-python -m pip")]
+    assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in pip[0]
+    assert pip[1].endswith(f"-r {root}/source/requirements/grade.txt")
+    assert "installing torch==2.13.0 from PyPI" in done.stderr
+    assert any("compileall" in c and "source/grader" in c for c in calls)

@@ -1,8 +1,9 @@
 """Build the Gradescope autograder package: ``python -m tools.gradescope OUT.zip``.
 
-The zip holds, at its top (as Gradescope wants): ``setup.sh`` (installs Python 3.11 if
-the image lacks it, then the pinned grader requirements, PyTorch's CPU build, into
-``/autograder/venv``), ``run_autograder`` (runs ``python -m grader.gradescope``: finds
+The zip holds, at its top (as Gradescope wants): ``setup.sh`` (installs a released
+Python 3.11 if the image lacks one -- never a release candidate --, then the pinned
+grader requirements, PyTorch's CPU build, into ``/autograder/venv``, and compiles the
+grader's bytecode into the image), ``run_autograder`` (runs ``python -m grader.gradescope``: finds
 the engine in either upload layout, grades it with EVERY check, writes
 ``/autograder/results/results.json``), and what the grader needs at run time: the whole
 ``grader/`` (hidden checks and the planted-bug catalog included) and the reference
@@ -30,24 +31,42 @@ SETUP_SH = f"""#!/usr/bin/env bash
 set -euo pipefail
 root="${{MINIGRAD_AUTOGRADER_ROOT:-/autograder}}"
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v python{PYTHON} >/dev/null 2>&1; then
+final() {{  # a released Python {PYTHON} (Ubuntu 22.04's python{PYTHON} is a release candidate)
+  "$1" -c 'import sys; v = sys.version_info
+sys.exit(f"{{v[0]}}.{{v[1]}}{{v[3]}}" != "{PYTHON}final")' 2>/dev/null
+}}
+python="$(command -v python{PYTHON} || true)"
+if [ -z "$python" ] || ! final "$python"; then
   apt-get update
-  if ! apt-get install -y python{PYTHON} python{PYTHON}-venv; then
-    # Ubuntu 22.04 images ship Python 3.10: take {PYTHON} from the deadsnakes PPA
-    apt-get install -y software-properties-common
-    add-apt-repository -y ppa:deadsnakes/ppa
-    apt-get update
-    apt-get install -y python{PYTHON} python{PYTHON}-venv
-  fi
+  apt-get install -y python{PYTHON} python{PYTHON}-venv || true
+  python="$(command -v python{PYTHON} || true)"
 fi
-python{PYTHON} -m venv "$root/venv"
-# the CPU build of the pinned torch (PyPI's Linux wheel pulls GBs of CUDA)
-"$root/venv/bin/python" -m pip install --no-cache-dir \\
-  --extra-index-url https://download.pytorch.org/whl/cpu \\
-  -r "$root/source/requirements/grade.txt"
-# Gradescope's containers refuse user namespaces: the grader then runs student code as
-# uid 65534 under Landlock and seccomp, which needs the interpreter readable by all users
-# (Landlock, not file modes, keeps the grader's own files out of its reach).
+if [ -z "$python" ] || ! final "$python"; then
+  # the distribution has no released {PYTHON}: the deadsnakes PPA serves one for Ubuntu
+  apt-get install -y software-properties-common
+  add-apt-repository -y ppa:deadsnakes/ppa
+  apt-get update
+  apt-get install -y python{PYTHON} python{PYTHON}-venv
+  python="$(command -v python{PYTHON} || true)"
+fi
+if [ -z "$python" ] || ! final "$python"; then
+  echo "setup.sh: no released Python {PYTHON} could be installed; use an image with one" >&2
+  exit 1
+fi
+"$python" -m venv "$root/venv"
+pip=("$root/venv/bin/python" -m pip install --no-cache-dir --retries 2 --timeout 30)
+# PyTorch's CPU build first (PyPI's Linux wheel pulls GBs of CUDA); where its index
+# cannot be reached, PyPI's wheel works too, only larger.
+torch="$(grep -E '^torch==' "$root/source/requirements/grade.txt")"
+if ! "${{pip[@]}}" --no-deps --index-url https://download.pytorch.org/whl/cpu "$torch"; then
+  echo "setup.sh: download.pytorch.org unreachable: installing $torch from PyPI" >&2
+fi
+"${{pip[@]}}" -r "$root/source/requirements/grade.txt"
+# Compile the grader's bytecode into the image: grading then writes nothing there.
+"$root/venv/bin/python" -m compileall -q "$root/source/grader" "$root/source/reference/src"
+# Where the container refuses user namespaces, student code runs as uid 65534 under
+# Landlock and seccomp: it needs the interpreter readable by all users (Landlock, not
+# file modes, keeps the grader's own files out of its reach).
 chmod a+x "$root"
 chmod -R a+rX "$root/venv"
 """
@@ -59,6 +78,7 @@ set -euo pipefail
 root="${MINIGRAD_AUTOGRADER_ROOT:-/autograder}"
 python="${MINIGRAD_PYTHON:-$root/venv/bin/python}"
 cd "$root/source"
+# Prints the confinement in use; exits 1 (results.json saying so) if the grader fails.
 exec "$python" -m grader.gradescope "$root"
 """
 
