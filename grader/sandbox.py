@@ -41,6 +41,7 @@ CHILD_CODE = (
     "child/channel.py",
     "child/worker.py",
     "child/confine.py",
+    "child/pyview.py",
     "child/runner.py",
 )
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
@@ -143,6 +144,14 @@ def confine_mode() -> str:
     confinement()
     assert _mode is not None
     return _mode[0]
+
+
+def python_view() -> dict[str, str]:
+    """{folder: its view}: how a child reads the Python installation where the uid it
+    runs as cannot (LANDLOCK mode as root; see grader/child/pyview.py), else {}."""
+    from grader.child import pyview
+
+    return dict(pyview.BUILT) if confine_mode() == LANDLOCK else {}
 
 
 def without_namespaces() -> str:
@@ -278,6 +287,7 @@ class Sandbox:
             "output_kb": self.limits.output_kb,
             "folder": str(self.root),
             "confine": self.mode,
+            "view": python_view(),
             "log_fd": log,
         }
         worker = self.root / "code" / "grader" / "child" / "worker.py"

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING
 
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
-from grader.sandbox import CHILD_ENV, MAX_FILE_BYTES, Limits, confine_mode, prepare_code
+from grader.sandbox import (
+    CHILD_ENV,
+    MAX_FILE_BYTES,
+    Limits,
+    confine_mode,
+    prepare_code,
+    python_view,
+)
 
 if TYPE_CHECKING:
     from grader.mistakes import Variant
@@ -193,6 +200,7 @@ def _run(
         config = {
             "folder": str(root),
             "confine": mode,
+            "view": python_view(),
             "memory_mb": max(limits.memory_mb, 2048.0),  # pytest and its plugins need room
             "output_kb": limits.output_kb,
             "test_seconds": TEST_SECONDS,

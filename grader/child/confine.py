@@ -41,6 +41,8 @@ import struct
 import sys
 from collections.abc import Callable, Iterable
 
+from grader.child import pyview
+
 # ----------------------------------------------------------------------- syscalls
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl). Other architectures: the
 # grader reports confinement as unavailable (see ``available``).
@@ -298,8 +300,14 @@ def enter_namespaces() -> None:
 
 
 def bind_layout(folder: str) -> None:
-    """Make every mount private, lay a tmpfs over /tmp and bind ``folder`` at RUN."""
+    """Make every mount private, lay a tmpfs over /tmp and bind ``folder`` at RUN.
+
+    The interpreter's own folders that lie under /tmp (a checkout there, with nox's
+    virtualenv inside it) are bound again at their own paths on the new tmpfs, so the
+    confined process still finds its standard library and site-packages."""
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    keep = sorted({p for p in _interpreter_folders() if p.startswith("/tmp/") and os.path.isdir(p)})
+    held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in keep]
     fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
     try:
         opts = b"size=1m,mode=0755"
@@ -310,8 +318,13 @@ def bind_layout(folder: str) -> None:
         os.mkdir(RUN)
         source = f"/proc/self/fd/{fd}".encode()
         _check(_libc.mount(source, RUN.encode(), None, MS_BIND | MS_REC, None), "bind " + RUN)
+        for path, kept in held:
+            os.makedirs(path, exist_ok=True)
+            bind_here(f"/proc/self/fd/{kept}", path)
     finally:
         os.close(fd)
+        for _, kept in held:
+            os.close(kept)
 
 
 def unshare_pid_and_mount() -> None:
@@ -475,7 +488,12 @@ def landlock(read: Iterable[str], write: Iterable[str], rw_files: Iterable[str] 
         grants = [(p, READ) for p in read] + [(p, handled & ~FS_EXECUTE) for p in write]
         grants += [(p, FS_READ_FILE | FS_WRITE_FILE) for p in rw_files]
         for path, rights in grants:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except PermissionError:
+                if rights != READ:
+                    raise
+                continue  # a folder this uid cannot reach anyway (libpython's, as NOBODY)
             try:
                 if not os.path.isdir(path):
                     rights &= FILE_RIGHTS
@@ -577,15 +595,18 @@ def seccomp(processes: bool = False) -> None:
 # ----------------------------------------------------------------------- policy
 def stdlib_entries() -> list[str]:
     """Every entry of the standard library folder except ``site-packages`` (Landlock
-    grants are recursive, so the folder itself cannot be granted)."""
+    grants are recursive, so the folder itself cannot be granted); in the view of the
+    installation where it is hidden from the child (``pyview``)."""
     import sysconfig
 
     found: set[str] = set()
     for key in ("stdlib", "platstdlib"):
-        base = sysconfig.get_path(key)
-        for name in os.listdir(base):
-            if name != "site-packages":
-                found.add(os.path.join(base, name))
+        base = pyview.mapped(sysconfig.get_path(key))
+        try:
+            names = os.listdir(base)
+        except OSError:  # a venv's platstdlib (only its site-packages), closed to NOBODY
+            continue
+        found.update(os.path.join(base, name) for name in names if name != "site-packages")
     return sorted(found)
 
 
@@ -689,15 +710,15 @@ def _probe(steps: list[str], run: Callable[[str, Callable[[int], None]], None]) 
 
 
 def _interpreter_folders() -> list[str]:
+    """The standard library and site-packages folders, as this process reads them."""
     import sysconfig
 
-    return [sysconfig.get_path("stdlib"), *[p for p in sys.path if "site-packages" in p]]
+    folders = [sysconfig.get_path("stdlib"), *[p for p in sys.path if "site-packages" in p]]
+    return [pyview.mapped(p) for p in folders]
 
 
 def _probe_namespaces() -> str:
-    hidden = [p for p in _interpreter_folders() if p.startswith("/tmp/")]
-    if hidden:
-        return f"{hidden[0]} is under /tmp, which the confinement replaces with an empty tmpfs"
+    needed = [p for p in _interpreter_folders() if os.path.isdir(p)]
 
     def run(folder: str, reached: Callable[[int], None]) -> None:
         enter_namespaces()
@@ -709,8 +730,10 @@ def _probe_namespaces() -> str:
             try:
                 drop_capabilities()
                 no_new_privs()
-                landlock([RUN], [])
+                landlock([RUN, *needed], [])
                 seccomp()
+                for path in needed:  # still there, behind the new /tmp
+                    os.listdir(path)
             except BaseException:
                 os._exit(1)
             os._exit(0)
@@ -725,17 +748,21 @@ def _probe_namespaces() -> str:
 
 def _probe_landlock() -> str:
     """The LANDLOCK mode as the worker uses it: as root, NOBODY must reach a handed-over
-    folder and read the interpreter's files (the standard library, site-packages)."""
+    folder and read the interpreter's files (the standard library, site-packages), in
+    a view of the installation where they are hidden from it (``pyview``)."""
     needed = [p for p in _interpreter_folders() if os.path.isdir(p)]
+    hidden = pyview.hidden_from(NOBODY, needed) if os.geteuid() == 0 else []
+    view = pyview.ensure(hidden) if hidden else {}
 
     def run(folder: str, reached: Callable[[int], None]) -> None:
+        pyview.apply(view)  # as the worker does
         work = os.path.join(folder, "work")
         os.mkdir(work)
         hand_over(folder, [work])
         become_unprivileged()
         reached(1)
         for path in needed:
-            os.listdir(path)
+            os.listdir(pyview.mapped(path))
         with open(os.path.join(work, "probe"), "w") as f:
             f.write("x")
         reached(2)
@@ -745,9 +772,8 @@ def _probe_landlock() -> str:
 
     steps = [
         "without namespaces, root cannot become an unprivileged user here",
-        f"without namespaces, uid {NOBODY} cannot read the standard library, site-packages "
-        "or the temp folder (make them readable by all users, or run the grader as a "
-        "normal user)",
+        f"without namespaces, uid {NOBODY} cannot use the temp folder (let all users "
+        "enter it: chmod a+x on it and its parents)",
         "without namespaces, the kernel refuses Landlock or seccomp to this user",
     ]
     return _probe(steps, run)

@@ -765,6 +765,9 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     global confined
     root = config["folder"]
+    from grader.child import pyview
+
+    pyview.apply(config.get("view", {}))  # the installation, where NOBODY can read it
     # The op table, from the grader's copy beside this file, before any confinement
     # and before the student's package is on the path (nothing of it can stand in).
     from grader.optable import OPS
