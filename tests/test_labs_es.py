@@ -213,7 +213,9 @@ def test_every_section_a_report_links_to_exists_in_both_languages() -> None:
     assert not missing, f"sections the reports link to, not found: {missing}"
 
 
-@pytest.mark.parametrize("path", [*ENGLISH, *(twin(p) for p in ENGLISH)], ids=str)
+@pytest.mark.parametrize(
+    "path", [*ENGLISH, *(twin(p) for p in ENGLISH)], ids=lambda p: p.relative_to(LABS).as_posix()
+)
 def test_every_link_between_statements_lands(path: Path) -> None:
     broken = []
     for _, line in prose_lines(read(path)):
