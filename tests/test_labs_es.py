@@ -199,6 +199,10 @@ def test_the_spanish_sections_are_the_english_ones_with_their_anchors(english: P
         "order and at the same levels, each Spanish heading right after "
         f'<a id="<English anchor>"></a>.\nEnglish:\n{show(want)}\nSpanish:\n{show(got)}'
     )
+    # GitHub also gives each Spanish heading its own slug: never another section's anchor.
+    ids = {anchor for _, anchor in want}
+    clashes = [h.title for h in headings(read(twin(english))) if slug(h.title) in ids - {h.anchor}]
+    assert not clashes, f"{twin(english).name}: slugs that name another section: {clashes}"
 
 
 def test_every_section_a_report_links_to_exists_in_both_languages() -> None:
