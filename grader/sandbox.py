@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from grader import hangs
+from grader import clock, hangs
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
 from grader.child.worker import FAULT, Faulty, vet
@@ -59,6 +59,7 @@ class Limits:
 
     request_seconds: float = 10.0
     submission_seconds: float = 30.0
+    tests_seconds: float = 150.0  # the students' own tests, on every engine together
     memory_mb: float = 1024.0
     output_kb: float = 1024.0
 
@@ -253,7 +254,11 @@ class Sandbox:
         if self.mode == LANDLOCK:
             hand_over(str(self.root), [str(self.root / "work")])
         self.package_dir = self.root / "pkg" / "minigrad"
-        self.deadline = time.monotonic() + limits.submission_seconds
+        # Seconds of the submission budget the student's code used (grader/clock.py: CPU
+        # and its own waiting, never the machine's load), and the wall-time safety net.
+        self.used = 0.0
+        self.net = time.monotonic() + clock.net(limits.submission_seconds)
+        self.watch: clock.Stopwatch | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.replies: channel.Lines | None = None  # the child's stdout
         self.next_id = 0
@@ -355,29 +360,38 @@ class Sandbox:
         for kind in needed:
             if kind in self.stuck:
                 raise StepSkipped(f"not run: {self.stuck[kind]}")
-        remaining = self.deadline - time.monotonic()
+        remaining = self.limits.submission_seconds - self.used
         if remaining <= 0:
             raise BudgetExhausted(
                 f"the submission used up its {self.limits.submission_seconds:g} s time budget"
             )
+        if time.monotonic() > self.net:
+            raise clock.MachineBusy(self._busy(self.limits.submission_seconds))
         if self.process is None or self.process.poll() is not None:
             self._kill()
             self.process = self._start()
             assert self.process.stdout is not None
             self.replies = channel.Lines(self.process.stdout.fileno(), MAX_REPLY_BYTES)
-        proc, replies = self.process, self.replies
-        assert proc.stdin is not None and replies is not None
+            self.watch = clock.Stopwatch(self.process.pid)
+        proc, replies, watch = self.process, self.replies, self.watch
+        assert proc.stdin is not None and replies is not None and watch is not None
         self.next_id += 1
         message = {"id": self.next_id, **payload}
-        limit = min(timeout or self.limits.request_seconds, remaining)
-        sent = time.monotonic()
+        asked = timeout or self.limits.request_seconds
+        limit = min(asked, remaining)
+        watch.start()
         try:
             proc.stdin.write(json.dumps(message).encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError:
             pass  # the child died while starting; the read below says how
-        line = replies.read(time.monotonic() + limit)
+        line, outcome = self._await(replies, watch, limit)
+        spent = watch.used()
+        self.used += min(spent, limit)
         closed = replies.closed
+        if outcome == "busy":
+            self._kill()
+            raise clock.MachineBusy(self._busy(limit))
         if line is None and replies.overflow:
             self._kill()
             raise StudentFault(f"your code {FAULT} (a reply longer than {MAX_REPLY_BYTES} bytes)")
@@ -391,7 +405,12 @@ class Sandbox:
             self._kill()
             spot = self._where(payload, message["id"])
             at = f": it was still {_running(spot)}" if spot else ""
-            if code is None:
+            if code is None and limit < asked:  # the submission's budget ran out first
+                what = (
+                    f"used up the submission's {self.limits.submission_seconds:g} s time "
+                    f"budget{at}, and was stopped"
+                )
+            elif code is None:
                 what = f"did not answer within {limit:g} s{at} (an endless loop?) and was stopped"
                 if spot:
                     self.stuck.setdefault(
@@ -399,7 +418,7 @@ class Sandbox:
                     )
             else:
                 what = self._death(code) + (f" while {_running(spot)}" if spot else "")
-                slow = time.monotonic() - sent >= CRASH_MEMO_SECONDS
+                slow = spent >= CRASH_MEMO_SECONDS
                 if spot and (slow or spot[0].startswith("import:")):
                     where = spot[1] if spot[0].startswith("import:") else f"running {spot[1]}"
                     self.stuck.setdefault(spot[0], f"your code crashed while {where}")
@@ -418,6 +437,31 @@ class Sandbox:
         except Faulty as why:
             self._kill()
             raise StudentFault(f"your code {FAULT} ({why})") from None
+
+    @staticmethod
+    def _await(
+        replies: channel.Lines, watch: clock.Stopwatch, limit: float
+    ) -> tuple[bytes | None, str]:
+        """The reply line, or None: with "" (the child died, or sent too much), "late"
+        (its code used ``limit`` seconds) or "busy" (the wall-time safety net first)."""
+        net = time.monotonic() + clock.net(limit)
+        step = 0.01  # short first: most replies take milliseconds
+        while True:
+            line = replies.read(min(time.monotonic() + step, net))
+            if line is not None or replies.closed or replies.overflow:
+                return line, ""
+            if watch.used() >= limit:
+                return None, "late"
+            if time.monotonic() >= net:
+                return None, "busy"
+            step = min(step * 2, 0.2)
+
+    @staticmethod
+    def _busy(limit: float) -> str:
+        return (
+            f"the machine was too busy to grade this fairly: {clock.net(limit):g} s went by "
+            f"before your code could use its {limit:g} s (not your fault; grade it again)"
+        )
 
     def _where(self, payload: dict[str, Any], request_id: int) -> tuple[str, str, str] | None:
         """The kind, label and code of the step the child was on (from its progress file)."""

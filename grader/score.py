@@ -14,6 +14,7 @@ from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail, quality
 from grader.checks.base import NotRun, graph_nodes
+from grader.clock import MachineBusy
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
@@ -202,6 +203,8 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
         return _outcome(
             cid, rubric, FAILED, summary=str(fault), blocks=True, seconds=time.monotonic() - t0
         )
+    except MachineBusy as busy:  # a grader error: never the student's timeout
+        return _outcome(cid, rubric, GRADER_ERROR, summary=str(busy), seconds=time.monotonic() - t0)
     except Exception:
         return _outcome(
             cid,

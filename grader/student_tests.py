@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import clock
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
 from grader.sandbox import (
@@ -36,9 +37,10 @@ if TYPE_CHECKING:
     from grader.mistakes import Variant
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "src" / "minigrad"
-TEST_SECONDS = 20  # one test
-RUN_SECONDS = 600.0  # every engine together (and never past the submission budget)
-ENGINE_SECONDS = 120.0  # one engine: then its run is killed
+# Seconds of time used (grader/clock.py: CPU and the code's own waiting, never the
+# machine's load); every engine's runs together have the rubric's ``tests_seconds``.
+TEST_SECONDS = 20.0  # one test (CPU, counted in the run itself)
+ENGINE_SECONDS = 120.0  # one engine's run: then it is stopped
 MAX_REPLY = 4_000_000
 
 
@@ -50,6 +52,7 @@ class Verdict:
     refused: list[str] = field(default_factory=list)
     caught: list[str] = field(default_factory=list)  # variant ids
     missed: list[str] = field(default_factory=list)
+    unrun: list[str] = field(default_factory=list)  # missed: the tests' budget ran out first
 
 
 STYLE_ONLY = {"lint-findings"}  # mistakes no test of behaviour can (or should) catch
@@ -123,19 +126,19 @@ def _layout(root: Path, tests: dict[str, bytes], engines: list[tuple[str, Path]]
 def grade_tests(
     submission: Path,
     limits: Limits,
-    deadline: float | None = None,
     tests: dict[str, bytes] | None = None,
 ) -> Verdict:
-    """Run the submission's tests on the reference and on every catalog variant.
+    """Run the submission's tests on the reference and on every catalog variant, within
+    ``limits.tests_seconds`` of time used in all (not the engine's budget).
 
     ``tests`` (file name -> content) is the copy taken before any student code ran (the
-    sandbox's); ``deadline`` (monotonic) is the submission's: nothing runs past it.
+    sandbox's). Raises ``clock.MachineBusy`` where the machine is too busy to tell.
     """
     from grader.mistakes import VARIANTS, materialize  # instructor-only: not released
 
     if tests is None:  # read once, before any of them runs (later runs use these bytes)
         tests = read_tests(submission)
-    budget = deadline if deadline is not None else time.monotonic() + limits.submission_seconds
+    budget = limits.tests_seconds
     with tempfile.TemporaryDirectory(prefix="minigrad-engines-") as tmp:
         engines = Path(tmp)
         variants = behavioural(VARIANTS)
@@ -147,7 +150,7 @@ def grade_tests(
         # one runner runs every engine, the reference first: a test sees the same files.
         one_runner = confine_mode() == LANDLOCK
         first = _run(tests, every if one_runner else every[:1], every, None, limits, budget)
-        on_reference = first.get("reference", {})
+        on_reference = first.results.get("reference", {})
         wrong = sorted(t for t, ok in on_reference.items() if ok is False)
         valid = {t for t, ok in on_reference.items() if ok}
         refused = sorted(t for t, ok in on_reference.items() if ok is None)
@@ -157,21 +160,34 @@ def grade_tests(
             return verdict
         # Every engine runs the same way (all tests, the same options): the grader, not
         # the run, stops at the first valid test that fails and ignores the wrong ones.
-        results = first
-        if not one_runner:  # two runners share the variants: half the time
+        runs = [first]
+        if not one_runner:  # two runners share the variants (and what is left of the time)
             halves = [every[1::2], every[2::2]]
+            left = max(0.0, budget - first.used) / 2
             with ThreadPoolExecutor(max_workers=2) as pool:
-                parts = list(
-                    pool.map(lambda part: _run(tests, part, every, valid, limits, budget), halves)
+                runs += list(
+                    pool.map(lambda part: _run(tests, part, every, valid, limits, left), halves)
                 )
-            results = {k: v for part in parts for k, v in part.items()}
+        results = {k: v for run in runs for k, v in run.results.items()}
         for v in variants:
             passed = results.get(v.id)
             caught = passed is not None and any(
                 ok is not True for test, ok in passed.items() if test in valid
             )
             (verdict.caught if caught else verdict.missed).append(v.id)
+            if passed is None and any(run.out_of_time for run in runs):
+                verdict.unrun.append(v.id)
         return verdict
+
+
+@dataclass
+class _Runs:
+    """What one runner found: pass/fail per test per engine that answered, the time its
+    runs used, and whether its budget ran out before every engine was run."""
+
+    results: dict[str, dict[str, bool | None]]
+    used: float = 0.0
+    out_of_time: bool = False
 
 
 def _run(
@@ -181,19 +197,21 @@ def _run(
     valid: set[str] | None,
     limits: Limits,
     budget: float,
-) -> dict[str, dict[str, bool | None]]:
+) -> _Runs:
     """Run the tests on ``engines`` (name, folder of the package) in one runner, one
     engine after the other; pass/fail per engine that answered (None: the sandbox
     refused what the test did, such as starting a program). With ``valid``, a run is
     stopped at the first of those tests that fails; without, the first engine's passing
-    tests are ``valid`` for the later ones (none: they are not run). Nothing runs past
-    ``budget``.
+    tests are ``valid`` for the later ones (none: they are not run). A run is stopped
+    after ENGINE_SECONDS of time used, and no engine starts once the runs used
+    ``budget`` seconds.
 
     Every runner's folder holds all of ``layout`` (in a random order, under random
     names), whichever engines it runs: the reference's runner looks like the others."""
     mode = confine_mode()
     tokens = {name: os.urandom(16).hex() for name, _ in layout}  # folder names: no tells
     shuffled = sorted(layout, key=lambda _: os.urandom(8))
+    found = _Runs({})
     with tempfile.TemporaryDirectory(prefix="minigrad-tests-") as tmp:
         root = Path(tmp)
         _layout(root, tests, [(tokens[name], path) for name, path in shuffled])
@@ -203,8 +221,9 @@ def _run(
             "view": python_view(),
             "memory_mb": max(limits.memory_mb, 2048.0),  # pytest and its plugins need room
             "output_kb": limits.output_kb,
-            "test_seconds": TEST_SECONDS,
-            "engine_seconds": ENGINE_SECONDS,
+            "test_seconds": TEST_SECONDS,  # CPU, counted by the run itself
+            "test_wall_seconds": clock.net(TEST_SECONDS),  # pytest-timeout: a safety net
+            "engine_seconds": clock.net(ENGINE_SECONDS),  # the runner's: a safety net
             "preload": preloads(tests),
         }
         runner = root / "code" / "grader" / "child" / "runner.py"
@@ -218,51 +237,97 @@ def _run(
             start_new_session=True,
         )
         assert proc.stdin is not None and proc.stdout is not None
-        lines = _Objects(proc.stdout.fileno(), min(budget, time.monotonic() + RUN_SECONDS))
-        results: dict[str, dict[str, bool | None]] = {}
+        lines = _Objects(proc.stdout.fileno())
+        net = time.monotonic() + clock.net(budget + ENGINE_SECONDS)
         try:
-            if lines.next() != {"ready": True}:
+            if lines.next(net) != {"ready": True}:
                 # The runner died before any student code ran: pytest is missing or broken.
                 raise RuntimeError("the test runner could not start (is pytest installed?)")
+            watch = clock.Stopwatch(proc.pid)  # from here on: the students' tests' time
             for name, _ in engines:
+                if watch.used() >= budget:
+                    found.out_of_time = True
+                    break
                 proc.stdin.write(tokens[name].encode() + b"\n")
                 proc.stdin.flush()
-                passed: dict[str, bool | None] = {}
-                stopped = False
-                while (item := lines.next()) is not None and "end" not in item:
-                    key = known_test(str(item.get("t")), tests)
-                    ok = item.get("ok") is True
-                    now = True if ok else None if item.get("refused") is True else False
-                    seen = passed.get(key, True)  # parametrized: the worst case counts
-                    passed[key] = False if False in (seen, now) else seen and now
-                    if valid is not None and not ok and key in valid and not stopped:
-                        proc.stdin.write(b"stop\n")  # seen enough: this engine is caught
-                        proc.stdin.flush()
-                        stopped = True
+                passed, item = _one_engine(proc, lines, watch, valid, budget, net, tests)
                 if item is None:
-                    break  # out of time, or the runner died: later engines are not run
-                results[name] = passed
+                    break  # the runner died: later engines are not run
+                found.results[name] = passed
                 if valid is None:
                     valid = {test for test, ok in passed.items() if ok}
                     if not valid:
                         break
+            found.used = watch.used()
         except BrokenPipeError:
             pass
         finally:
             channel.kill(proc)
-    return results
+    return found
+
+
+def _one_engine(
+    proc: subprocess.Popen[bytes],
+    lines: _Objects,
+    watch: clock.Stopwatch,
+    valid: set[str] | None,
+    budget: float,
+    net: float,
+    tests: dict[str, bytes],
+) -> tuple[dict[str, bool | None], dict[str, object] | None]:
+    """Read one engine's results until its ``end`` (the item returned; None if the
+    runner died first), telling the runner to ``stop`` once a valid test failed, the run
+    used ENGINE_SECONDS or the runs their ``budget``."""
+    commands = proc.stdin
+    assert commands is not None
+    passed: dict[str, bool | None] = {}
+    began, stopped = watch.used(), False
+
+    def stop() -> None:
+        nonlocal stopped
+        if not stopped:
+            commands.write(b"stop\n")  # seen enough: this engine is caught, or late
+            commands.flush()
+            stopped = True
+
+    while True:
+        item = lines.next(min(time.monotonic() + 0.2, net))
+        if item is None and not lines.ended:
+            if time.monotonic() >= net:
+                raise clock.MachineBusy(
+                    "the machine was too busy to run your tests fairly (not your fault; "
+                    "grade it again)"
+                )
+            used = watch.used()
+            if used - began >= ENGINE_SECONDS or used >= budget:
+                stop()
+            continue
+        if item is None or "end" in item:
+            return passed, item
+        key = known_test(str(item.get("t")), tests)
+        ok = item.get("ok") is True
+        now = True if ok else None if item.get("refused") is True else False
+        seen = passed.get(key, True)  # parametrized: the worst case counts
+        passed[key] = False if False in (seen, now) else seen and now
+        if valid is not None and not ok and key in valid:
+            stop()
 
 
 class _Objects:
-    """JSON objects, one per line, read from ``fd`` until a deadline (monotonic)."""
+    """JSON objects, one per line, read from ``fd`` (MAX_REPLY bytes in all)."""
 
-    def __init__(self, fd: int, deadline: float) -> None:
-        self.lines, self.deadline = channel.Lines(fd, MAX_REPLY, MAX_REPLY), deadline
+    def __init__(self, fd: int) -> None:
+        self.lines = channel.Lines(fd, MAX_REPLY, MAX_REPLY)
 
-    def next(self) -> dict[str, object] | None:
-        """The next object (non-objects are skipped); None at EOF, past the deadline
-        or past MAX_REPLY bytes in all."""
-        while (line := self.lines.read(self.deadline)) is not None:
+    @property
+    def ended(self) -> bool:
+        """The runner closed its end (it died) or sent more than allowed."""
+        return self.lines.closed or self.lines.overflow
+
+    def next(self, deadline: float) -> dict[str, object] | None:
+        """The next object (non-objects are skipped); None at EOF, past ``deadline``
+        (monotonic) or past MAX_REPLY bytes in all."""
+        while (line := self.lines.read(deadline)) is not None:
             item = channel.parse(line)
             if isinstance(item, dict):
                 return item

@@ -18,12 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BONUS = RUBRIC.items["tests.catch_mistakes"]
 
 
-# The reference suite runs 68 tests on 41 engines: ~160 s on an idle 2-core machine, so
-# these tests give a submission more than the rubric's 300 s (a loaded CI machine must
-# not turn them flaky; the budget itself is tested in test_hostile.py).
-ROOMY = dataclasses.replace(
-    RUBRIC, limits=dataclasses.replace(RUBRIC.limits, submission_seconds=1200.0)
-)
+# These tests give the students' tests more time than the rubric does, so that what
+# they check (caught, wrong, refused) never depends on the budget; the budget itself is
+# tested below and in test_hostile.py.
+ROOMY = dataclasses.replace(RUBRIC, limits=dataclasses.replace(RUBRIC.limits, tests_seconds=1200.0))
 
 
 def bonus(sub: Path) -> Outcome:

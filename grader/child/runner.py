@@ -41,13 +41,33 @@ CONFINE_FAILED = 121
 REFUSED = "PermissionError: [Errno 1] Operation not permitted"  # what seccomp answers
 
 
+class TestTooLong(Exception):
+    """A test used more than its CPU seconds (raised inside it by SIGPROF)."""
+
+
 class Collect:
     """A pytest plugin that sends whether each test passed (skips count as passed), one
     line per report, as soon as it is known; a failure whose cause is a call the sandbox
-    refuses (starting a program, most often) is marked ``refused``, not wrong."""
+    refuses (starting a program, most often) is marked ``refused``, not wrong.
 
-    def __init__(self, out: int) -> None:
-        self.out = out
+    Each test may use ``cpu_seconds`` of CPU (a profiling timer: the machine's load does
+    not count); pytest-timeout's wall-clock limit stays only as a safety net."""
+
+    def __init__(self, out: int, cpu_seconds: float = 0.0) -> None:
+        self.out, self.cpu_seconds = out, cpu_seconds
+        if cpu_seconds:
+            signal.signal(signal.SIGPROF, self._too_long)
+
+    def _too_long(self, signum: int, frame: object) -> None:
+        raise TestTooLong(f"the test used more than {self.cpu_seconds:g} s of CPU")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        if self.cpu_seconds:
+            signal.setitimer(signal.ITIMER_PROF, self.cpu_seconds)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
+        if self.cpu_seconds:
+            signal.setitimer(signal.ITIMER_PROF, 0)
 
     def _send(self, nodeid: str, ok: bool, refused: bool = False) -> None:
         line = json.dumps({"t": nodeid[:500], "ok": ok, "refused": refused}) + "\n"
@@ -107,10 +127,10 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
         "python_files=test_*.py",
         "-o",
         f"pythonpath={tests}",  # helper modules beside the tests
-        f"--timeout={config['test_seconds']}",
+        f"--timeout={config['test_wall_seconds']}",  # a safety net: the CPU limit rules
     ]
     try:
-        pytest.main(args, plugins=[Collect(out)])
+        pytest.main(args, plugins=[Collect(out, config["test_seconds"])])
     except BaseException:  # a test that calls sys.exit or worse
         Collect(out)._send("<run>", False)
     os._exit(0)

@@ -15,7 +15,7 @@ def catch_mistakes(ctx: Context) -> None:
     if not test_files(ctx.submission):
         raise NotRun("no tests/test_*.py in your submission: write tests to earn this bonus")
     box = ctx.sandbox
-    verdict = grade_tests(ctx.submission, box.limits, box.deadline, box.tests)
+    verdict = grade_tests(ctx.submission, box.limits, box.tests)
     mistake_of = {v.id: v.mistake for v in VARIANTS}
     missed = sorted({mistake_of[v] for v in verdict.missed})
     share = len(verdict.caught) / len(VARIANTS)
@@ -29,6 +29,12 @@ def catch_mistakes(ctx: Context) -> None:
             "(such as starting a program)"
             for t in verdict.refused
         ]
+        if verdict.unrun:
+            lines.append(
+                f"- {len(verdict.unrun)} planted mistake(s) were not tried: your tests used "
+                f"up their {box.limits.tests_seconds:g} s (of CPU) on the engines before them "
+                "(faster tests reach them all)"
+            )
         raise Fail(
             f"your tests catch {len(verdict.caught)} of {len(VARIANTS)} planted mistakes"
             + (f"; {len(verdict.wrong)} test(s) fail on a correct engine" if verdict.wrong else ""),
