@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +150,11 @@ def grade_tests(
         # Without namespaces every runner's files are its own (inode numbers, times), so
         # one runner runs every engine, the reference first: a test sees the same files.
         one_runner = confine_mode() == LANDLOCK
-        first = _run(tests, every if one_runner else every[:1], every, None, limits, budget)
+        # The reference twice: once in the files' order, which gives each test's CPU
+        # time, then cheapest first; every variant then runs in that same order, so the
+        # runs a test could compare are alike, and a planted bug shows at its cheapest.
+        plan = [every[0], every[0], *(every[1:] if one_runner else [])]
+        first = _run(tests, plan, every, None, limits, budget, calibrate=True)
         on_reference = first.results.get("reference", {})
         wrong = sorted(t for t, ok in on_reference.items() if ok is False)
         valid = {t for t, ok in on_reference.items() if ok}
@@ -166,7 +171,10 @@ def grade_tests(
             left = max(0.0, budget - first.used) / 2
             with ThreadPoolExecutor(max_workers=2) as pool:
                 runs += list(
-                    pool.map(lambda part: _run(tests, part, every, valid, limits, left), halves)
+                    pool.map(
+                        lambda part: _run(tests, part, every, valid, limits, left, first.order),
+                        halves,
+                    )
                 )
         results = {k: v for run in runs for k, v in run.results.items()}
         for v in variants:
@@ -188,6 +196,7 @@ class _Runs:
     results: dict[str, dict[str, bool | None]]
     used: float = 0.0
     out_of_time: bool = False
+    order: list[str] | None = None  # the tests' order, cheapest first (calibrated)
 
 
 def _run(
@@ -197,6 +206,8 @@ def _run(
     valid: set[str] | None,
     limits: Limits,
     budget: float,
+    order: list[str] | None = None,
+    calibrate: bool = False,
 ) -> _Runs:
     """Run the tests on ``engines`` (name, folder of the package) in one runner, one
     engine after the other; pass/fail per engine that answered (None: the sandbox
@@ -204,7 +215,9 @@ def _run(
     stopped at the first of those tests that fails; without, the first engine's passing
     tests are ``valid`` for the later ones (none: they are not run). A run is stopped
     after ENGINE_SECONDS of time used, and no engine starts once the runs used
-    ``budget`` seconds.
+    ``budget`` seconds. The tests run in ``order`` (test ids); with ``calibrate``, the
+    first engine's run (in the files' order) only measures each test's CPU time, and
+    the later runs go cheapest first (``_Runs.order``).
 
     Every runner's folder holds all of ``layout`` (in a random order, under random
     names), whichever engines it runs: the reference's runner looks like the others."""
@@ -244,15 +257,25 @@ def _run(
                 # The runner died before any student code ran: pytest is missing or broken.
                 raise RuntimeError("the test runner could not start (is pytest installed?)")
             watch = clock.Stopwatch(proc.pid)  # from here on: the students' tests' time
-            for name, _ in engines:
+            if order is not None:
+                _send_order(proc, order)
+            for number, (name, _) in enumerate(engines):
                 if watch.used() >= budget:
                     found.out_of_time = True
                     break
                 proc.stdin.write(tokens[name].encode() + b"\n")
                 proc.stdin.flush()
-                passed, item = _one_engine(proc, lines, watch, valid, budget, net, tests)
-                if item is None:
+                calibrating = calibrate and number == 0
+                known: set[str] = set() if calibrating or valid is None else valid
+                run = _one_engine(proc, lines, watch, _valid(tests, known), budget, net)
+                if run.end is None:
                     break  # the runner died: later engines are not run
+                if calibrating:
+                    found.order = run.cheapest_first()
+                    if found.order is not None:
+                        _send_order(proc, found.order)
+                    continue
+                passed = run.by_test(tests)
                 found.results[name] = passed
                 if valid is None:
                     valid = {test for test, ok in passed.items() if ok}
@@ -266,21 +289,61 @@ def _run(
     return found
 
 
+def _valid(tests: dict[str, bytes], valid: set[str]) -> Callable[[str], bool]:
+    """Whether a test id (as the runner reports it) is one of ``valid`` (test keys)."""
+    return lambda nodeid: known_test(nodeid, tests) in valid
+
+
+def _send_order(proc: subprocess.Popen[bytes], order: list[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(b"order " + json.dumps(order).encode() + b"\n")
+    proc.stdin.flush()
+
+
+@dataclass
+class _Engine:
+    """One engine's run as the runner reported it: each report (test id, passed or not,
+    or None: refused by the sandbox) in order, each test's CPU seconds, and the ``end``
+    item (None: the runner died first)."""
+
+    reports: list[tuple[str, bool | None]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+    end: dict[str, object] | None = None
+
+    def by_test(self, tests: dict[str, bytes]) -> dict[str, bool | None]:
+        """Passed (True), failed (False) or refused (None) per test as the student wrote
+        it (``known_test``); parametrized: the worst case counts."""
+        passed: dict[str, bool | None] = {}
+        for nodeid, now in self.reports:
+            key = known_test(nodeid, tests)
+            seen = passed.get(key, True)
+            passed[key] = False if False in (seen, now) else seen and now
+        return passed
+
+    def cheapest_first(self) -> list[str] | None:
+        """Every test id that ran, by its CPU time (ties: in the files' order); None when
+        the list would be too long to send."""
+        first_seen = {nodeid: n for n, nodeid in enumerate(self.cpu)}
+        order = sorted(self.cpu, key=lambda t: (self.cpu[t], first_seen[t]))
+        return order if len(json.dumps(order)) < MAX_ORDER else None
+
+
+MAX_ORDER = 1_000_000  # bytes: the runner takes an order of up to 2 MB
+
+
 def _one_engine(
     proc: subprocess.Popen[bytes],
     lines: _Objects,
     watch: clock.Stopwatch,
-    valid: set[str] | None,
+    valid: Callable[[str], bool],
     budget: float,
     net: float,
-    tests: dict[str, bytes],
-) -> tuple[dict[str, bool | None], dict[str, object] | None]:
-    """Read one engine's results until its ``end`` (the item returned; None if the
-    runner died first), telling the runner to ``stop`` once a valid test failed, the run
-    used ENGINE_SECONDS or the runs their ``budget``."""
+) -> _Engine:
+    """Read one engine's reports until its ``end``, telling the runner to ``stop`` once
+    a ``valid`` test failed, the run used ENGINE_SECONDS or the runs their ``budget``."""
     commands = proc.stdin
     assert commands is not None
-    passed: dict[str, bool | None] = {}
+    run = _Engine()
     began, stopped = watch.used(), False
 
     def stop() -> None:
@@ -303,13 +366,18 @@ def _one_engine(
                 stop()
             continue
         if item is None or "end" in item:
-            return passed, item
-        key = known_test(str(item.get("t")), tests)
+            run.end = item
+            return run
+        nodeid = str(item.get("t"))
+        if "cpu" in item:
+            cost = item["cpu"]
+            run.cpu[nodeid] = run.cpu.get(nodeid, 0.0) + (
+                float(cost) if isinstance(cost, float | int) else 0.0
+            )
+            continue
         ok = item.get("ok") is True
-        now = True if ok else None if item.get("refused") is True else False
-        seen = passed.get(key, True)  # parametrized: the worst case counts
-        passed[key] = False if False in (seen, now) else seen and now
-        if valid is not None and not ok and key in valid:
+        run.reports.append((nodeid, True if ok else None if item.get("refused") is True else False))
+        if not ok and valid(nodeid):
             stop()
 
 
@@ -334,7 +402,10 @@ class _Objects:
         return None
 
 
-PRELOAD = ("torch",)  # heavy libraries a test may check against (as the reference's do)
+# Heavy libraries a test may check against (torch, as the reference's tests do) or use
+# (hypothesis: imported inside a pytest run, pytest rewrites the asserts of its 80-odd
+# modules each time, over a second per engine).
+PRELOAD = ("torch", "hypothesis")
 
 
 def preloads(tests: dict[str, bytes]) -> list[str]:

@@ -23,6 +23,7 @@ run has shown enough (``stop``); a run that outlives its time is killed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -53,21 +54,36 @@ class Collect:
     Each test may use ``cpu_seconds`` of CPU (a profiling timer: the machine's load does
     not count); pytest-timeout's wall-clock limit stays only as a safety net."""
 
-    def __init__(self, out: int, cpu_seconds: float = 0.0) -> None:
-        self.out, self.cpu_seconds = out, cpu_seconds
+    def __init__(self, out: int, cpu_seconds: float = 0.0, order: list[str] | None = None) -> None:
+        self.out, self.cpu_seconds, self.order = out, cpu_seconds, order
+        self.began = 0.0
         if cpu_seconds:
             signal.signal(signal.SIGPROF, self._too_long)
 
     def _too_long(self, signum: int, frame: object) -> None:
         raise TestTooLong(f"the test used more than {self.cpu_seconds:g} s of CPU")
 
+    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        """Run the tests in ``order`` (the grader's: the same for every engine), and
+        none that it does not name."""
+        if self.order is None:
+            return
+        rank = {nodeid: n for n, nodeid in enumerate(self.order)}
+        dropped = [item for item in items if item.nodeid not in rank]
+        items[:] = sorted((i for i in items if i.nodeid in rank), key=lambda i: rank[i.nodeid])
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+
     def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        self.began = time.process_time()
         if self.cpu_seconds:
             signal.setitimer(signal.ITIMER_PROF, self.cpu_seconds)
 
     def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
         if self.cpu_seconds:
             signal.setitimer(signal.ITIMER_PROF, 0)
+        cpu = round(time.process_time() - self.began, 4)  # CPU: the same on a busy machine
+        os.write(self.out, (json.dumps({"t": nodeid[:500], "cpu": cpu}) + "\n").encode())
 
     def _send(self, nodeid: str, ok: bool, refused: bool = False) -> None:
         line = json.dumps({"t": nodeid[:500], "ok": ok, "refused": refused}) + "\n"
@@ -130,7 +146,7 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
         f"--timeout={config['test_wall_seconds']}",  # a safety net: the CPU limit rules
     ]
     try:
-        pytest.main(args, plugins=[Collect(out, config["test_seconds"])])
+        pytest.main(args, plugins=[Collect(out, config["test_seconds"], config.get("order"))])
     except BaseException:  # a test that calls sys.exit or worse
         Collect(out)._send("<run>", False)
     os._exit(0)
@@ -233,17 +249,19 @@ def _copy_engine(source: str, target: str) -> None:
     os.utime(target, (FIXED_TIME, FIXED_TIME))
 
 
-def _relay(pid: int, results: int, commands: Any, replies: Any, seconds: float) -> None:
+def _relay(pid: int, results: int, commands: Commands, replies: Any, seconds: float) -> None:
     """Pass the run's result lines on (re-encoded: one JSON object per line, capped) until
     it ends, the grader says ``stop`` or the time is up; then kill it and send ``end``."""
     end, size, pending = time.monotonic() + seconds, 0, b""
     while size <= MAX_RESULT:
         left = end - time.monotonic()
-        ready = select.select([results, commands], [], [], max(left, 0))[0] if left > 0 else []
+        ready = [commands.fd] if commands.waiting() else []
+        if not ready and left > 0:
+            ready = select.select([results, commands.fd], [], [], max(left, 0))[0]
         if not ready:
             break  # time is up
-        if commands in ready:
-            _read_line(commands)  # "stop": the grader has seen enough (or has gone)
+        if commands.fd in ready:
+            commands.read()  # "stop": the grader has seen enough (or has gone)
             break
         chunk = os.read(results, 65536)
         if not chunk:
@@ -255,13 +273,18 @@ def _relay(pid: int, results: int, commands: Any, replies: Any, seconds: float) 
                 item = json.loads(line)
             except (ValueError, RecursionError):
                 continue
-            if isinstance(item, dict) and isinstance(item.get("t"), str):
+            if not isinstance(item, dict) or not isinstance(item.get("t"), str):
+                continue
+            cpu = item.get("cpu")
+            if isinstance(cpu, float | int) and not isinstance(cpu, bool):
+                out: dict[str, Any] = {"t": item["t"][:500], "cpu": min(max(float(cpu), 0), 1e6)}
+            else:
                 out = {
                     "t": item["t"][:500],
                     "ok": item.get("ok") is True,
                     "refused": item.get("refused") is True,
                 }
-                replies.write(json.dumps(out) + "\n")
+            replies.write(json.dumps(out) + "\n")
         replies.flush()
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
@@ -293,7 +316,7 @@ def main() -> None:
         except BaseException:
             os._exit(CONFINE_FAILED)  # before "ready": the grader reports its own error
     os.chdir(root)  # the old cwd is hidden in the new mount namespace
-    commands = os.dup(0)
+    commands = Commands(os.dup(0))
     replies = os.fdopen(os.dup(1), "w")
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -310,30 +333,67 @@ def main() -> None:
     for name in config["preload"]:  # what the tests import that is slow to import
         with contextlib.suppress(Exception):  # their own import then says what is wrong
             importlib.import_module(name)
+    if "hypothesis" in sys.modules:  # the same examples on every engine, in any load
+        with contextlib.suppress(Exception):
+            from hypothesis import settings
+
+            settings.register_profile(
+                "minigrad-grader", deadline=None, derandomize=True, database=None
+            )
+            settings.load_profile("minigrad-grader")
+    # Everything loaded so far lives as long as the runner: out of the collector's sight,
+    # each forked run collects only its own objects (with torch loaded, a full
+    # collection costs 0.1 s, and pytest runs two per session besides its own).
+    gc.freeze()
     replies.write(json.dumps({"ready": True}) + "\n")  # pytest is importable
     replies.flush()
     while True:
-        token = _read_line(commands)
+        token = commands.read()
         if token is None:
             break
+        if isinstance(token, list):  # the order of the tests, for every run from now on
+            config["order"] = token
+            continue
         if not token:
             continue  # e.g. a "stop" that came just after its run ended
         pid, results = _start_engine(root, token, config)
         _relay(pid, results, commands, replies, config["engine_seconds"])
 
 
-def _read_line(fd: int) -> str | None:
-    """One command line: an engine's folder (32 hex digits), '' for anything else (such
-    as "stop"), None at EOF."""
-    data = b""
-    while not data.endswith(b"\n") and len(data) < 100:
-        chunk = os.read(fd, 1)
-        if not chunk:
-            return None
-        data += chunk
-    token = data.strip().decode("ascii", "replace")
-    hexdigits = set("0123456789abcdef")
-    return token if len(token) == 32 and set(token) <= hexdigits else ""
+MAX_ORDER = 2_000_000  # bytes of an "order" command
+
+
+class Commands:
+    """The grader's command lines on ``fd``: an engine's folder (32 hex digits), the
+    order of the tests (``order`` and a JSON list of test ids), or "stop"."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer = fd, b""
+
+    def waiting(self) -> bool:
+        """A whole line is already read (``select`` on the descriptor cannot tell)."""
+        return b"\n" in self.buffer
+
+    def read(self) -> str | list[str] | None:
+        """The next command: a folder name, an order, '' for anything else, None at EOF."""
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > MAX_ORDER:
+                self.buffer = b""  # too long to be ours: dropped
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        data, self.buffer = self.buffer.split(b"\n", 1)
+        if data.startswith(b"order "):
+            try:
+                order = json.loads(data[6:])
+            except ValueError:
+                return ""
+            ok = isinstance(order, list) and all(isinstance(t, str) for t in order)
+            return order if ok else ""
+        token = data.strip().decode("ascii", "replace")
+        hexdigits = set("0123456789abcdef")
+        return token if len(token) == 32 and set(token) <= hexdigits else ""
 
 
 if __name__ == "__main__":
