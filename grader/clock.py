@@ -5,14 +5,14 @@ cores, code that needs 2 s of CPU takes 9 s. So every budget on student code (on
 request, the submission, a run of the student's tests, a lint tool) is counted on a
 ``Stopwatch`` over the process tree that runs it:
 
-    used = max(CPU time of the tree,  wall time - time the tree waited for a CPU)
+    used = max(CPU time,  wall time - time spent waiting for a CPU)
 
-The first term charges computing, at its real cost on any machine. The second charges
-waiting that is the code's own doing (``time.sleep``, a lock, a blocking read), which
-no CPU count sees, but not the time the code was ready to run and the machine was busy
-(the scheduler's run-queue delay, ``/proc/<pid>/schedstat``; the grader's own delay is
-subtracted too: it is the one reading the answer). Where ``/proc`` does not tell (not
-Linux), ``used`` is the wall time.
+for each process of the tree that runs student code (its leaves). The first term
+charges computing, at its real cost on any machine. The second charges waiting that is
+the code's own doing (``time.sleep``, a lock, a blocking read), which no CPU count sees,
+but not the time the code was ready to run and the machine was busy (the scheduler's
+run-queue delay, ``/proc/<pid>/schedstat``). Where ``/proc`` does not tell (not Linux),
+``used`` is the wall time.
 
 A generous wall-time safety net stays (``net``): where it is reached before the budget
 is used, the machine was too busy to tell, and that is the grader's error to report
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 NET_FACTOR = 10.0  # the wall-time safety net: this many times the budget ...
@@ -54,14 +55,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` (all its threads) and of its children it has reaped."""
+def _cpu(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds of ``pid``'s own threads, its start in seconds since boot); None
+    once it has ended (a zombie waits for its parent without running)."""
     stat = _read(f"/proc/{pid}/stat")
     fields = stat[stat.rfind(")") + 2 :].split()
-    if len(fields) < 15:
-        return 0.0
-    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return (utime + stime + cutime + cstime) / TICK
+    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK, int(fields[19]) / TICK
 
 
 def _waited(pid: int) -> float:
@@ -73,44 +74,86 @@ def _waited(pid: int) -> float:
     return total / 1e9
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and every process below it, as /proc shows them now."""
-    found, todo = [], [pid]
+def leaves(pid: int) -> list[int]:
+    """The processes below ``pid`` that have no child: the ones that run student code
+    (the grader's own processes above them only wait for them)."""
+    found, todo = [], _children(pid)
     while todo:
         here = todo.pop()
-        found.append(here)
-        todo += _children(here)
+        below = _children(here)
+        todo += below
+        if not below:
+            found.append(here)
     return found
 
 
-class Stopwatch:
-    """Time used by the process tree under ``pid`` since ``start`` (see the module)."""
+def _now() -> float:
+    """Seconds since boot, as /proc counts a process's start."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+
+@dataclass
+class _Seen:
+    """One process's counters at the start (or its birth) and when last seen."""
+
+    cpu0: float
+    waited0: float
+    wall0: float
+    cpu: float
+    waited: float
+    wall: float
+
+    def used(self) -> float:
+        return max(self.cpu - self.cpu0, (self.wall - self.wall0) - (self.waited - self.waited0))
+
+
+class Stopwatch:
+    """Time used by student code in the process tree under ``pid`` since ``start``.
+
+    Counted on the tree's leaves (the processes without children: the student's, or a
+    run of the student's tests), each from the start or from its birth, until it is
+    last seen; the grader's processes above them (the worker's driver, the test runner
+    waiting for the grader) are not the student's time."""
+
+    def __init__(self, pid: int, below: bool = True, only_new: bool = False) -> None:
+        """``below``: count the processes below ``pid`` (``pid`` is grader code that
+        waits for them); else ``pid`` itself (a tool the grader runs). ``only_new``:
+        only processes started after ``start`` (the runs of a test runner, which waits
+        for the grader between them)."""
+        self.pid, self.below, self.only_new = pid, below, only_new
         self.proc = os.path.isdir(f"/proc/{pid}")
         self.start()
 
-    def _sample(self) -> tuple[float, dict[int, float], float]:
-        pids = tree(self.pid) if self.proc else []
-        cpu = {p: _cpu(p) for p in pids}
-        waited = sum(_waited(p) for p in pids) + _waited(os.getpid())
-        return time.monotonic(), cpu, waited
+    def _sample(self, born_after: float | None) -> None:
+        now = _now()
+        for leaf in (leaves(self.pid) if self.below else [self.pid]) if self.proc else []:
+            alive = _cpu(leaf)
+            if alive is None:
+                continue
+            cpu, born = alive
+            waited = _waited(leaf)
+            seen = self.seen.get(leaf)
+            if seen is None and born_after is not None and born >= born_after:
+                seen = self.seen[leaf] = _Seen(0.0, 0.0, born, cpu, waited, now)
+            elif seen is None and self.only_new:
+                continue  # there at the start: not counted
+            elif seen is None:  # there at the start: counted from now on
+                seen = self.seen[leaf] = _Seen(cpu, waited, now, cpu, waited, now)
+            seen.cpu, seen.waited, seen.wall = cpu, waited, now
 
     def start(self) -> None:
         """Start counting from now."""
-        self.wall0, self.cpu0, self.waited0 = self._sample()
+        self.seen: dict[int, _Seen] = {}
+        self.began = _now()
+        self.wall0 = time.monotonic()
+        self._sample(None)
 
     def used(self) -> float:
-        """Seconds used since ``start``: max(CPU, wall - waiting for a CPU)."""
-        wall, cpu, waited = self._sample()
+        """Seconds used since ``start``: per leaf, max(CPU, wall - waiting for a CPU)."""
         if not self.proc:
-            return wall - self.wall0
-        # A process of the tree that ended was reaped by its parent in the tree: its CPU
-        # is now in the parent's (children's times), so nothing of it is lost.
-        spent = sum(max(0.0, c - self.cpu0.get(p, 0.0)) for p, c in cpu.items())
-        waiting = max(0.0, (wall - self.wall0) - (waited - self.waited0))
-        return max(spent, waiting)
+            return time.monotonic() - self.wall0
+        self._sample(self.began)
+        return sum(seen.used() for seen in self.seen.values())
 
     def wall(self) -> float:
         """Wall seconds since ``start``."""

@@ -59,7 +59,7 @@ class Limits:
 
     request_seconds: float = 10.0
     submission_seconds: float = 30.0
-    tests_seconds: float = 150.0  # the students' own tests, on every engine together
+    tests_seconds: float = 90.0  # the students' own tests, on every engine together
     memory_mb: float = 1024.0
     output_kb: float = 1024.0
 

@@ -256,7 +256,8 @@ def _run(
             if lines.next(net) != {"ready": True}:
                 # The runner died before any student code ran: pytest is missing or broken.
                 raise RuntimeError("the test runner could not start (is pytest installed?)")
-            watch = clock.Stopwatch(proc.pid)  # from here on: the students' tests' time
+            # From here on: the students' tests' time, in the runs the runner starts.
+            watch = clock.Stopwatch(proc.pid, only_new=True)
             if order is not None:
                 _send_order(proc, order)
             for number, (name, _) in enumerate(engines):

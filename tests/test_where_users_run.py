@@ -13,18 +13,24 @@ through a .pth file, so no test downloads PyTorch again (see tests/places.py).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grader.child import pyview
+from grader.discover import Submission
+from grader.rubric import RUBRIC
+from grader.score import run_checks
 from tests import places
 from tests.no_userns import LAUNCHER, as_user
 from tools import release
@@ -146,3 +152,87 @@ def test_a_normal_user_grades_from_a_home_others_cannot_read(tmp_path: Path) -> 
         assert results(repo / "reports", "mine")["score"] > 100
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+BUSY_LOOPS = 8  # on this 2-core machine: each process gets a fifth of a core
+TINY_SUITE = """
+from minigrad.scalar import Value
+
+
+def test_product_and_sum_gradients():
+    a, b = Value(2.0), Value(-3.0)
+    (a * b + a).backward()
+    assert (a.grad, b.grad) == (-2.0, 2.0)
+
+
+def test_tanh_value_and_gradient():
+    x = Value(0.5)
+    y = x.tanh()
+    y.backward()
+    assert abs(y.data - 0.46211715726000974) < 1e-12
+    assert abs(x.grad - (1 - y.data**2)) < 1e-12
+"""
+
+
+def _class(folder: Path) -> Path:
+    """Correct, buggy, hanging (a loop and a sleep) and tested engines, as a batch."""
+    from grader.mistakes import VARIANTS, materialize
+
+    for vid in ("bug-mul-wrong-operand", "bug-backward-late-closure"):
+        variant = next(v for v in VARIANTS if v.id == vid)
+        materialize(variant, folder / vid)
+    submission(folder / "correct-with-tests", [])
+    (folder / "correct-with-tests" / "tests" / "test_mine.py").write_text(TINY_SUITE)
+    for name, slow in (
+        ("loops-in-neg", "while True:\n            pass"),
+        ("sleeps-in-exp", "import time\n        time.sleep(3600)"),
+    ):
+        shutil.copytree(ENGINE, folder / name / "src" / "minigrad")
+        scalar = folder / name / "src" / "minigrad" / "scalar.py"
+        op = "__neg__" if name == "loops-in-neg" else "exp"
+        text = scalar.read_text()
+        head = f"    def {op}(self"
+        start = text.index(head)
+        body = text.index(":\n", start) + 2
+        scalar.write_text(text[:body] + f"        {slow}\n" + text[body:])
+    return folder
+
+
+# Hangs cost their request's limit: 2 s here (not the rubric's 10 s) to keep this short.
+FAST = dataclasses.replace(RUBRIC, limits=dataclasses.replace(RUBRIC.limits, request_seconds=2.0))
+LABS = {"lab01", "lab02", "bonus"}
+
+
+def _grade(folder: Path) -> list[tuple[str, str, float]]:
+    """Every check's status and points, and the total (graded as the grader does)."""
+    graded = run_checks(Submission(folder.name, folder), rubric=FAST, labs=LABS)
+    return [(o.id, o.status, o.score) for o in graded.outcomes] + [
+        ("total", graded.status, graded.final_score)
+    ]
+
+
+def _grade_all(batch: Path) -> dict[str, list[tuple[str, str, float]]]:
+    folders = sorted(p for p in batch.iterdir() if p.is_dir())
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork")) as pool:
+        return dict(zip([f.name for f in folders], pool.map(_grade, folders), strict=True))
+
+
+def test_the_same_class_gets_the_same_grades_on_a_busy_machine(tmp_path: Path) -> None:
+    """Graded quietly, then with BUSY_LOOPS processes spinning on the two cores: the
+    same status and points for every check of every submission, to the last point."""
+    batch = _class(tmp_path / "class")
+    quiet = _grade_all(batch)
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(BUSY_LOOPS)
+    ]
+    try:
+        busy = _grade_all(batch)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert quiet == busy
+    total = {name: checks[-1][2] for name, checks in quiet.items()}
+    assert len(total) == 5 and total["correct-with-tests"] > 68  # every point, and a bonus
+    assert 0 < total["loops-in-neg"] < 68 and 0 < total["sleeps-in-exp"] < 68
+    assert 0 < total["bug-mul-wrong-operand"] < 68

@@ -77,7 +77,7 @@ class _Tool:
             text=True,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         )
-        self.watch = clock.Stopwatch(self.proc.pid)
+        self.watch = clock.Stopwatch(self.proc.pid, below=False)
 
     def output(self) -> str:
         """What the tool printed; Fail when it used TOOL_SECONDS (CPU, not load) on the
