@@ -7,7 +7,7 @@ Student code is confined so that none of this can change; if it ever does, the b
 stops with an error naming the submission instead of grading on with a tampered grader.
 
 The grader itself writes nothing there while it grades: ``settle_bytecode`` compiles its
-modules (and the reference's) once, before the first fingerprint, then turns bytecode
+modules once, before the first fingerprint (the reference is never imported here), then turns bytecode
 writing off for this process and the processes it starts. Without it, a module first
 imported while grading (a fresh Gradescope container holds no bytecode) would write a
 ``.pyc`` that the fingerprint takes for tampering.
@@ -27,12 +27,10 @@ TRUSTED = (ROOT / "grader", ROOT / "reference", ROOT / "requirements")
 
 
 def settle_bytecode() -> None:
-    """Compile the trusted code now (where this Python writes bytecode at all), then
+    """Compile the grader's code now (where this Python writes bytecode at all), then
     write none while grading. Idempotent; cheap when the bytecode is up to date."""
     if not sys.dont_write_bytecode:
-        for folder in (ROOT / "grader", ROOT / "reference" / "src"):
-            if folder.is_dir():
-                compileall.compile_dir(folder, quiet=2, workers=1)
+        compileall.compile_dir(ROOT / "grader", quiet=2, workers=1)
     sys.dont_write_bytecode = True
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # pool workers and tools started later
 

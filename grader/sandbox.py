@@ -18,14 +18,13 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from grader import clock, hangs
+from grader import clock, hangs, workspace
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
 from grader.child.worker import FAULT, Faulty, vet
@@ -60,6 +59,7 @@ class Limits:
     request_seconds: float = 10.0
     submission_seconds: float = 30.0
     tests_seconds: float = 90.0  # the students' own tests, on every engine together
+    disk_mb: float = 64.0  # what the student's code may write in its folder
     memory_mb: float = 1024.0
     output_kb: float = 1024.0
 
@@ -175,6 +175,32 @@ def prepare_code(folder: Path) -> Path:
     return code
 
 
+MAX_FILES = 2000  # files and folders the student's code may make in its folder
+
+
+def over_disk(folder: Path, megabytes: float) -> bool:
+    """Whether ``folder`` holds more than ``megabytes`` or MAX_FILES entries (a flood of
+    the disk; each file is capped by the output limit already)."""
+    left, count, todo = megabytes * 1024 * 1024, 0, [str(folder)]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
+                else:
+                    left -= entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+            if count > MAX_FILES or left < 0:
+                return True
+    return False
+
+
 class StudentFault(Exception):
     """The student's code made a request fail: it hung, died, or broke the protocol."""
 
@@ -240,7 +266,7 @@ class Sandbox:
         _become_subreaper()
         self.limits = limits
         self.mode = confine_mode()
-        self.root = Path(tempfile.mkdtemp(prefix="minigrad-sandbox-"))
+        self.root = workspace.make("minigrad-sandbox-")
         # Everything the grader or the child reads is copied before any student code
         # runs; the child may write only in work/ (Landlock), never in pkg/ or code/.
         self.notes = copy_package(submission, self.root / "pkg")
@@ -320,7 +346,8 @@ class Sandbox:
         self._kill()
         if reap_orphans():
             self.events.append("left processes running after grading; they were killed")
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not workspace.remove(self.root):
+            self.events.append("(grader) left files the grader could not remove")
 
     def output_tail(self, limit: int = 1500) -> str:
         """The end of what the student's code printed so far."""
@@ -392,6 +419,11 @@ class Sandbox:
         if outcome == "busy":
             self._kill()
             raise clock.MachineBusy(self._busy(limit))
+        if outcome == "disk":
+            self._kill()
+            what = f"wrote more than {self.limits.disk_mb:g} MB (or {MAX_FILES} files) to disk"
+            self.events.append(what + " and was stopped")
+            raise StudentFault(f"your code {what} and was stopped")
         if line is None and replies.overflow:
             self._kill()
             raise StudentFault(f"your code {FAULT} (a reply longer than {MAX_REPLY_BYTES} bytes)")
@@ -438,12 +470,12 @@ class Sandbox:
             self._kill()
             raise StudentFault(f"your code {FAULT} ({why})") from None
 
-    @staticmethod
     def _await(
-        replies: channel.Lines, watch: clock.Stopwatch, limit: float
+        self, replies: channel.Lines, watch: clock.Stopwatch, limit: float
     ) -> tuple[bytes | None, str]:
         """The reply line, or None: with "" (the child died, or sent too much), "late"
-        (its code used ``limit`` seconds) or "busy" (the wall-time safety net first)."""
+        (its code used ``limit`` seconds), "disk" (it filled its folder) or "busy" (the
+        wall-time safety net first)."""
         net = time.monotonic() + clock.net(limit)
         step = 0.01  # short first: most replies take milliseconds
         while True:
@@ -452,6 +484,8 @@ class Sandbox:
                 return line, ""
             if watch.used() >= limit:
                 return None, "late"
+            if over_disk(self.root / "work", self.limits.disk_mb):
+                return None, "disk"
             if time.monotonic() >= net:
                 return None, "busy"
             step = min(step * 2, 0.2)

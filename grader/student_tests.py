@@ -14,7 +14,6 @@ import re
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import clock
+from grader import clock, workspace
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
 from grader.sandbox import (
@@ -30,6 +29,7 @@ from grader.sandbox import (
     MAX_FILE_BYTES,
     Limits,
     confine_mode,
+    over_disk,
     prepare_code,
     python_view,
 )
@@ -140,8 +140,8 @@ def grade_tests(
     if tests is None:  # read once, before any of them runs (later runs use these bytes)
         tests = read_tests(submission)
     budget = limits.tests_seconds
-    with tempfile.TemporaryDirectory(prefix="minigrad-engines-") as tmp:
-        engines = Path(tmp)
+    engines = workspace.make("minigrad-engines-")
+    try:
         variants = behavioural(VARIANTS)
         for variant in variants:
             materialize(variant, engines / variant.id)
@@ -186,6 +186,8 @@ def grade_tests(
             if passed is None and any(run.out_of_time for run in runs):
                 verdict.unrun.append(v.id)
         return verdict
+    finally:
+        workspace.remove(engines)
 
 
 @dataclass
@@ -225,8 +227,8 @@ def _run(
     tokens = {name: os.urandom(16).hex() for name, _ in layout}  # folder names: no tells
     shuffled = sorted(layout, key=lambda _: os.urandom(8))
     found = _Runs({})
-    with tempfile.TemporaryDirectory(prefix="minigrad-tests-") as tmp:
-        root = Path(tmp)
+    root = workspace.make("minigrad-tests-")
+    try:
         _layout(root, tests, [(tokens[name], path) for name, path in shuffled])
         config = {
             "folder": str(root),
@@ -234,6 +236,7 @@ def _run(
             "view": python_view(),
             "memory_mb": max(limits.memory_mb, 2048.0),  # pytest and its plugins need room
             "output_kb": limits.output_kb,
+            "disk_mb": limits.disk_mb,
             "test_seconds": TEST_SECONDS,  # CPU, counted by the run itself
             "test_wall_seconds": clock.net(TEST_SECONDS),  # pytest-timeout: a safety net
             "engine_seconds": clock.net(ENGINE_SECONDS),  # the runner's: a safety net
@@ -258,6 +261,9 @@ def _run(
                 raise RuntimeError("the test runner could not start (is pytest installed?)")
             # From here on: the students' tests' time, in the runs the runner starts.
             watch = clock.Stopwatch(proc.pid, only_new=True)
+            # Without namespaces the runs' scratch is on the host's disk (else a tmpfs of
+            # the same size, inside the run's mount namespace): a watchdog caps it.
+            scratch = (root / "scratch", limits.disk_mb) if mode == LANDLOCK else None
             if order is not None:
                 _send_order(proc, order)
             for number, (name, _) in enumerate(engines):
@@ -268,7 +274,7 @@ def _run(
                 proc.stdin.flush()
                 calibrating = calibrate and number == 0
                 known: set[str] = set() if calibrating or valid is None else valid
-                run = _one_engine(proc, lines, watch, _valid(tests, known), budget, net)
+                run = _one_engine(proc, lines, watch, _valid(tests, known), budget, net, scratch)
                 if run.end is None:
                     break  # the runner died: later engines are not run
                 if calibrating:
@@ -287,6 +293,8 @@ def _run(
             pass
         finally:
             channel.kill(proc)
+    finally:
+        workspace.remove(root)
     return found
 
 
@@ -339,9 +347,11 @@ def _one_engine(
     valid: Callable[[str], bool],
     budget: float,
     net: float,
+    scratch: tuple[Path, float] | None = None,
 ) -> _Engine:
     """Read one engine's reports until its ``end``, telling the runner to ``stop`` once
-    a ``valid`` test failed, the run used ENGINE_SECONDS or the runs their ``budget``."""
+    a ``valid`` test failed, the run used ENGINE_SECONDS or the runs their ``budget``, or
+    wrote more than its share to ``scratch`` (folder, megabytes)."""
     commands = proc.stdin
     assert commands is not None
     run = _Engine()
@@ -363,7 +373,8 @@ def _one_engine(
                     "grade it again)"
                 )
             used = watch.used()
-            if used - began >= ENGINE_SECONDS or used >= budget:
+            flooded = scratch is not None and over_disk(*scratch)
+            if used - began >= ENGINE_SECONDS or used >= budget or flooded:
                 stop()
             continue
         if item is None or "end" in item:

@@ -168,6 +168,22 @@ def test_the_skeleton_scores_zero(tmp_path: Path, package: Path, host: str) -> N
     assert data["output"].startswith("Score 0 / 100")
 
 
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_repository_with_the_reference_tests_earns_the_extra_credit(
+    tmp_path: Path, package: Path, host: str
+) -> None:
+    """A GitHub upload (one folder) of a correct engine with the reference's own tests:
+    every point, and at least 4 of the 5 extra points within the default budgets."""
+    root = autograder(tmp_path, package)
+    repo = root / "submission" / "minigrad-bob-main"
+    shutil.copytree(ENGINE, repo / "src" / "minigrad")
+    shutil.copytree(ROOT / "reference" / "tests", repo / "tests")
+    data = run_autograder(root, without_userns=host == "no user namespaces")
+    bonus = next(t for t in data["tests"] if "tests.catch_mistakes" in t["name"])
+    assert data["score"] >= 104, bonus["output"]
+    assert bonus["score"] >= 4
+
+
 def test_a_grader_failure_is_not_a_quiet_zero(tmp_path: Path, package: Path) -> None:
     """Where the grader fails (here: it cannot confine uploads), results.json says so in
     the student's words, with none of the grader's internals, and the exit status is 1."""

@@ -15,11 +15,10 @@ import hashlib
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from grader import clock
+from grader import clock, workspace
 from grader.checks import graph, nn, ops, train, viz  # noqa: F401  (register them first)
 from grader.checks.base import REGISTRY, Context, Fail, check, import_hidden
 from grader.rubric import RUBRIC
@@ -66,11 +65,11 @@ class _Tool:
     def __init__(self, args: list[str], cwd: Path, seed: Path | None = None) -> None:
         self.name = args[0]
         self.started = time.monotonic()
-        self.cache = tempfile.TemporaryDirectory(prefix=f"minigrad-{self.name}-cache-")
+        self.cache = workspace.make(f"minigrad-{self.name}-cache-")
         if seed is not None:  # the grader's own copy of what every run would compute first
-            shutil.copytree(seed, self.cache.name, dirs_exist_ok=True)
+            shutil.copytree(seed, self.cache, dirs_exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", *(a.replace("{cache}", self.cache.name) for a in args)],
+            [sys.executable, "-m", *(a.replace("{cache}", str(self.cache)) for a in args)],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -107,10 +106,10 @@ class _Tool:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.communicate()
-        self.cache.cleanup()
+        workspace.remove(self.cache)
 
 
-_SEED: list[tempfile.TemporaryDirectory[str]] = []  # built once per grader process
+_SEED: list[Path] = []  # built once per grader process, in the run's folder
 # What the engine may import (lab 1): mypy's analysis of these stubs is the same for
 # every submission, so it is done once and copied into each run's own fresh cache.
 SEED_SOURCE = (
@@ -122,20 +121,20 @@ def mypy_seed() -> Path | None:
     """A mypy cache of the standard library's stubs, built by the grader itself once per
     process (no student code near it); None when it cannot be built."""
     if not _SEED:
-        folder = tempfile.TemporaryDirectory(prefix="minigrad-mypy-seed-")
-        (Path(folder.name) / "src" / "minigrad").mkdir(parents=True)
-        (Path(folder.name) / "src" / "minigrad" / "__init__.py").write_text(SEED_SOURCE)
-        tool = _Tool(MYPY, Path(folder.name) / "src")
+        folder = workspace.make("minigrad-mypy-seed-")
+        (folder / "src" / "minigrad").mkdir(parents=True)
+        (folder / "src" / "minigrad" / "__init__.py").write_text(SEED_SOURCE)
+        tool = _Tool(MYPY, folder / "src")
         try:
             tool.output()
-            shutil.copytree(tool.cache.name, Path(folder.name) / "cache")
+            shutil.copytree(tool.cache, folder / "cache")
         except (Fail, RuntimeError, OSError):
-            folder.cleanup()
+            workspace.remove(folder)
             return None
         finally:
             tool.stop()
         _SEED.append(folder)
-    return Path(_SEED[0].name) / "cache"
+    return _SEED[0] / "cache"
 
 
 # source hash -> findings, for this grader process (never on disk: nothing to poison)

@@ -27,6 +27,7 @@ import gc
 import importlib
 import json
 import os
+import resource
 import select
 import signal
 import sys
@@ -162,7 +163,11 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
     pid = os.fork()
     if pid == 0:  # never returns: an exception must not run the parent's loop here too
         try:
-            os.close(read_end)
+            # Nothing of the runner's: not its copies of the grader's pipes (a test could
+            # write result lines straight to the grader), only this run's results pipe.
+            most = max(1 << 16, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            os.closerange(3, write_end)
+            os.closerange(write_end + 1, most)
             confine.die_with_parent()
             fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
             if config["confine"] == confine.NAMESPACES:
@@ -171,7 +176,7 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
                 # times and PID (2) for every engine.
                 confine.unshare_pid_and_mount()
                 confine.mount_tmpfs(fixed[0], "16m")
-                confine.mount_tmpfs(fixed[1], "64m")
+                confine.mount_tmpfs(fixed[1], f"{int(config['disk_mb'])}m")
             elif config["confine"] == confine.LANDLOCK:
                 # No namespaces: the same fixed paths, the engine's files rewritten in
                 # place (the same inode numbers), the scratch emptied in place, and
@@ -217,15 +222,27 @@ def _same_times(root: str, own_parent: bool) -> None:
 
 
 def _fresh_folder(path: str) -> None:
-    """Empty the folder ``path`` in place (the folder itself keeps its inode number)."""
+    """Empty the folder ``path`` in place (the folder itself keeps its inode number),
+    whatever modes an earlier run gave what it left there; raises OSError if anything
+    is left (no run may start where an earlier one left a mark)."""
     import shutil
+    import stat
 
+    os.chmod(path, 0o755)  # as laid out (an earlier run may have changed it)
+    for base, dirs, _ in os.walk(path):
+        for name in dirs:
+            where = os.path.join(base, name)
+            if not os.path.islink(where):
+                with contextlib.suppress(OSError):
+                    os.chmod(where, stat.S_IRWXU)
     for name in os.listdir(path):
         entry = os.path.join(path, name)
         if os.path.isdir(entry) and not os.path.islink(entry):
             shutil.rmtree(entry, ignore_errors=True)
         else:
             os.unlink(entry)
+    if os.listdir(path):
+        raise OSError(f"{path} could not be emptied")
 
 
 def _copy_engine(source: str, target: str) -> None:
