@@ -13,7 +13,9 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import pytest
 
 from grader import classbook, cli, collect, export, late
 from grader.discover import Submission
-from grader.rubric import RUBRIC, Late, RubricError, load
+from grader.rubric import RUBRIC, Late, RubricError, load, parse_time
 from grader.score import FAILED, PASSED, Graded, Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,8 +132,14 @@ def test_collect_command_reports_who_is_missing(
     said = capsys.readouterr().out
     assert "bob: NOT COLLECTED: no repository in the roster" in said
     assert "collected 1 of 2" in said and "1 without a submission: bob" in said
-    assert collect.main([str(path), "--deadline", "2026-12-01 23:59", "--out", str(out)]) == 2
-    assert "has no UTC offset" in capsys.readouterr().err
+    capsys.readouterr()
+    for deadline in ("1/12/2026", "2026-12-01+00:00+00:00", "tomorrow"):
+        assert collect.main([str(path), "--deadline", deadline, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "is not a date and time: write it like 2026-12-01 23:59" in err
+        # the example it gives is itself accepted
+        assert parse_time("2026-12-01 23:59") == datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
 
 
 def test_roster_reads_headers_synonyms_or_plain_columns(tmp_path: Path) -> None:
@@ -155,15 +163,61 @@ def test_roster_reads_headers_synonyms_or_plain_columns(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- late penalties
 def test_late_table_is_read_and_checked(tmp_path: Path) -> None:
     assert RUBRIC.late.deadline is None  # the course ships without a deadline
+    assert RUBRIC.zone == UTC
     text = (ROOT / "grader" / "rubric.toml").read_text()
     path = tmp_path / "rubric.toml"
     path.write_text(text.replace('deadline = ""', 'deadline = "2026-12-01T23:59:00+01:00"'))
     rules = load(path).late
     assert rules.deadline == datetime(2026, 12, 1, 22, 59, tzinfo=UTC)
     assert (rules.penalty_per_day, rules.cap) == (10, 50)
-    path.write_text(text.replace('deadline = ""', 'deadline = "2026-12-01"'))
-    with pytest.raises(RubricError, match=r"\[late\].*no UTC offset"):
-        load(path)
+    # A date alone is the end of that day, in the course's time zone.
+    madrid = text.replace('time_zone = "UTC"', 'time_zone = "Europe/Madrid"')
+    for deadline, when in (
+        ("2026-12-01", datetime(2026, 12, 1, 22, 59, 59, tzinfo=UTC)),
+        ("2026-12-01 23:59", datetime(2026, 12, 1, 22, 59, tzinfo=UTC)),
+        ("2026-12-01 23:59+00:00", datetime(2026, 12, 1, 23, 59, tzinfo=UTC)),
+        ("2026-07-01T12:00Z", datetime(2026, 7, 1, 12, tzinfo=UTC)),
+    ):
+        path.write_text(madrid.replace('deadline = ""', f'deadline = "{deadline}"'))
+        assert load(path).late.deadline == when, deadline
+    for key, bad, says in (
+        ("deadline", '"12/01/2026"', r"\[late\]: '12/01/2026' is not a date and time: write it"),
+        ("deadline", '"2026-02-30"', "is not a date and time"),
+        ("time_zone", '"Mars/Olympus"', r"\[course\] time_zone 'Mars/Olympus' is not a time"),
+        ("penalty_per_day", '"ten"', r"\[late\]"),
+        ("cap", "50\nlate_days = 3", r"\[late\] has unknown keys \['late_days'\]"),
+        ("request_seconds", '"ten"', r"\[limits\]: every limit is a number"),
+        ("repo_template", '"https://h/course"', r"\[roster\] repo_template must hold \{login\}"),
+    ):
+        line = next(x for x in text.splitlines() if x.startswith(f"{key} = "))
+        path.write_text(text.replace(line, f"{key} = {bad}", 1))
+        with pytest.raises(RubricError, match=says) as caught:
+            load(path)
+        assert "\n" not in str(caught.value)
+
+
+def test_a_malformed_course_rubric_stops_every_command_in_one_line(tmp_path: Path) -> None:
+    """The rubric is read when the grader starts: a mistake in it is one line and exit
+    status 2 (the instructor's to fix), for grading and collecting alike."""
+    shutil.copytree(ROOT / "grader", tmp_path / "grader", ignore=shutil.ignore_patterns("*.pyc"))
+    rubric = tmp_path / "grader" / "rubric.toml"
+    text = rubric.read_text()
+    for broken in (
+        text.replace('deadline = ""', 'deadline = "next friday"'),
+        text.replace("[late]", "[late"),
+    ):
+        rubric.write_text(broken)
+        for command in (["grader", "--help"], ["grader.collect", "--help"]):
+            done = subprocess.run(
+                [sys.executable, "-m", *command],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            )
+            assert done.returncode == 2, (command, done.stderr)
+            assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+            assert done.stderr.startswith("grader: ") and str(rubric) in done.stderr
 
 
 def test_penalty_per_started_day_capped() -> None:
