@@ -505,3 +505,34 @@ def test_the_class_sessions_are_thin_and_run_their_modules(monkeypatch: pytest.M
         sessions[name](recorder)
         assert recorder.installs == []  # the shared grader environment serves them
         assert recorder.runs == [(("python", "-m", module, *posargs), [0])]
+
+
+def test_the_grader_sessions_end_nox_with_a_usage_error_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """nox turns every failing command into its own status 1; the grader's sessions end
+    it with 2 when the command said 2 (a usage error), as the README documents."""
+    from tests.test_release import Recorder, load_sessions
+
+    sessions = load_sessions(ROOT / "noxfile.py", monkeypatch)
+
+    class Failed(Exception):  # what nox.command.CommandFailed carries
+        def __init__(self, code: int) -> None:
+            super().__init__(f"Returned code {code}")
+            self.return_code = code
+
+    class Failing(Recorder):
+        code = 2
+
+        def run(self, *args: str, success_codes: list[int] | None = None) -> None:
+            super().run(*args, success_codes=success_codes)
+            raise Failed(self.code)
+
+    for name in ("grade", "check", "collect", "export"):
+        with pytest.raises(SystemExit) as ended:
+            sessions[name](Failing([]))
+        assert ended.value.code == 2, name
+        failing = Failing([])
+        failing.code = 1
+        with pytest.raises(Failed):  # any other failure is nox's to report, as 1
+            sessions[name](failing)
