@@ -34,6 +34,7 @@ from grader.integrity import Tampered, changes, fingerprint, settle_bytecode
 from grader.render.grades import grades_csv
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
+from grader.roster import Roster, RosterError
 from grader.rubric import RUBRIC
 from grader.sandbox import TRUST_ENV, Unconfined, confinement, without_namespaces
 from grader.score import invalid, run_checks
@@ -78,8 +79,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--roster",
         type=Path,
-        help="CSV mapping folder names (login) to student ids and emails (as for collect)",
+        help="the class list: a Canvas, Moodle or GitHub Classroom export or a CSV with a "
+        "login column (each folder's name), for student ids and emails",
     )
+    collect.add_roster_options(parser, repository=False)
     parser.add_argument(
         "--archive",
         type=Path,
@@ -172,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     labs = set(args.lab) if args.lab else None
     out_dir: Path = args.out
     try:
-        roster = {s.login: s for s in collect.read_roster(args.roster)} if args.roster else {}
-    except collect.RosterError as exc:
+        roster = collect.roster_of(args)
+    except RosterError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     if args.trust_submissions:
@@ -296,7 +299,7 @@ class _Ahead:
 def _merge_class(
     results: list[Graded],
     submissions: list[Submission],
-    roster: dict[str, collect.Student],
+    roster: Roster | None,
     out_dir: Path,
     archive: Path | None = None,
     ahead: dict[str, Any] | None = None,
@@ -306,7 +309,7 @@ def _merge_class(
     known = classbook.load(out_dir)
     entries = {}
     for g in results:
-        who = roster.get(g.name)
+        who = roster.find(g.name) if roster else None
         record = _collected(Submission(g.name, paths[g.name])) or {}
         # the roster first, then collect's record, then what the class record knew
         sources = [record, known.get(g.name, {})]

@@ -1,5 +1,7 @@
-"""The course at class scale: collect at the deadline, grade into a class record that
-merges instead of clobbering, late penalties from the graded commit, gradebook exports.
+"""The course at class scale: rosters as learning platforms export them, collect at the
+deadline, grade into a class record that merges instead of clobbering (and holds only
+the class), late penalties from the graded commit, honest class statistics, gradebook
+exports that carry the roster's own identifiers.
 
 Repositories are local bare git repositories made here; nothing touches a network.
 """
@@ -24,7 +26,9 @@ from urllib.parse import unquote
 import pytest
 
 from grader import classbook, cli, collect, export, late
+from grader import roster as rosters
 from grader.discover import Submission
+from grader.roster import RosterError, Student
 from grader.rubric import RUBRIC, Late, RubricError, load, parse_time
 from grader.score import FAILED, PASSED, Graded, Outcome
 
@@ -87,7 +91,7 @@ def test_collect_checks_out_the_last_commit_before_the_deadline(tmp_path: Path) 
         [(early, engine("v1")), (before, engine("v2")), (after, engine("v3 after"))],
     )
     bob = bare_repo(tmp_path, "bob", [(after, engine("too late"))])
-    students = collect.read_roster(
+    students = rosters.read(
         roster(
             tmp_path,
             [
@@ -97,7 +101,7 @@ def test_collect_checks_out_the_last_commit_before_the_deadline(tmp_path: Path) 
                 ["dave", "", "1004", "dave@uni.example"],
             ],
         )
-    )
+    ).students
     out = tmp_path / "submissions"
     records = collect.collect(students, out, DEADLINE)
 
@@ -142,22 +146,157 @@ def test_collect_command_reports_who_is_missing(
         assert parse_time("2026-12-01 23:59") == datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
 
 
-def test_roster_reads_headers_synonyms_or_plain_columns(tmp_path: Path) -> None:
-    path = tmp_path / "r.csv"
-    path.write_text("Email,GitHub,Repository URL,Student ID\nz@x,zoe,git@host:zoe.git,77\n")
-    assert collect.read_roster(path) == [collect.Student("zoe", "git@host:zoe.git", "77", "z@x")]
-    path.write_text("yan,https://host/yan.git,78,y@x\n")
-    assert collect.read_roster(path) == [
-        collect.Student("yan", "https://host/yan.git", "78", "y@x")
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+CANVAS_HEADER = [
+    "Student",
+    "ID",
+    "SIS User ID",
+    "SIS Login ID",
+    "Section",
+    "GitHub Username",
+    "Repository",
+]
+
+
+def test_rosters_as_each_platform_exports_them(tmp_path: Path) -> None:
+    canvas = rosters.read(
+        write_csv(
+            tmp_path / "canvas.csv",
+            [
+                CANVAS_HEADER,
+                ["    Points Possible", "", "", "", "", "", ""],  # a gradebook export's
+                ["Anderson, Alice", "4101", "1001", "aanderson", "CS101 A", "alice", "u/a"],
+                ["Diaz, Dave", "4104", "1004", "ddiaz", "CS101 B", "", ""],
+            ],
+        ),
+        need_repo=True,
+    )
+    assert canvas.kind == "canvas" and canvas.login_column == "GitHub Username"
+    alice, dave = canvas.students  # the "Points Possible" row is not a student
+    assert (alice.login, alice.repo, alice.student_id, alice.name) == (
+        "alice",
+        "u/a",
+        "1001",  # SIS User ID, not Canvas's own ID
+        "Anderson, Alice",  # a full name is never taken for a login
+    )
+    assert alice.get("ID") == "4101" and alice.get("sis login id") == "aanderson"
+    assert dave.login == "" and rosters.no_login(canvas) == (
+        "no login in the roster (column 'GitHub Username' is empty)"
+    )
+
+    moodle = rosters.read(
+        write_csv(
+            tmp_path / "moodle.csv",
+            [
+                ["First name", "Surname", "ID number", "Email address", "Username", "GitHub"],
+                ["Zoe", "Ng", "A-77", "z@uni", "zng", "zoe-gh"],
+            ],
+        )
+    )
+    (zoe,) = moodle.students
+    assert moodle.kind == "moodle" and moodle.login_column == "GitHub"  # before Username
+    assert (zoe.login, zoe.student_id, zoe.email, zoe.name) == ("zoe-gh", "A-77", "z@uni", "Zoe Ng")
+
+    classroom = rosters.read(
+        write_csv(
+            tmp_path / "classroom.csv",
+            [
+                ["identifier", "github_username", "github_id", "name"],
+                ["s123@uni", "yan", "99", "Yan Li"],
+                ["s124@uni", "", "", "Xia Wu"],  # has not linked a GitHub account yet
+            ],
+        ),
+        repo_template="https://github.com/course/minigrad-{login}",
+        need_repo=True,
+    )
+    assert classroom.kind == "classroom"
+    assert [(s.login, s.repo, s.student_id) for s in classroom.students] == [
+        ("yan", "https://github.com/course/minigrad-yan", "s123@uni"),
+        ("", "", "s124@uni"),
     ]
-    for bad, says in (
-        ("../etc,u,1,e\n", "plain folder name"),
-        ("a,u\na,v\n", "twice"),
-        ("", "empty"),
-    ):
-        path.write_text(bad)
-        with pytest.raises(collect.RosterError, match=says):
-            collect.read_roster(path)
+
+    plain = rosters.read(
+        write_csv(
+            tmp_path / "plain.csv",
+            [
+                ["E-mail", "Repository URL", "Student ID", "Login"],
+                ["w@x", "git@h:w.git", "5", "wu"],
+            ],
+        ),
+        need_repo=True,
+    )
+    assert plain.students == [
+        Student(
+            "wu",
+            "git@h:w.git",
+            "5",
+            "w@x",
+            fields={
+                "E-mail": "w@x",
+                "Repository URL": "git@h:w.git",
+                "Student ID": "5",
+                "Login": "wu",
+            },
+        )
+    ]
+    # columns named explicitly (as --login-column / --repo-column or [roster] would)
+    odd = write_csv(tmp_path / "odd.csv", [["Handle", "Where"], ["vic", "https://h/vic.git"]])
+    (vic,) = rosters.read(odd, login_column="handle", repo_column="Where", need_repo=True).students
+    assert (vic.login, vic.repo) == ("vic", "https://h/vic.git")
+    with pytest.raises(RosterError, match=r"--login-column 'nick' is not one of its columns"):
+        rosters.read(odd, login_column="nick")
+
+
+@pytest.mark.parametrize(
+    ("rows", "need_repo", "says"),
+    [
+        # no login column: the header row never becomes a student
+        ([["Student", "Repository"], ["Anderson, Alice", "u"]], False, "has no login column"),
+        # no repository column, to collect
+        ([CANVAS_HEADER[:6], ["A", "1", "2", "3", "4", "alice"]], True, "no repository column"),
+        # a roster without a header row
+        ([["yan", "https://host/yan.git", "78", "y@x"]], True, "has no login column"),
+        ([["login", "repo"], ["../etc", "u"]], False, "plain folder name"),
+        ([["login", "repo"], ["a", "u"], ["A", "v"]], False, "appears twice"),
+        ([], False, "empty"),
+    ],
+)
+def test_a_roster_missing_what_is_needed_is_refused_in_one_line(
+    tmp_path: Path, rows: list[list[str]], need_repo: bool, says: str
+) -> None:
+    path = write_csv(tmp_path / "roster.csv", rows)
+    with pytest.raises(RosterError, match=says) as caught:
+        rosters.read(path, need_repo=need_repo)
+    message = str(caught.value)
+    assert "\n" not in message
+    if "column" in says:  # it names the columns it found and the ones it needs
+        assert repr(rows[0][0]) in message and "login column" in message
+        assert "repository column" in message
+
+
+def test_collect_refuses_a_roster_without_repositories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(
+        tmp_path / "roster.csv", [CANVAS_HEADER[:6], ["A", "1", "2", "3", "4", "alice"]]
+    )
+    out = tmp_path / "subs"
+    assert collect.main([str(path), "--deadline", "2026-12-01", "--out", str(out)]) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.count("\n") == 1
+    assert said.err.startswith(f"collect: {path} has no repository column: its columns are ")
+    assert not out.exists()
+    # named with a template, the same roster is collected (alice has no repository there)
+    args = [str(path), "--deadline", "2026-12-01", "--out", str(out)]
+    template = str(tmp_path / "remote" / "{login}.git")
+    assert collect.main([*args, "--repo-template", template]) == 0
+    assert "alice: NOT COLLECTED: cannot clone" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- late penalties
@@ -328,7 +467,7 @@ def test_collected_commit_decides_the_late_penalty_in_every_report(
     ontime = bare_repo(tmp_path, "ontime", [(DEADLINE - timedelta(hours=1), engine("10"))])
     tardy = bare_repo(tmp_path, "tardy", [(DEADLINE + timedelta(hours=30), engine("10"))])
     subs, out = tmp_path / "submissions", tmp_path / "reports"
-    students = [collect.Student("ontime", str(ontime)), collect.Student("tardy", str(tardy))]
+    students = [Student("ontime", str(ontime)), Student("tardy", str(tardy))]
     collect.collect(students, subs, DEADLINE + timedelta(days=5))
     assert cli.main([str(subs), "--out", str(out), "--jobs", "1"]) == 0
     sha = git("rev-parse", "main", cwd=tardy)
