@@ -9,26 +9,34 @@ row as it was, byte for byte.
 
 An entry is the submission's ``Graded`` (without the bulky per-check observations and
 printed output, which stay in its own reports) plus who the student is: ``student_id``
-and ``email`` from ``--roster`` or from ``nox -s collect``'s record.
+and ``email`` from the roster or from ``nox -s collect``'s record. The record also
+keeps the class's roster (grader/roster.py), so that regrades and gradebook exports
+know every student on it, graded or not.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from grader.results import Graded, Outcome, effective_status
+from grader.roster import Roster
 
 RECORD = "class.json"
 VERSION = 1
 _OUTCOME_FIELDS = {f.name for f in fields(Outcome)}
 _GRADED_FIELDS = {f.name for f in fields(Graded)}
+SKELETON = Path(__file__).resolve().parent.parent / "skeleton"  # the bundled one
 
 
-def entry(graded: Graded, student_id: str = "", email: str = "") -> dict[str, Any]:
+def entry(
+    graded: Graded,
+    student_id: str = "",
+    email: str = "",
+) -> dict[str, Any]:
     """The class record's entry for one graded submission (plain JSON data)."""
     data = asdict(graded)
     data["path"] = str(Path(graded.path).resolve())  # the similarity check rereads it
@@ -71,13 +79,33 @@ def load(out_dir: Path) -> dict[str, dict[str, Any]]:
     return good
 
 
-def merge(out_dir: Path, new: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Merge this run's entries into ``out_dir/class.json``; return the whole record."""
-    record = load(out_dir)
+def load_roster(out_dir: Path) -> Roster | None:
+    """The roster stored with ``out_dir/class.json`` (None when there is none)."""
+    try:
+        data = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return Roster.from_json(data.get("roster")) if isinstance(data, dict) else None
+
+
+def merge(
+    out_dir: Path,
+    new: Mapping[str, dict[str, Any]],
+    roster: Roster | None = None,
+    drop: Collection[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """Merge this run's entries into ``out_dir/class.json`` (leaving out the entries
+    named in ``drop``; ``roster`` replaces the stored roster, None keeps it); return the
+    whole record."""
+    record = {k: v for k, v in load(out_dir).items() if k not in drop}
+    roster = roster or load_roster(out_dir)
     record.update(new)
     record = dict(sorted(record.items()))
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"version": VERSION, "students": record}, indent=1, sort_keys=True)
+    data: dict[str, Any] = {"version": VERSION, "students": record}
+    if roster is not None:
+        data["roster"] = roster.to_json()
+    text = json.dumps(data, indent=1, sort_keys=True)
     (out_dir / RECORD).write_text(text + "\n", encoding="utf-8")
     return record
 

@@ -459,6 +459,64 @@ def test_grading_one_student_again_leaves_every_other_row_byte_identical(
     assert "bob had a class entry" in capsys.readouterr().err
 
 
+def test_the_readme_first_command_leaves_no_skeleton_row_in_the_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nox -s grade` (the bundled skeleton) then a class graded into the same default
+    reports/: the skeleton has its report but no row anywhere."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--jobs", "1"]) == 0  # what `nox -s grade` runs: the skeleton, for real
+    assert (tmp_path / "reports" / "skeleton" / "report.md").is_file()
+    assert "kept out of the class record" in capsys.readouterr().out
+    assert not (tmp_path / "reports" / classbook.RECORD).exists()
+    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    write_class(tmp_path / "submissions", {"alice": "10", "bob": "4"})
+    assert cli.main(["submissions", "--jobs", "1"]) == 0
+    assert export.main(["--format", "canvas"]) == 0
+    reports = tmp_path / "reports"
+    for name in ("grades.csv", "class.json", "canvas-grades.csv"):
+        text = (reports / name).read_text()
+        assert "alice" in text and "skeleton" not in text, name
+    for name in ("summary.md", "index.html"):
+        text = (reports / name).read_text()
+        assert "alice/report" in text and "skeleton/" not in text, name
+    # A class record written before the skeleton was kept out loses its skeleton entry.
+    stale = Graded("skeleton", str(ROOT / "skeleton"), "graded", "", [], {"lab01": "Lab 1"}, 0.1)
+    classbook.merge(reports, {"skeleton": classbook.entry(stale)})
+    assert cli.main(["submissions/bob", "--jobs", "1"]) == 0
+    assert set(classbook.load(reports)) == {"alice", "bob"}
+    assert "skeleton" not in (reports / "grades.csv").read_text()
+
+
+def test_a_class_record_of_another_batch_merges_only_by_roster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    old, new, out = tmp_path / "last-year", tmp_path / "submissions", tmp_path / "reports"
+    write_class(old, {"zed": "3", "alice": "2"})
+    write_class(new, {"alice": "10", "bob": "4"})
+    assert cli.main([str(old), "--out", str(out), "--jobs", "1"]) == 0
+    capsys.readouterr()
+    # Without a roster the other batch's entries stay, and the grader says so.
+    assert cli.main([str(new), "--out", str(out), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "the class record also holds submissions graded from another folder" in err
+    assert err.rstrip().endswith(": zed")
+    assert set(classbook.load(out)) == {"alice", "bob", "zed"}
+    # With a roster only its students stay.
+    path = roster(tmp_path, [["alice", "", "1", "a@x"], ["bob", "", "2", "b@x"]])
+    assert cli.main([str(new), "--out", str(out), "--jobs", "1", "--roster", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "left out of the class record: graded from another folder and not on the roster: zed" in err
+    )
+    assert set(classbook.load(out)) == {"alice", "bob"}
+    assert "zed" not in (out / "grades.csv").read_text()
+    # A regrade of one student from the class's folder warns of nothing.
+    assert cli.main([str(new / "bob"), "--out", str(out)]) == 0
+    assert "WARNING" not in capsys.readouterr().err
+
+
 def test_collected_commit_decides_the_late_penalty_in_every_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -544,6 +602,53 @@ def test_exports_never_hand_a_spreadsheet_a_formula() -> None:
         assert not any(c[:1] in ("=", "+", "-", "@") for c in cells), fmt
 
 
+def test_exports_carry_a_moodle_roster_and_leave_out_who_is_not_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(
+        tmp_path / "moodle.csv",
+        [
+            ["First name", "Surname", "ID number", "Email address", "Username", "GitHub"],
+            ["Alice", "Anderson", "A-1", "alice@uni", "aanderson", "alice"],
+            ["Bob", "Brown", "A-2", "bob@uni", "bbrown", "bob"],
+            ["Yan", "Li", "A-9", "yan@uni", "yli", "yan"],  # no submission graded
+        ],
+    )
+    record = class_record()  # alice, bob (not gradable), carol (not on the roster)
+    classbook.merge(tmp_path, record, rosters.read(path))
+    assert export.main(["--format", "moodle", "--reports", str(tmp_path)]) == 0
+    said = capsys.readouterr()
+    assert "graded but not on the roster" in said.err and said.err.rstrip().endswith("carol")
+    moodle = list(csv.reader((tmp_path / "moodle-grades.csv").open(encoding="utf-8")))
+    assert moodle == [
+        ["First name", "Surname", "Email address", "ID number", "Username", "minigrad", "Feedback"],
+        ["Alice", "Anderson", "alice@uni", "A-1", "aanderson", "2", ""],
+        ["Bob", "Brown", "bob@uni", "A-2", "bbrown", "", "not graded: no src/minigrad/"],
+        [
+            "Yan",
+            "Li",
+            "yan@uni",
+            "A-9",
+            "yli",
+            "",
+            "not graded: no submission folder 'yan' was graded",
+        ],
+    ]
+    assert "yan: left blank: not graded: no submission folder 'yan' was graded" in said.out
+    # Canvas from a Moodle roster: its name and ids stand in, Canvas's own ID stays empty
+    assert export.main(["--format", "canvas", "--reports", str(tmp_path)]) == 0
+    canvas = list(csv.reader((tmp_path / "canvas-grades.csv").open(encoding="utf-8")))
+    assert canvas[1:] == [
+        ["Alice Anderson", "", "A-1", "alice@uni", "", "2"],
+        ["Bob Brown", "", "A-2", "bob@uni", "", ""],
+        ["Yan Li", "", "A-9", "yan@uni", "", ""],
+    ]
+    # the plain file keeps everyone, carol included
+    assert export.main(["--format", "csv", "--reports", str(tmp_path)]) == 0
+    plain = list(csv.DictReader((tmp_path / "csv-grades.csv").open(encoding="utf-8")))
+    assert [r["login"] for r in plain] == ["alice", "bob", "carol", "yan"]
+
+
 def test_export_command_writes_the_file_and_the_reasons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -557,14 +662,18 @@ def test_export_command_writes_the_file_and_the_reasons(
     assert "bob: left blank: not graded" in capsys.readouterr().out
 
 
-# ---------------------------------------------------------------- end to end, for real
-def test_collect_grade_export_end_to_end(
+# ---------------------------------------------------------------- a whole term, for real
+def test_a_term_with_a_canvas_roster_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Three repositories, commits before and after the deadline, graded for real."""
-    reference = {
+    """Five students on a roster exported from Canvas, their repositories with commits on
+    both sides of the deadline: collect, grade with --roster, regrade one, export for
+    Canvas and Moodle, and read the class page. Graded for real."""
+    engine_files = ROOT / "reference" / "src" / "minigrad"
+    reference = {f"src/minigrad/{p.name}": p.read_text() for p in engine_files.glob("*.py")}
+    skeleton = {
         f"src/minigrad/{p.name}": p.read_text()
-        for p in (ROOT / "reference" / "src" / "minigrad").glob("*.py")
+        for p in (ROOT / "skeleton" / "src" / "minigrad").glob("*.py")
     }
     scalar = reference["src/minigrad/scalar.py"]
     buggy = dict(reference)
@@ -584,35 +693,85 @@ def test_collect_grade_export_end_to_end(
         ),
         # everything after the deadline: nothing to grade, left blank with the reason
         "carol": bare_repo(tmp_path, "carol", [(DEADLINE + hour, reference)]),
+        # the skeleton handed in untouched: graded (a real 0), but it attempted no lab
+        "erin": bare_repo(tmp_path, "erin", [(DEADLINE - hour, skeleton)]),
     }
-    path = roster(
-        tmp_path,
-        [
-            [login, str(repo), f"100{i}", f"{login}@uni"]
-            for i, (login, repo) in enumerate(repos.items())
-        ],
-    )
-    subs, out = tmp_path / "submissions", tmp_path / "reports"
-    assert collect.main([str(path), "--deadline", DEADLINE.isoformat(), "--out", str(subs)]) == 0
-    assert cli.main([str(subs), "--out", str(out)]) == 0
-    target = tmp_path / "canvas.csv"
-    assert export.main(["--format", "canvas", "--reports", str(out), "--file", str(target)]) == 0
-    rows = list(csv.DictReader(target.open()))
-    assert [(r["Student"], r["SIS User ID"], r["SIS Login ID"]) for r in rows] == [
-        ("alice", "1000", "alice@uni"),
-        ("bob", "1001", "bob@uni"),
-        ("carol", "1002", "carol@uni"),
+    people = [
+        ["Anderson, Alice", "4101", "1001", "aanderson", "CS101 A", "alice"],
+        ["Brown, Bob", "4102", "1002", "bbrown", "CS101 A", "bob"],
+        ["Chen, Carol", "4103", "1003", "cchen", "CS101 B", "carol"],
+        ["Diaz, Dave", "4104", "1004", "ddiaz", "CS101 B", ""],  # no GitHub account yet
+        ["Evans, Erin", "4105", "1005", "eevans", "CS101 B", "erin"],
     ]
-    scores = {r["Student"]: r["minigrad"] for r in rows}
-    assert scores["alice"] == "100" and scores["carol"] == ""
-    assert 0 < float(scores["bob"]) < 100
+    rows = [CANVAS_HEADER, *([*p, str(repos[p[5]]) if p[5] else ""] for p in people)]
+    path = write_csv(tmp_path / "roster.csv", rows)
+    subs, out = tmp_path / "submissions", tmp_path / "reports"
+
+    # The same roster without its repository column is refused, in one line.
+    no_repo = write_csv(tmp_path / "no-repo.csv", [r[:6] for r in rows])
+    assert collect.main([str(no_repo), "--deadline", "2026-12-01 23:59", "--out", str(subs)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no repository column" in err and not subs.exists()
+
+    # Collect, the deadline written as people type it (in the course's time zone, UTC).
+    assert collect.main([str(path), "--deadline", "2026-12-01 23:59", "--out", str(subs)]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "a Canvas roster of 5 student(s), logins from column 'GitHub Username' (1 without one)"
+        in said
+    )
+    assert (
+        "Diaz, Dave: NOT COLLECTED: no login in the roster (column 'GitHub Username' is empty)"
+        in said
+    )
+    assert "carol: NOT COLLECTED: no commit at or before the deadline" in said
+    assert "collected 3 of 5" in said
+
+    # Grade the class with the roster: who has no graded submission is said.
+    assert cli.main([str(subs), "--out", str(out), "--roster", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "1 student(s) on the roster have no graded submission" in err and "Diaz, Dave" in err
+    assert "not on the roster" not in err
+
+    # Regrade one student, without --roster: the class record keeps the roster.
+    before = {f: (out / f).read_text() for f in ("grades.csv", "class.json")}
+    assert cli.main([str(subs / "alice"), "--out", str(out)]) == 0
+    assert (out / "grades.csv").read_text() == before["grades.csv"]
+    stored = classbook.load_roster(out)
+    assert stored is not None and [s.login for s in stored.students] == [p[5] for p in people]
+
+    # Canvas: the roster's five identity columns verbatim, in its order.
+    canvas_file = tmp_path / "canvas.csv"
+    assert (
+        export.main(["--format", "canvas", "--reports", str(out), "--file", str(canvas_file)]) == 0
+    )
+    canvas = list(csv.reader(canvas_file.open(encoding="utf-8")))
+    assert canvas[0] == [*CANVAS_HEADER[:5], "minigrad"]
+    assert [r[:5] for r in canvas[1:]] == [p[:5] for p in people]
+    scores = {r[0]: r[5] for r in canvas[1:]}
+    assert scores["Anderson, Alice"] == "100" and scores["Evans, Erin"] == "0"
+    assert 0 < float(scores["Brown, Bob"]) < 100
+    assert scores["Chen, Carol"] == scores["Diaz, Dave"] == ""  # blank, never 0
+    reasons = (tmp_path / "canvas.csv.reasons.txt").read_text()
+    assert "carol: not graded: no commit at or before the deadline" in reasons
+    assert "Diaz, Dave: not graded: no login in the roster" in reasons
+
+    # Moodle: the roster's identifiers (ID number from SIS User ID, the username from
+    # SIS Login ID), the same grades and the reasons as feedback.
+    moodle_file = tmp_path / "moodle.csv"
+    assert (
+        export.main(["--format", "moodle", "--reports", str(out), "--file", str(moodle_file)]) == 0
+    )
+    moodle = list(csv.DictReader(moodle_file.open(encoding="utf-8")))
+    assert [(r["ID number"], r["Username"], r["minigrad"]) for r in moodle] == [
+        (p[2], p[3], scores[p[0]]) for p in people
+    ]
+    assert moodle[3]["Feedback"].startswith("not graded: no login in the roster")
+
     record = classbook.load(out)
     assert record["alice"]["commit"]["sha"] == git("rev-parse", "main~1", cwd=repos["alice"])
     assert record["bob"]["commit"]["sha"] == git("rev-parse", "main~1", cwd=repos["bob"])
-    assert (
-        "no commit at or before the deadline"
-        in (target.parent / "canvas.csv.reasons.txt").read_text()
-    )
+
     # Every link of every page works where the reports were written (outside the repo).
     assert not out.resolve().is_relative_to(ROOT)
     checked = 0
