@@ -363,6 +363,7 @@ def _merge_class(
             g,
             student_id=_first(who.student_id if who else "", "student_id", sources),
             email=_first(who.email if who else "", "email", sources),
+            attempted=classbook.attempted_labs(g),
         )
     drop = _left_out(results, known, roster, entries)
     everyone = classbook.merge(out_dir, entries, store, drop)
@@ -393,7 +394,13 @@ def _merge_class(
     except Exception as exc:  # a bug of ours: the grades stand, the page says so
         detail = traceback.format_exception_only(exc)[-1].strip()
         found = similarity.Report([], [], [], f"the similarity check failed: {detail}")
-    write_class_view(graded, out_dir, found)
+    write_class_view(
+        graded,
+        out_dir,
+        found,
+        attempted={name: classbook.attempted_of(e) for name, e in everyone.items()},
+        missing=[(s.who, reason) for s, reason in ungraded(everyone, roster)],
+    )
     return graded
 
 

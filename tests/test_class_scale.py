@@ -480,6 +480,7 @@ def test_the_readme_first_command_leaves_no_skeleton_row_in_the_class(
     for name in ("summary.md", "index.html"):
         text = (reports / name).read_text()
         assert "alice/report" in text and "skeleton/" not in text, name
+        assert "2 submission(s): 2 graded" in text
     # A class record written before the skeleton was kept out loses its skeleton entry.
     stale = Graded("skeleton", str(ROOT / "skeleton"), "graded", "", [], {"lab01": "Lab 1"}, 0.1)
     classbook.merge(reports, {"skeleton": classbook.entry(stale)})
@@ -515,6 +516,40 @@ def test_a_class_record_of_another_batch_merges_only_by_roster(
     # A regrade of one student from the class's folder warns of nothing.
     assert cli.main([str(new / "bob"), "--out", str(out)]) == 0
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_the_class_page_counts_only_graded_submissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    subs, out = tmp_path / "submissions", tmp_path / "reports"
+    write_class(subs, {"alice": "10", "bob": "4"})
+    for name in ("carol", "dave", "erin"):  # nothing to grade in these
+        (subs / name).mkdir(parents=True)
+    names = ["alice", "bob", "carol", "dave", "erin", "fay"]  # fay handed in nothing
+    path = roster(tmp_path, [[n, "", str(i), f"{n}@uni"] for i, n in enumerate(names)])
+    assert cli.main([str(subs), "--out", str(out), "--jobs", "1", "--roster", str(path)]) == 0
+    summary = (out / "summary.md").read_text()
+    index = (out / "index.html").read_text()
+    line = (
+        "5 submission(s): 2 graded, 3 not graded (3 not gradable); 1 student(s) on the roster "
+        "without a submission. Mean 7, median 7 of 10, over the 2 graded submission(s); those "
+        "not graded are left out, never counted as 0."
+    )
+    assert line in summary and html.escape(line, quote=True) in index
+    assert "| 2 | 7 | 7 | 4 | 10 | 10 | 3 |" in summary  # graded, mean, ..., not graded
+    assert "count the 2 graded submission(s)" in summary and "count the 2 graded" in index
+    bars = re.findall(r"^\| \d+\S*\d+ \| (\d+) \|$", summary, re.M)
+    assert len(bars) == 10 and sum(map(int, bars)) == 2  # the distribution: graded only
+    # pass rates over the graded submissions (the three with nothing are not failures)
+    assert "| `ops.mul` | lab01 | a * b | 50% | 2 | 1 | 0 |" in summary
+    assert "| `ops.add` | lab01 | a + b | 100% | 2 | 0 | 0 |" in summary
+    assert "| fay | - |  | not graded: no submission folder 'fay' was graded | no submission |" in (
+        summary
+    )
+    rows = {r["name"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    assert rows["fay"]["total"] == "" and rows["fay"]["student_id"] == "5"
+    assert "1 student(s) on the roster have no graded submission" in capsys.readouterr().err
 
 
 def test_collected_commit_decides_the_late_penalty_in_every_report(
@@ -771,6 +806,22 @@ def test_a_term_with_a_canvas_roster_end_to_end(
     record = classbook.load(out)
     assert record["alice"]["commit"]["sha"] == git("rev-parse", "main~1", cwd=repos["alice"])
     assert record["bob"]["commit"]["sha"] == git("rev-parse", "main~1", cwd=repos["bob"])
+    assert record["erin"]["attempted"] == [] and "lab01" in record["alice"]["attempted"]
+
+    # The class page: the mean over the graded three, the not graded counted apart, and
+    # pass rates over those who attempted the lab (not erin's untouched skeleton).
+    summary = (out / "summary.md").read_text()
+    bob = float(scores["Brown, Bob"])
+    mean = (100 + bob + 0) / 3
+    shown = f"{mean:.1f}" if mean != int(mean) else f"{mean:g}"
+    assert (
+        "4 submission(s): 3 graded, 1 not graded (1 not gradable); 1 student(s) on the roster "
+        f"without a submission. Mean {shown}, median {bob:g} of 100, over the 3 graded "
+        "submission(s)" in summary
+    )
+    assert re.search(r"^\| `ops.tanh` \| lab01 \| [^|]+ \| 100% \| 2 \| 0 \| 0 \|$", summary, re.M)
+    assert "| Diaz, Dave | - |  | not graded: no login in the roster" in summary
+    assert "| 0 / 100 |  | attempted no lab: every TODO stub of the skeleton is still" in summary
 
     # Every link of every page works where the reports were written (outside the repo).
     assert not out.resolve().is_relative_to(ROOT)
