@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     everyone: list[Graded] = []
     if in_class or not results:
         everyone = _merge_class(in_class, submissions, roster, out_dir, archive, ahead.result())
+    else:
+        write_labs(out_dir)  # the skeleton's report links to the labs all the same
     _table(results, lab_titles)
     if unconfined:
         warning = f"WARNING: these submissions ran UNCONFINED ({unconfined})"

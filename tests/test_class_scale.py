@@ -467,6 +467,7 @@ def test_the_readme_first_command_leaves_no_skeleton_row_in_the_class(
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--jobs", "1"]) == 0  # what `nox -s grade` runs: the skeleton, for real
     assert (tmp_path / "reports" / "skeleton" / "report.md").is_file()
+    assert (tmp_path / "reports" / "_labs" / "lab01-ops.md").is_file()  # its links work
     assert "kept out of the class record" in capsys.readouterr().out
     assert not (tmp_path / "reports" / classbook.RECORD).exists()
     monkeypatch.setattr(cli, "run_checks", fake_run_checks)
