@@ -192,8 +192,10 @@ def _column(
     keys = [key(h) for h in header]
     if named:
         if key(named) not in keys:
+            setting = option.removeprefix("--").replace("-", "_")
             raise RosterError(
-                f"{path}: {option} {named!r} is not one of its columns ({_listed(header)})"
+                f"{path}: the column named by {option} (or [roster] {setting} in the "
+                f"rubric), {named!r}, is not one of its columns ({_listed(header)})"
             )
         return keys.index(key(named))
     for name in synonyms:
