@@ -20,6 +20,11 @@ so those sessions run without one of nox's (``venv_backend="none"``) and ``grade
 keeps the shared one, reinstalling only when a requirements file changed. ``release``
 needs no PyTorch: it runs in the shared environment when there is one, else in a plain
 Python 3.11, installing nothing.
+
+Exit status: nox reports any failing command as 1, so the sessions that run the grader's
+commands (grade, check, collect, export) end nox with the command's own status when it
+is 2 (a usage error: a bad option, roster, date or rubric), as ``python -m grader``
+documents it; 0 and 1 pass through as they are.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ PYTHON = "3.11"
 HERE = Path(__file__).resolve().parent
 SHARED = HERE / ".nox" / "grader"  # the one environment of every session that grades
 REQUIREMENTS = "requirements/tests.txt"  # the grader's requirements, pytest, ruff, mypy
+USAGE = 2  # the grader's exit status for a usage error
 
 
 def _bin(venv: Path) -> Path:
@@ -82,16 +88,27 @@ def grader_env(session: nox.Session) -> str:
     return str(python)
 
 
+def run_command(session: nox.Session, *args: str) -> None:
+    """Run one of the grader's commands; a usage error (status 2) ends nox with 2 too,
+    where nox alone would turn every failure into 1."""
+    try:
+        session.run(*args)
+    except Exception as exc:  # nox.command.CommandFailed, which carries the status
+        if getattr(exc, "return_code", None) == USAGE:
+            raise SystemExit(USAGE) from None
+        raise
+
+
 @nox.session(venv_backend="none")
 def grade(session: nox.Session) -> None:
     """Grade submissions: `nox -s grade -- [SUBMISSION ...] [--out DIR] [--jobs N] [--lab LAB]`."""
-    session.run(grader_env(session), "-m", "grader", *session.posargs)
+    run_command(session, grader_env(session), "-m", "grader", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def check(session: nox.Session) -> None:
     """Fast feedback: only the public checks, on the skeleton or a given submission."""
-    session.run(grader_env(session), "-m", "grader", "--public", *session.posargs)
+    run_command(session, grader_env(session), "-m", "grader", "--public", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -106,14 +123,14 @@ def release(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def collect(session: nox.Session) -> None:
-    """Collect: `nox -s collect -- ROSTER.csv --deadline ISO-TIME [--out submissions/]`."""
-    session.run(grader_env(session), "-m", "grader.collect", *session.posargs)
+    """Collect: `nox -s collect -- ROSTER.csv --deadline "2026-12-01 23:59" [--out DIR]`."""
+    run_command(session, grader_env(session), "-m", "grader.collect", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def export(session: nox.Session) -> None:
     """Gradebook file: `nox -s export -- --format canvas|moodle|csv [--reports DIR]`."""
-    session.run(grader_env(session), "-m", "grader.export", *session.posargs)
+    run_command(session, grader_env(session), "-m", "grader.export", *session.posargs)
 
 
 @nox.session(venv_backend="none")

@@ -11,14 +11,19 @@ headline mistake, a link to the report), then the checks the class fails most (t
 extra credit and 0-point checks left out), the most frequent mistakes, the score
 distribution, and every check's pass rate last.
 
-Submissions the grader itself failed on (status ``grader_error``) are listed but left
-out of the statistics: their zero is not the student's.
+The statistics are honest about what they count, and each page says it: the mean,
+median, extremes and distribution are over the GRADED submissions only (after late
+penalties); a submission that could not be graded (not gradable, or a grader error),
+and a student on the roster with no submission, is listed and counted apart, never as a
+0. A check's pass rate is over the graded submissions that attempted its lab (see
+grader/classbook.py, ``attempted_labs``), so untouched skeletons do not read as
+failures. The most frequent mistakes are counted over the graded submissions.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -66,11 +71,12 @@ class CheckStats:
 
     @property
     def total(self) -> int:
+        """The graded submissions that attempted this check's lab: what the rate is over."""
         return self.passed + self.failed + self.not_run + self.grader_error
 
     @property
     def pass_rate(self) -> float:
-        """Percent of submissions that passed this check (0 when nobody was graded)."""
+        """Percent of ``total`` that passed this check (0 when nobody attempted it)."""
         return 100.0 * self.passed / self.total if self.total else 0.0
 
 
@@ -85,9 +91,9 @@ class DiagnosisStats:
 
 @dataclass
 class ClassStats:
-    count: int
-    counted: int  # submissions in the statistics (all but grader errors)
-    invalid: int
+    count: int  # submissions listed (graded or not)
+    counted: int  # submissions in the statistics: the graded ones
+    invalid: int  # not gradable (nothing to grade, collected nothing, ...)
     grader_errors: int
     mean: float
     median: float
@@ -100,13 +106,27 @@ class ClassStats:
     hardest: list[CheckStats]  # the point-earning checks the class fails most (top few)
     diagnoses: list[DiagnosisStats]  # most frequent first
     labs: dict[str, str]
+    missing: int = 0  # students on the roster with no submission at all
+    untouched: set[str] = field(default_factory=set)  # graded, but attempted no lab
+
+    @property
+    def not_graded(self) -> int:
+        """Submissions left out of the numbers: not gradable, or a grader error."""
+        return self.count - self.counted
 
 
-def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
-    """Every number of the class view, computed once for both pages."""
-    counted = [g for g in results if effective_status(g) != GRADER_ERROR]
+def class_stats(
+    results: Sequence[Graded],
+    bins: int = BINS,
+    attempted: Mapping[str, Sequence[str] | None] | None = None,
+    missing: int = 0,
+) -> ClassStats:
+    """Every number of the class view, computed once for both pages. ``attempted``: the
+    labs each submission attempted, by name (a name absent or None: every lab);
+    ``missing``: how many students on the roster have no submission."""
+    counted = [g for g in results if effective_status(g) == "graded"]
     totals = [g.final_score for g in counted]
-    max_score = max((g.max_score for g in results), default=0.0)
+    max_score = max((g.max_score for g in counted or results), default=0.0)
     labs: dict[str, str] = {}
     for g in results:
         for lab, title in g.labs.items():
@@ -114,10 +134,13 @@ def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
     checks: dict[str, CheckStats] = {}
     diagnoses: dict[str, DiagnosisStats] = {}
     for g in counted:
+        tried = (attempted or {}).get(g.name)
         for o in g.outcomes:
             stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, o.name))
             stats.points = max(stats.points, o.max_score)
-            if o.status == PASSED:
+            if tried is not None and o.lab not in tried:
+                pass  # an untouched lab is not a failure of its checks
+            elif o.status == PASSED:
                 stats.passed += 1
             elif o.status == FAILED:
                 stats.failed += 1
@@ -135,13 +158,14 @@ def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
             if o.id not in d.checks:
                 d.checks.append(o.id)
             d.explanation = d.explanation or explanation
-    ordered = sorted(checks.values(), key=lambda c: c.pass_rate)  # stable: rubric order
+    # hardest first, stable (rubric order); checks nobody attempted last
+    ordered = sorted(checks.values(), key=lambda c: (not c.total, c.pass_rate))
     frequent = sorted(diagnoses.values(), key=lambda d: (-d.count, d.code))
     return ClassStats(
         count=len(results),
         counted=len(counted),
         invalid=sum(g.status == "invalid" for g in results),
-        grader_errors=len(results) - len(counted),
+        grader_errors=sum(effective_status(g) == GRADER_ERROR for g in results),
         mean=statistics.fmean(totals) if totals else 0.0,
         median=statistics.median(totals) if totals else 0.0,
         low=min(totals, default=0.0),
@@ -153,16 +177,29 @@ def class_stats(results: Sequence[Graded], bins: int = BINS) -> ClassStats:
         hardest=[c for c in ordered if c.points > 0 and c.passed < c.total][:TOP_CHECKS],
         diagnoses=frequent,
         labs=labs,
+        missing=missing,
+        untouched={g.name for g in counted if (attempted or {}).get(g.name) == []},
     )
 
 
-def write_class_view(results: list[Graded], out_dir: Path, similar: Report | None = None) -> None:
-    """Write ``out_dir/index.html`` and ``out_dir/summary.md`` for the batch."""
+def write_class_view(
+    results: list[Graded],
+    out_dir: Path,
+    similar: Report | None = None,
+    attempted: Mapping[str, Sequence[str] | None] | None = None,
+    missing: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Write ``out_dir/index.html`` and ``out_dir/summary.md`` for the batch.
+    ``missing``: (who, why) of each student on the roster with no submission."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = class_stats(results)
+    stats = class_stats(results, attempted=attempted, missing=len(missing))
     ordered = sorted(results, key=lambda g: g.name)
-    (out_dir / "index.html").write_text(index_html(ordered, stats, similar), encoding="utf-8")
-    (out_dir / "summary.md").write_text(summary_md(ordered, stats, similar), encoding="utf-8")
+    (out_dir / "index.html").write_text(
+        index_html(ordered, stats, similar, missing), encoding="utf-8"
+    )
+    (out_dir / "summary.md").write_text(
+        summary_md(ordered, stats, similar, missing), encoding="utf-8"
+    )
 
 
 def headline(g: Graded) -> str:
@@ -181,6 +218,13 @@ def headline(g: Graded) -> str:
     if any(o.status == NOT_RUN and o.max_score > 0 for o in g.outcomes):
         return "checks not run"
     return "every check passed"
+
+
+UNTOUCHED = "attempted no lab: every TODO stub of the skeleton is still there"
+
+
+def _headline(g: Graded, stats: ClassStats) -> str:
+    return UNTOUCHED if g.name in stats.untouched else headline(g)
 
 
 def lateness(g: Graded) -> str:
@@ -244,8 +288,9 @@ def histogram_svg(counts: Sequence[int], labels: Sequence[str]) -> str:
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
-CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "failed", "not run"]
-STATS_COLUMNS = ["submissions", "mean", "median", "min", "max", "out of"]
+NO_SUBMISSION = "no submission"
+CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "attempted", "failed", "not run"]
+STATS_COLUMNS = ["graded", "mean", "median", "min", "max", "out of", "not graded"]
 
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
@@ -266,39 +311,79 @@ def _href(name: str, file: str) -> str:
     return esc(quote(name, safe="") + "/" + file)
 
 
-def index_html(results: Sequence[Graded], stats: ClassStats, similar: Report | None = None) -> str:
+def index_html(
+    results: Sequence[Graded],
+    stats: ClassStats,
+    similar: Report | None = None,
+    missing: Sequence[tuple[str, str]] = (),
+) -> str:
     parts = ["<h1>minigrad class view</h1>\n"]
-    parts.append(
-        f"<p>{esc(_count_line(stats))} Mean {_num(stats.mean)}, median "
-        f"{_num(stats.median)} of {_num(stats.max_score)}.</p>\n"
-    )
-    parts.append(_students_html(results, stats))
+    parts.append(f"<p>{esc(_count_line(stats))} {esc(_mean_line(stats))}</p>\n")
+    parts.append(_students_html(results, stats, missing))
     if similar is not None:
         parts.append(_similar_html(similar))
     parts.append(_hardest_html(stats))
     parts.append(_diagnoses_html(stats))
     parts.append("<h2>Score distribution</h2>\n")
-    numbers = [stats.mean, stats.median, stats.low, stats.high, stats.max_score]
-    parts.append(
-        table(
-            STATS_COLUMNS,
-            [[str(stats.count), *map(_num, numbers)]],
-            num=STATS_COLUMNS,
-            css_class="stats",
-        )
-    )
+    parts.append(table(STATS_COLUMNS, [_stats_row(stats)], num=STATS_COLUMNS, css_class="stats"))
+    parts.append(f'<p class="muted">{esc(_stats_note(stats))}</p>\n')
     parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
     parts.append(_checks_html(stats))
     return page("minigrad class view", "".join(parts), CSS)
 
 
+def _stats_row(stats: ClassStats) -> list[str]:
+    numbers = [stats.mean, stats.median, stats.low, stats.high]
+    shown = [_num(x) if stats.counted else "-" for x in numbers]
+    return [str(stats.counted), *shown, _num(stats.max_score), str(stats.not_graded)]
+
+
 def _count_line(stats: ClassStats) -> str:
-    line = f"{stats.count} submission(s)"
-    if stats.invalid:
-        line += f", {stats.invalid} not gradable (invalid)"
-    if stats.grader_errors:
-        line += f", {stats.grader_errors} with a grader error (left out of the numbers)"
+    """'5 submission(s): 3 graded, 2 not graded (1 not gradable, 1 with a grader error).'"""
+    line = f"{stats.count} submission(s): {stats.counted} graded"
+    if stats.not_graded:
+        why = []
+        if stats.invalid:
+            why.append(f"{stats.invalid} not gradable")
+        if stats.grader_errors:
+            why.append(f"{stats.grader_errors} with a grader error")
+        line += f", {stats.not_graded} not graded ({', '.join(why)})"
+    if stats.missing:
+        line += f"; {stats.missing} student(s) on the roster without a submission"
     return line + "."
+
+
+def _mean_line(stats: ClassStats) -> str:
+    if not stats.counted:
+        return "Nothing was graded, so there is no mean."
+    line = (
+        f"Mean {_num(stats.mean)}, median {_num(stats.median)} of {_num(stats.max_score)}, "
+        f"over the {stats.counted} graded submission(s)"
+    )
+    if stats.not_graded or stats.missing:
+        line += "; those not graded are left out, never counted as 0"
+    return line + "."
+
+
+def _stats_note(stats: ClassStats) -> str:
+    return (
+        f"Mean, median, min, max and the bars count the {stats.counted} graded "
+        "submission(s), each after any late penalty. Not graded (not gradable or a grader "
+        f"error, left out): {stats.not_graded}"
+        + (f"; on the roster without a submission: {stats.missing}" if stats.missing else "")
+        + "."
+    )
+
+
+CHECKS_NOTE = (
+    "A check's pass rate is the share that passed it among the graded submissions that "
+    "attempted its lab (attempted: left fewer of the lab's TODO stubs than the skeleton "
+    "has; for a lab without stubs, ran one of its checks). Submissions not graded are "
+    "not counted."
+)
+DIAGNOSES_NOTE = (
+    "Times: the failed checks that name the mistake; students: the graded submissions that made it."
+)
 
 
 def _similar_text(similar: Report) -> str:
@@ -338,7 +423,15 @@ def _similar_html(similar: Report) -> str:
 
 def _checks_table(checks: Sequence[CheckStats]) -> str:
     rows = (
-        [code(c.id), esc(c.lab), esc(c.name), f"{c.pass_rate:.0f}%", str(c.failed), str(c.not_run)]
+        [
+            code(c.id),
+            esc(c.lab),
+            esc(c.name),
+            f"{c.pass_rate:.0f}%" if c.total else "-",
+            str(c.total),
+            str(c.failed),
+            str(c.not_run),
+        ]
         for c in checks
     )
     return table(CHECK_COLUMNS, rows, num=CHECK_COLUMNS[3:])
@@ -348,13 +441,14 @@ def _hardest_html(stats: ClassStats) -> str:
     head = '<h2 id="hardest">Checks the class fails most</h2>\n'
     if not stats.hardest:
         return head + '<p class="muted">Every graded check passed for everyone.</p>\n'
-    return head + _checks_table(stats.hardest)
+    return head + f'<p class="muted">{esc(CHECKS_NOTE)}</p>\n' + _checks_table(stats.hardest)
 
 
 def _checks_html(stats: ClassStats) -> str:
     return (
         '<h2 id="checks">Every check, hardest first</h2>\n<details><summary>pass rate of '
-        f"each check</summary>\n{_checks_table(stats.checks)}</details>\n"
+        f'each check</summary>\n<p class="muted">{esc(CHECKS_NOTE)}</p>\n'
+        f"{_checks_table(stats.checks)}</details>\n"
     )
 
 
@@ -372,10 +466,14 @@ def _diagnoses_html(stats: ClassStats) -> str:
         for d in stats.diagnoses
     )
     columns = ["diagnosis", "times", "students", "in checks", "explanation"]
-    return "<h2>Most frequent mistakes</h2>\n" + table(columns, rows, num={"times", "students"})
+    return f'<h2>Most frequent mistakes</h2>\n<p class="muted">{esc(DIAGNOSES_NOTE)}</p>\n' + table(
+        columns, rows, num={"times", "students"}
+    )
 
 
-def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
+def _students_html(
+    results: Sequence[Graded], stats: ClassStats, missing: Sequence[tuple[str, str]] = ()
+) -> str:
     """One row per student; a row depends on that student's entry only."""
     rows = []
     for g in results:
@@ -392,9 +490,20 @@ def _students_html(results: Sequence[Graded], stats: ClassStats) -> str:
                 f'<a href="{report}">{esc(g.name)}</a>',
                 f'<span class="score {kind}">{score}</span>',
                 esc(lateness(g)),
-                esc(headline(g)),
+                esc(_headline(g, stats)),
                 _status_badge(status),
                 f'<a href="{report}">html</a> <a href="{_href(g.name, "report.md")}">md</a>',
+            ]
+        )
+    for who, why in missing:
+        rows.append(
+            [
+                esc(who),
+                '<span class="score none">&mdash;</span>',
+                "",
+                esc(why),
+                f'<span class="badge {NOT_RUN}">{NO_SUBMISSION}</span>',
+                "",
             ]
         )
     columns = ["name", "score", "late", "headline mistake", "status", "report"]
@@ -409,11 +518,15 @@ def _md(text: object) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | None = None) -> str:
+def summary_md(
+    results: Sequence[Graded],
+    stats: ClassStats,
+    similar: Report | None = None,
+    missing: Sequence[tuple[str, str]] = (),
+) -> str:
     lines = ["# minigrad class summary", ""]
     lines += [
-        f"{_count_line(stats)} Mean {_num(stats.mean)}, median {_num(stats.median)} "
-        f"of {_num(stats.max_score)}.",
+        f"{_count_line(stats)} {_mean_line(stats)}",
         "",
         "## Students",
         "",
@@ -427,8 +540,11 @@ def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | N
         score = f"{points(g.final_score)} / {points(g.max_score)}" if status != "invalid" else "-"
         lines.append(
             f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | {score} | "
-            f"{_md(lateness(g))} | {_md(headline(g))} | {status} |"
+            f"{_md(lateness(g))} | {_md(_headline(g, stats))} | {status} |"
         )
+    for who, why in missing:
+        name = _md(who).replace("[", "\\[").replace("]", "\\]")
+        lines.append(f"| {name} | - |  | {_md(why)} | {NO_SUBMISSION} |")
     if similar is not None:
         lines += ["", "## Possible copies", "", _similar_text(similar)]
         if similar.flagged:
@@ -447,8 +563,10 @@ def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | N
     lines += ["", "## Checks the class fails most", ""]
     if stats.hardest:
         lines += [
-            "| check | lab | name | pass rate | failed | not run |",
-            "|---|---|---|---:|---:|---:|",
+            CHECKS_NOTE,
+            "",
+            "| check | lab | name | pass rate | attempted | failed | not run |",
+            "|---|---|---|---:|---:|---:|---:|",
         ]
         lines += [_check_md(c) for c in stats.hardest]
     else:
@@ -456,6 +574,8 @@ def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | N
     lines += ["", "## Most frequent mistakes", ""]
     if stats.diagnoses:
         lines += [
+            DIAGNOSES_NOTE,
+            "",
             "| diagnosis | times | students | in checks | explanation |",
             "|---|---:|---:|---|---|",
         ]
@@ -470,12 +590,13 @@ def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | N
         "",
         "## Score distribution",
         "",
-        "| submissions | mean | median | min | max | out of |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {stats.count} | {_num(stats.mean)} | {_num(stats.median)} | {_num(stats.low)} "
-        f"| {_num(stats.high)} | {_num(stats.max_score)} |",
+        "| " + " | ".join(STATS_COLUMNS) + " |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| " + " | ".join(_stats_row(stats)) + " |",
         "",
-        "| score | submissions |",
+        _stats_note(stats),
+        "",
+        "| score | graded submissions |",
         "|---|---:|",
     ]
     lines += [f"| {label} | {n} |" for label, n in zip(stats.labels, stats.bins, strict=True)]
@@ -483,8 +604,10 @@ def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | N
         "",
         "## Every check, hardest first",
         "",
-        "| check | lab | name | pass rate | failed | not run |",
-        "|---|---|---|---:|---:|---:|",
+        CHECKS_NOTE,
+        "",
+        "| check | lab | name | pass rate | attempted | failed | not run |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     lines += [_check_md(c) for c in stats.checks]
     lines.append("")
@@ -492,7 +615,8 @@ def summary_md(results: Sequence[Graded], stats: ClassStats, similar: Report | N
 
 
 def _check_md(c: CheckStats) -> str:
+    rate = f"{c.pass_rate:.0f}%" if c.total else "-"
     return (
-        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {c.pass_rate:.0f}% | {c.failed} "
+        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {rate} | {c.total} | {c.failed} "
         f"| {c.not_run} |"
     )

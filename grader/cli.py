@@ -4,7 +4,11 @@
 
 Grading into an ``--out`` that already holds a class merges: the class record
 (``class.json``, see grader/classbook.py) keeps every other submission's entry, and
-``grades.csv``, ``summary.md`` and ``index.html`` are rebuilt from it.
+``grades.csv``, ``summary.md`` and ``index.html`` are rebuilt from it. The class record
+holds only the class: the bundled skeleton (what running with no submission grades)
+gets its report but never an entry, and with a roster (``--roster``, or the one the
+record or collect already holds) entries graded from another folder that are not on it
+are left out; without one they are kept, with a warning.
 
 Exit status: 0 when every submission got its reports (whatever it scored); 1 when
 the grader itself failed on some submission (see its report); 2 for a usage error.
@@ -31,9 +35,10 @@ from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.escape import cap_graded, console
 from grader.integrity import Tampered, changes, fingerprint, settle_bytecode
-from grader.render.grades import grades_csv
+from grader.render.grades import grades_csv, ungraded
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
+from grader.roster import Roster, RosterError
 from grader.rubric import RUBRIC
 from grader.sandbox import TRUST_ENV, Unconfined, confinement, without_namespaces
 from grader.score import invalid, run_checks
@@ -78,8 +83,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--roster",
         type=Path,
-        help="CSV mapping folder names (login) to student ids and emails (as for collect)",
+        help="the class list: a Canvas, Moodle or GitHub Classroom export or a CSV with a "
+        "login column (each folder's name); kept with the class record, it names every "
+        "student in grades.csv and the gradebook exports",
     )
+    collect.add_roster_options(parser, repository=False)
     parser.add_argument(
         "--archive",
         type=Path,
@@ -172,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     labs = set(args.lab) if args.lab else None
     out_dir: Path = args.out
     try:
-        roster = {s.login: s for s in collect.read_roster(args.roster)} if args.roster else {}
-    except collect.RosterError as exc:
+        roster = collect.roster_of(args)
+    except RosterError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     if args.trust_submissions:
@@ -212,7 +220,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     archive = args.archive or (ROOT / "archive" if (ROOT / "archive").is_dir() else None)
-    everyone = _merge_class(results, submissions, roster, out_dir, archive, ahead.result())
+    in_class = [g for g in results if not _bundled_skeleton(g.path)]
+    everyone: list[Graded] = []
+    if in_class or not results:
+        everyone = _merge_class(in_class, submissions, roster, out_dir, archive, ahead.result())
+    else:
+        write_labs(out_dir)  # the skeleton's report links to the labs all the same
     _table(results, lab_titles)
     if unconfined:
         warning = f"WARNING: these submissions ran UNCONFINED ({unconfined})"
@@ -224,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         f"reports in {out_dir}/"
         + (f" (class of {len(everyone)})" if len(everyone) > len(results) else "")
     )
+    if len(in_class) < len(results):
+        print(
+            f"the bundled skeleton's report is in {out_dir / 'skeleton'}/; as a sample, "
+            "not a student, it is kept out of the class record (grades.csv, index.html)"
+        )
     return 1 if any(effective_status(g) == "grader_error" for g in results) else 0
 
 
@@ -293,10 +311,42 @@ class _Ahead:
         return self.prints
 
 
+def _bundled_skeleton(path: str | Path) -> bool:
+    """Whether ``path`` is the course's own skeleton/ (never a student of the class)."""
+    try:
+        return Path(path).resolve() == classbook.SKELETON.resolve()
+    except OSError:
+        return False
+
+
+def _warn(message: str, names: Sequence[str], most: int = 12) -> None:
+    shown = ", ".join(console(n) for n in names[:most])
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    print(f"grader: {message}: {shown}{more}", file=sys.stderr)
+
+
+def _class_roster(
+    given: Roster | None, submissions: list[Submission], out_dir: Path
+) -> tuple[Roster | None, Roster | None]:
+    """(the roster to store with the class record, or None to keep the stored one; the
+    roster the class is graded with): --roster, else the class record's, else the one
+    the submissions were collected with."""
+    if given is not None:
+        return given, given
+    stored = classbook.load_roster(out_dir)
+    if stored is not None:
+        return None, stored
+    for parent in dict.fromkeys(s.path.resolve().parent for s in submissions):
+        collected = collect.read_collected_roster(parent)
+        if collected is not None:
+            return collected, collected
+    return None, None
+
+
 def _merge_class(
     results: list[Graded],
     submissions: list[Submission],
-    roster: dict[str, collect.Student],
+    given: Roster | None,
     out_dir: Path,
     archive: Path | None = None,
     ahead: dict[str, Any] | None = None,
@@ -304,9 +354,10 @@ def _merge_class(
     """Merge this run into the class record and rebuild the class files from it."""
     paths = {s.name: s.path for s in submissions}
     known = classbook.load(out_dir)
+    store, roster = _class_roster(given, submissions, out_dir)
     entries = {}
     for g in results:
-        who = roster.get(g.name)
+        who = roster.find(g.name) if roster else None
         record = _collected(Submission(g.name, paths[g.name])) or {}
         # the roster first, then collect's record, then what the class record knew
         sources = [record, known.get(g.name, {})]
@@ -314,13 +365,30 @@ def _merge_class(
             g,
             student_id=_first(who.student_id if who else "", "student_id", sources),
             email=_first(who.email if who else "", "email", sources),
+            attempted=classbook.attempted_labs(g),
         )
-    everyone = classbook.merge(out_dir, entries)
+    drop = _left_out(results, known, roster, entries)
+    everyone = classbook.merge(out_dir, entries, store, drop)
+    if roster is not None:
+        strangers = [name for name in everyone if roster.find(name) is None]
+        if strangers:
+            _warn(
+                f"WARNING: graded but not on the roster {roster.source} (the gradebook "
+                "files have no row for them)",
+                strangers,
+            )
+        missing = ungraded(everyone, roster)
+        if missing:
+            _warn(
+                f"{len(missing)} student(s) on the roster have no graded submission (their "
+                "grade is left blank, with the reason)",
+                [s.who for s, _ in missing],
+            )
     write_labs(out_dir)
     graded = [classbook.graded_of(e) for e in everyone.values()]
     present = {lab for g in graded for lab in g.labs}
     titles = {lab: t for lab, t in RUBRIC.labs.items() if lab in present}
-    grades_csv(everyone, titles, out_dir / "grades.csv")
+    grades_csv(everyone, titles, out_dir / "grades.csv", roster)
     folders = {g.name: Path(g.path) for g in graded if Path(g.path).is_dir()}
     try:
         found, texts = similarity.check_class(folders, archive, known=ahead)
@@ -328,8 +396,49 @@ def _merge_class(
     except Exception as exc:  # a bug of ours: the grades stand, the page says so
         detail = traceback.format_exception_only(exc)[-1].strip()
         found = similarity.Report([], [], [], f"the similarity check failed: {detail}")
-    write_class_view(graded, out_dir, found)
+    write_class_view(
+        graded,
+        out_dir,
+        found,
+        attempted={name: classbook.attempted_of(e) for name, e in everyone.items()},
+        missing=[(s.who, reason) for s, reason in ungraded(everyone, roster)],
+    )
     return graded
+
+
+def _left_out(
+    results: list[Graded],
+    known: Mapping[str, Mapping[str, Any]],
+    roster: Roster | None,
+    entries: Mapping[str, object],
+) -> list[str]:
+    """The entries of the class record to leave out of it now: the bundled skeleton
+    (never a student), and, with a roster, those graded from another folder than this
+    run's that are not on it (another batch graded into the same --out earlier)."""
+    drop = [n for n, e in known.items() if n not in entries and _bundled_skeleton(e["path"])]
+    roots = {Path(g.path).resolve().parent for g in results}
+    elsewhere = [
+        name
+        for name, e in known.items()
+        if name not in entries and name not in drop and Path(str(e["path"])).parent not in roots
+    ]
+    if not results or not elsewhere:
+        return drop
+    if roster is None:
+        _warn(
+            "WARNING: the class record also holds submissions graded from another folder; "
+            "they stay in the class files (grade into a new --out, or pass --roster to keep "
+            "only the roster's students)",
+            elsewhere,
+        )
+        return drop
+    strays = [name for name in elsewhere if roster.find(name) is None]
+    if strays:
+        _warn(
+            "left out of the class record: graded from another folder and not on the roster",
+            strays,
+        )
+    return drop + strays
 
 
 def _first(given: str, key: str, sources: Sequence[Mapping[str, object]]) -> str:

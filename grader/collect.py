@@ -1,14 +1,17 @@
 """Collect: turn a class roster of git repositories into ``submissions/<login>/`` at the deadline.
 
-    python -m grader.collect ROSTER.csv --deadline 2026-12-01T23:59+00:00 [--out submissions]
+    python -m grader.collect ROSTER.csv --deadline "2026-12-01 23:59" [--out submissions]
+                             [--login-column H] [--repo-column H] [--repo-template URL]
 
-For each roster row (login, repository URL, student id, email) the repository is cloned
-(or fetched, when ``<out>/<login>/`` already holds a clone) and the last commit of its
-default branch made at or before the deadline is checked out. ``<out>/collect.json``
-records, per login, the commit, its time, and the student's id and email; the grader
-reads it (the commit is shown in every report, its time decides the late penalty, see
-``[late]`` in rubric.toml). The record lives next to the folders, not in them, so
-nothing a student commits can forge it.
+The roster is a platform's export or a plain CSV (grader/roster.py finds the login and
+repository columns by header). For each student the repository is cloned (or fetched,
+when ``<out>/<login>/`` already holds a clone) and the last commit of its default
+branch made at or before the deadline is checked out. ``<out>/collect.json`` records,
+per login, the commit, its time, and the student's id and email, and the roster itself;
+the grader reads it (the commit is shown in every report, its time decides the late
+penalty, see ``[late]`` in rubric.toml; the roster names the students in the gradebook
+files). The record lives next to the folders, not in them, so nothing a student commits
+can forge it. A student whose login cell is empty is listed as not collected.
 
 A student with no repository (the URL is empty or cannot be cloned) or no commit
 before the deadline still gets an (empty) folder and a record with the ``problem``:
@@ -22,84 +25,21 @@ off, no submodules, and symbolic links written as plain files.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from grader.rubric import parse_time
+from grader.roster import Roster, RosterError, Student, no_login
+from grader.roster import read as read_roster
+from grader.rubric import RUBRIC, parse_time
 
 RECORD = "collect.json"
 GIT_TIMEOUT = 300.0
-FIELDS = {
-    "login": ("login", "github", "github_username", "username", "user", "name"),
-    "repo": ("repo", "repository", "repository_url", "url", "repo_url", "git"),
-    "student_id": ("student_id", "id", "sis_id", "student id", "student number"),
-    "email": ("email", "e-mail", "mail", "email address"),
-}
-
-
-class RosterError(ValueError):
-    """The roster cannot be read (one-line message)."""
-
-
-@dataclass(frozen=True)
-class Student:
-    login: str
-    repo: str = ""
-    student_id: str = ""
-    email: str = ""
-
-
-def read_roster(path: Path) -> list[Student]:
-    """Roster rows: a header naming the columns (login, repo, student_id, email, in any
-    order and with common synonyms), or no header and the columns in that order."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RosterError(f"cannot read the roster {path}: {exc}") from exc
-    rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
-    if not rows:
-        raise RosterError(f"the roster {path} is empty")
-    header = [_key(c) for c in rows[0]]
-    columns: dict[str, int] = {}
-    for key, names in FIELDS.items():
-        for i, cell in enumerate(header):
-            if cell in {_key(n) for n in names}:
-                columns.setdefault(key, i)
-    if "login" in columns:
-        body = rows[1:]
-    else:
-        columns = {key: i for i, key in enumerate(FIELDS)}
-        body = rows
-    students: list[Student] = []
-    seen: set[str] = set()
-    for number, row in enumerate(body, start=2 if body is not rows else 1):
-
-        def get(key: str, row: list[str] = row) -> str:
-            i = columns.get(key)
-            return row[i].strip() if i is not None and i < len(row) else ""
-
-        login = get("login")
-        if not login or login in (".", "..") or "/" in login or "\\" in login:
-            raise RosterError(
-                f"{path}:{number}: a login must be a plain folder name, not {login!r}"
-            )
-        if login in seen:
-            raise RosterError(f"{path}:{number}: login {login!r} appears twice")
-        seen.add(login)
-        students.append(Student(login, get("repo"), get("student_id"), get("email")))
-    return students
-
-
-def _key(text: str) -> str:
-    return "_".join(text.strip().lower().replace("-", " ").replace("_", " ").split())
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -175,6 +115,7 @@ def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str
         "repo": student.repo,
         "student_id": student.student_id,
         "email": student.email,
+        "name": student.name,
         "deadline": deadline.isoformat(),
         "commit": "",
         "commit_time": "",
@@ -204,37 +145,46 @@ def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str
 
 
 def collect(
-    students: list[Student], out_dir: Path, deadline: datetime
+    students: list[Student], out_dir: Path, deadline: datetime, roster: Roster | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Collect every student into ``out_dir`` and write ``out_dir/collect.json``."""
+    """Collect every student who has a login into ``out_dir`` and write
+    ``out_dir/collect.json`` (with ``roster``, which grading then uses by default)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     records = read_records(out_dir)
     for student in students:
-        records[student.login] = collect_one(student, out_dir, deadline)
-    (out_dir / RECORD).write_text(
-        json.dumps(
-            {
-                "collected_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "students": dict(sorted(records.items())),
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+        if student.login:
+            records[student.login] = collect_one(student, out_dir, deadline)
+    data: dict[str, Any] = {
+        "collected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "students": dict(sorted(records.items())),
+    }
+    if roster is None:
+        roster = read_collected_roster(out_dir)  # a partial collect keeps the class's
+    if roster is not None:
+        data["roster"] = roster.to_json()
+    (out_dir / RECORD).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return records
 
 
-def read_records(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """The records of ``out_dir/collect.json`` by login (empty when there is none)."""
+def _read_record(out_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    students = data.get("students") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def read_records(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The records of ``out_dir/collect.json`` by login (empty when there is none)."""
+    students = _read_record(out_dir).get("students")
     if not isinstance(students, dict):
         return {}
     return {str(k): v for k, v in students.items() if isinstance(v, dict)}
+
+
+def read_collected_roster(out_dir: Path) -> Roster | None:
+    """The roster ``out_dir`` was last collected with, if collect recorded one."""
+    return Roster.from_json(_read_record(out_dir).get("roster"))
 
 
 def record_for(submission: Path) -> dict[str, Any] | None:
@@ -250,34 +200,109 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m grader.collect", description=__doc__.split("\n\n")[0])
-    parser.add_argument("roster", type=Path, help="CSV: login, repository URL, student id, email")
-    parser.add_argument("--deadline", required=True, help="ISO 8601 time with its UTC offset")
+    parser.add_argument(
+        "roster",
+        type=Path,
+        help="CSV with a header row: a login and a repository column at least (Canvas, "
+        "Moodle, GitHub Classroom or plain; see grader/roster.py)",
+    )
+    parser.add_argument(
+        "--deadline",
+        required=True,
+        help="the last commit time accepted: 2026-12-01 (the end of that day), "
+        "2026-12-01 23:59, or with an offset (2026-12-01T23:59+01:00); without one, in "
+        "the course's time zone ([course] time_zone in grader/rubric.toml)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("submissions"), help="default: submissions/"
     )
+    add_roster_options(parser, repository=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        deadline = parse_time(args.deadline)
-        students = read_roster(args.roster)
-    except ValueError as exc:  # RosterError too
+        deadline = parse_time(args.deadline, RUBRIC.zone)
+    except ValueError as exc:
+        print(f"collect: --deadline {exc}", file=sys.stderr)
+        return 2
+    try:
+        roster = roster_of(args, need_repo=True)
+    except RosterError as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 2
-    records = collect(students, args.out, deadline)
+    assert roster is not None  # the roster is a required argument
+    print(describe(roster))
+    records = collect(roster.students, args.out, deadline, roster)
     missing = []
-    for student in students:
-        r = records[student.login]
-        if r["problem"]:
-            missing.append(r)
+    for student in roster.students:
+        r = records.get(student.login) if student.login else None
+        if r is None:
+            missing.append(student.who)
+            print(f"{student.who}: NOT COLLECTED: {no_login(roster)}")
+        elif r["problem"]:
+            missing.append(student.login)
             print(f"{student.login}: NOT COLLECTED: {r['problem']}")
         else:
             print(f"{student.login}: {r['commit'][:12]} ({r['commit_time']})")
+    total = len(roster.students)
     print(
-        f"collected {len(students) - len(missing)} of {len(students)} into {args.out}/ "
+        f"collected {total - len(missing)} of {total} into {args.out}/ "
         f"(record: {args.out / RECORD})"
     )
     if missing:
-        print(f"{len(missing)} without a submission: " + ", ".join(r["login"] for r in missing))
+        print(f"{len(missing)} without a submission: " + ", ".join(missing))
     return 0
+
+
+def add_roster_options(parser: argparse.ArgumentParser, repository: bool) -> None:
+    """The options naming a roster's columns (collect's, and grade's without the
+    repository ones)."""
+    parser.add_argument(
+        "--login-column",
+        default="",
+        metavar="HEADER",
+        help="the roster column holding each student's login (their folder's name); "
+        "default: [roster] login_column in the rubric, else found by header",
+    )
+    if repository:
+        parser.add_argument(
+            "--repo-column",
+            default="",
+            metavar="HEADER",
+            help="the roster column holding each repository's URL; default: [roster] "
+            "repo_column in the rubric, else found by header",
+        )
+        parser.add_argument(
+            "--repo-template",
+            default="",
+            metavar="URL",
+            help="each repository's URL with {login} in it, for a roster without a "
+            "repository column, e.g. https://github.com/my-course/minigrad-{login}",
+        )
+
+
+def roster_of(args: argparse.Namespace, need_repo: bool = False) -> Roster | None:
+    """The roster named by ``args.roster`` (None when there is none), its columns as
+    the options or the rubric's [roster] table name them."""
+    if args.roster is None:
+        return None
+    settings = RUBRIC.roster
+    return read_roster(
+        args.roster,
+        login_column=args.login_column or settings.login_column,
+        repo_column=getattr(args, "repo_column", "") or settings.repo_column,
+        repo_template=getattr(args, "repo_template", "") or settings.repo_template,
+        need_repo=need_repo,
+    )
+
+
+def describe(roster: Roster) -> str:
+    """One line saying how the roster was read."""
+    platform = {"canvas": "a Canvas", "moodle": "a Moodle", "classroom": "a GitHub Classroom"}
+    without = sum(not s.login for s in roster.students)
+    return (
+        f"{roster.source}: {platform.get(roster.kind, 'a')} roster of "
+        f"{len(roster.students)} student(s), logins from column {roster.login_column!r}"
+        + (f" ({without} without one)" if without else "")
+    )
 
 
 if __name__ == "__main__":

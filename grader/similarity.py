@@ -213,9 +213,14 @@ def check_class(
 
 
 # ------------------------------------------------------------------ pages
+# Two columns that share the window's width whatever the code holds: a grid track may
+# shrink below its content (minmax(0, 1fr)) and long lines wrap inside their column
+# instead of widening it (the page fits a 1280 px window, tested with Chromium).
 CSS = """
-.sides { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
-.sides pre { font-size: .78rem; max-height: none; }
+.sides { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
+.sides > div { min-width: 0; }
+.sides pre { font-size: .78rem; max-height: none; white-space: pre-wrap;
+  overflow-wrap: anywhere; }
 mark { background: #ffd8b5; color: inherit; }
 .gap { color: #6e7781; font-style: italic; }
 main { max-width: 110rem; }

@@ -271,6 +271,32 @@ def test_pass_rates_are_sorted_ascending() -> None:
     ]
 
 
+def test_statistics_count_graded_submissions_and_pass_rates_those_that_tried() -> None:
+    """Not gradable submissions are left out of every number; a check's pass rate counts
+    only the graded submissions that attempted its lab."""
+    nothing = graded(
+        "dan",
+        [
+            outcome("ops.add", "lab01", NOT_RUN, 2),
+            outcome("ops.mul", "lab01", NOT_RUN, 3),
+            outcome("graph.seed", "lab02", NOT_RUN, 4),
+        ],
+    )
+    nothing.status = "invalid"
+    # bob did not touch lab02: his "not run" graph.seed is not a failure of the check
+    stats = class_stats([*class_of_three(), nothing], attempted={"bob <b>": ["lab01"]})
+    seed = next(c for c in stats.checks if c.id == "graph.seed")
+    assert (seed.total, seed.passed, seed.failed, seed.not_run) == (2, 1, 1, 0)
+    assert seed.pass_rate == 50
+    add = next(c for c in stats.checks if c.id == "ops.add")
+    assert (add.total, add.pass_rate) == (3, 100)
+    assert (stats.count, stats.counted, stats.invalid, stats.not_graded) == (4, 3, 1, 1)
+    assert stats.mean == pytest.approx(16 / 3) and sum(stats.bins) == 3
+    summary = summary_md(sorted([*class_of_three(), nothing], key=lambda g: g.name), stats)
+    assert "4 submission(s): 3 graded, 1 not graded (1 not gradable)." in summary
+    assert "over the 3 graded submission(s); those not graded are left out" in summary
+
+
 def test_class_view_pages(tmp_path: Path) -> None:
     results = class_of_three()
     write_class_view(results, tmp_path)
@@ -286,9 +312,9 @@ def test_class_view_pages(tmp_path: Path) -> None:
     assert index.index("<code>graph.seed</code>") < index.index("<code>ops.mul</code>")
     assert index.index("<code>ops.mul</code>") < index.index("<code>ops.add</code>")
     assert summary.index("`graph.seed`") < summary.index("`ops.mul`") < summary.index("`ops.add`")
-    assert "| 33% | 1 | 1 |" in summary and "| 67% | 1 | 0 |" in summary
-    # mean (9 + 5 + 2) / 3 = 5.3, median 5, min 2, max 9, out of 9
-    assert "| 3 | 5.3 | 5 | 2 | 9 | 9 |" in summary
+    assert "| 33% | 3 | 1 | 1 |" in summary and "| 67% | 3 | 1 | 0 |" in summary
+    # mean (9 + 5 + 2) / 3 = 5.3, median 5, min 2, max 9, out of 9, none not graded
+    assert "| 3 | 5.3 | 5 | 2 | 9 | 9 | 0 |" in summary
     assert '<td class="num">5.3</td>' in index
     assert index.count("<rect ") == 10  # one bar per bin
     assert "<code>forgot_accumulate</code>" in index
@@ -300,8 +326,8 @@ def test_class_view_leaves_grader_errors_out_of_the_numbers(tmp_path: Path) -> N
     broken.status = "grader_error"
     write_class_view([*class_of_three(), broken], tmp_path)
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
-    assert "4 submission(s), 1 with a grader error" in summary
-    assert "| 4 | 5.3 | 5 | 2 | 9 | 9 |" in summary
+    assert "4 submission(s): 3 graded, 1 not graded (1 with a grader error)." in summary
+    assert "| 3 | 5.3 | 5 | 2 | 9 | 9 | 1 |" in summary  # the three graded; one not
     assert (
         "| [dave](dave/report.md) ([html](dave/report.html)) | 2 / 2 |  "
         "| grader error, regrade: see the report | grader_error |" in summary
@@ -356,6 +382,6 @@ def test_reference_and_skeleton_end_to_end(tmp_path: Path) -> None:
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert 'href="reference/report.html"' in index and 'href="skeleton/report.html"' in index
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
-    assert "| 2 | 50 | 50 | 0 | 100 | 100 |" in summary
+    assert "| 2 | 50 | 50 | 0 | 100 | 100 | 0 |" in summary
     for text in (skeleton, reference, index):
         assert "<script" not in text and "http://" not in text and "https://" not in text

@@ -152,6 +152,23 @@ def test_the_side_by_side_marks_matches_and_cuts_long_unmatched_stretches() -> N
     assert similarity.highlighted("a<b", []) == "a&lt;b"
 
 
+def test_the_side_by_side_page_keeps_both_columns_in_the_window() -> None:
+    """Long lines wrap inside their column, and a column may shrink below its widest
+    line, so the right one is never cut off (checked by eye in Chromium at 1280 px)."""
+    wide = "x = " + "1 + " * 200 + "1\n"
+    match = similarity.Match("alice", "bob", "pair", 1.0, 1.0, [(0, len(wide))], [(0, 3)])
+    page = similarity.side_by_side(match, Document("alice", wide), Document("bob", wide))
+    style = page[page.index("<style>") : page.index("</style>")]
+    assert re.search(
+        r"\.sides \{[^}]*grid-template-columns: minmax\(0, 1fr\) minmax\(0, 1fr\)", style
+    )
+    assert re.search(r"\.sides > div \{ min-width: 0; \}", style)
+    assert re.search(
+        r"\.sides pre \{[^}]*white-space: pre-wrap;[^}]*overflow-wrap: anywhere", style
+    )
+    assert page.count("<pre>") == 2
+
+
 def counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     """A list that grows by one at each call of copydetect's ``name`` from now on."""
     import copydetect
