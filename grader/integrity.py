@@ -7,8 +7,8 @@ Student code is confined so that none of this can change; if it ever does, the b
 stops with an error naming the submission instead of grading on with a tampered grader.
 
 The grader itself writes nothing there while it grades: ``settle_bytecode`` compiles its
-modules once, before the first fingerprint (the reference is never imported here), then turns bytecode
-writing off for this process and the processes it starts. Without it, a module first
+modules once, before the first fingerprint (the reference is never imported here), then
+turns bytecode writing off for this process and the processes it starts. Without it, a module first
 imported while grading (a fresh Gradescope container holds no bytecode) would write a
 ``.pyc`` that the fingerprint takes for tampering.
 """
