@@ -26,7 +26,7 @@ from typing import Any
 
 from grader import clock, hangs, workspace
 from grader.child import channel
-from grader.child.confine import LANDLOCK, hand_over
+from grader.child.confine import hand_over
 from grader.child.worker import FAULT, Faulty, vet
 
 GRADER = Path(__file__).resolve().parent
@@ -149,10 +149,10 @@ def confine_mode() -> str:
 
 def python_view() -> dict[str, str]:
     """{folder: its view}: how a child reads the Python installation where the uid it
-    runs as cannot (LANDLOCK mode as root; see grader/child/pyview.py), else {}."""
+    runs as cannot (as root, confined code runs as NOBODY; see grader/child/pyview.py)."""
     from grader.child import pyview
 
-    return dict(pyview.BUILT) if confine_mode() == LANDLOCK else {}
+    return dict(pyview.BUILT) if confine_mode() else {}
 
 
 def without_namespaces() -> str:
@@ -277,7 +277,7 @@ class Sandbox:
             self.notes.append(unconfined_note(why_not))
         prepare_code(self.root)
         (self.root / "work").mkdir()
-        if self.mode == LANDLOCK:
+        if self.mode:  # as root, student code runs as NOBODY: it must reach its folder
             hand_over(str(self.root), [str(self.root / "work")])
         self.package_dir = self.root / "pkg" / "minigrad"
         # Seconds of the submission budget the student's code used (grader/clock.py: CPU
@@ -421,7 +421,11 @@ class Sandbox:
             raise clock.MachineBusy(self._busy(limit))
         if outcome == "disk":
             self._kill()
+            spot = self._where(payload, message["id"])
             what = f"wrote more than {self.limits.disk_mb:g} MB (or {MAX_FILES} files) to disk"
+            what += f" while {_running(spot)}" if spot else ""
+            if spot:  # as for a hang: later steps of that kind are not tried again
+                self.stuck.setdefault(spot[0], f"your code {what}")
             self.events.append(what + " and was stopped")
             raise StudentFault(f"your code {what} and was stopped")
         if line is None and replies.overflow:

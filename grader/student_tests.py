@@ -120,8 +120,9 @@ def _layout(root: Path, tests: dict[str, bytes], engines: list[tuple[str, Path]]
             os.utime(path, (FIXED_TIME, FIXED_TIME))
     for name in ("scratch", "work"):
         (root / name).mkdir()
-    if confine_mode() == LANDLOCK:  # the tests and the engine: readable by NOBODY, and
-        hand_over(str(root), [str(root / "scratch")])  # the scratch (emptied per run) its own
+    if confine_mode():  # as root, the runner and its runs are NOBODY: the tests and the
+        # engines readable, the scratch (emptied per run) and the runner's work its own
+        hand_over(str(root), [str(root / "scratch"), str(root / "work")])
 
 
 def grade_tests(

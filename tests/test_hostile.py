@@ -981,6 +981,75 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
         "    assert 0 < gap < 20\n"
     )
 
+    # The same trivial check twice: honestly, and with a forged result stream written on
+    # every descriptor the run might share with the runner or the grader.
+    for name, forge in (("tests_honest_twin", ""), ("tests_forge_the_stream", FORGE_STREAM)):
+        folder = copy_package(batch, name)
+        (folder / "tests").mkdir()
+        (folder / "tests" / "test_twin.py").write_text(TRIVIAL_CHECK + forge)
+    # A marker that survives the scratch clean-up would tell the first run (the
+    # reference) from the later ones (the planted bugs).
+    marker = copy_package(batch, "tests_leave_a_read_only_marker")
+    (marker / "tests").mkdir()
+    (marker / "tests" / "test_marker.py").write_text(READ_ONLY_MARKER)
+    # An engine that fills its folder on import (1 MB a file, the output cap).
+    flood = copy_package(batch, "floods_the_disk")
+    patch(flood, *at_import(DISK_FLOOD))
+    # An engine that starts threads until the kernel says no, and prints how many.
+    threads = copy_package(batch, "floods_threads")
+    patch(threads, *at_import(THREAD_FLOOD))
+
+
+TRIVIAL_CHECK = """
+from minigrad.scalar import Value
+
+
+def test_sum_gradient() -> None:
+    a, b = Value(2.0), Value(3.0)
+    (a + b).backward()
+    assert a.grad == 1.0 and b.grad == 1.0
+"""
+FORGE_STREAM = """
+
+def test_forge() -> None:
+    import os
+    fake = b'{"t": "test_twin.py::test_sum_gradient", "ok": false}\\n{"end": true}\\n'
+    for fd in range(3, 64):
+        try:
+            os.write(fd, fake)
+        except OSError:
+            pass
+"""
+READ_ONLY_MARKER = """
+import os
+
+
+def test_marker() -> None:
+    mark = os.path.join(os.getcwd(), "seen-before")
+    if os.path.exists(mark):
+        raise AssertionError("not the first run")
+    os.makedirs(os.path.join(mark, "inside"))
+    open(os.path.join(mark, "inside", "f"), "w").write("x")
+    os.chmod(os.path.join(mark, "inside"), 0o500)
+    os.chmod(mark, 0o500)
+"""
+THREAD_FLOOD = (
+    "import threading as _t, time as _tm\n"
+    "_n = 0\n"
+    "try:\n"
+    "    for _i in range(3000):\n"
+    "        _t.Thread(target=_tm.sleep, args=(60,), daemon=True).start()\n"
+    "        _n += 1\n"
+    "except (RuntimeError, MemoryError):\n"
+    "    pass\n"
+    "print(f'THREADS STARTED {_n}', flush=True)"
+)
+DISK_FLOOD = (
+    "for _i in range(100000):\n"
+    "    with open(f'flood-{_i}', 'wb') as _f:\n"
+    "        _f.write(b'x' * 1_000_000)"
+)
+
 
 def _secrets() -> list[str]:
     """Lines of hidden files that must never appear in a report."""
@@ -1072,6 +1141,7 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
             if leg.startswith("user") and os.geteuid() == 0:
                 shutil.chown(out, USER)
             start = time.monotonic()
+            temp_before = set(os.listdir("/tmp"))
             done = subprocess.run(
                 [
                     *PREFIXES[leg],
@@ -1104,6 +1174,9 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
                 ],
                 "out": out,
                 "sleepers": _sleepers(),
+                "leftovers": sorted(
+                    n for n in set(os.listdir("/tmp")) - temp_before if n.startswith("minigrad-")
+                ),
             }
         yield results
     finally:
@@ -1152,6 +1225,8 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     rows = _rows(out)
     names = {*ATTACKS, "honest_skeleton", "z_reference", "megabyte_message"}
     names |= {"tests_write_the_grader", "tests_hold_the_pipe", "tests_detect_the_folder"}
+    names |= {"tests_honest_twin", "tests_forge_the_stream", "tests_leave_a_read_only_marker"}
+    names |= {"floods_the_disk", "floods_threads"}
     names |= {"symlinked_package", "fifo_in_submission", "=HYPERLINK(1)injected"}
     names |= {"grades.csv_submission", "summary.md_submission", "index.html_submission"}
     assert set(rows) == names
@@ -1210,6 +1285,49 @@ def test_students_tests_cannot_write_hold_or_detect(
     bonus = next(t for t in results["tests"] if "tests.catch_mistakes" in t["name"])
     assert bonus["score"] == 0
     assert float(graded_batch[leg]["seconds"]) < 300  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("leg", LEGS)
+def test_students_tests_cannot_forge_their_stream_or_mark_the_first_run(
+    graded_batch: dict[str, dict[str, object]], leg: str
+) -> None:
+    out = graded_batch[leg]["out"]
+    assert isinstance(out, Path)
+    rows = _rows(out)
+    honest, forged = (
+        float(rows["tests_honest_twin"]["bonus"]),
+        float(rows["tests_forge_the_stream"]["bonus"]),
+    )
+    assert honest > 0 and forged <= honest
+    assert rows["tests_leave_a_read_only_marker"]["bonus"] == "0"
+
+
+@pytest.mark.parametrize("leg", LEGS)
+def test_a_disk_flood_stops_at_the_cap_and_nothing_is_left_behind(
+    graded_batch: dict[str, dict[str, object]], leg: str
+) -> None:
+    out = graded_batch[leg]["out"]
+    assert isinstance(out, Path)
+    assert rows_total(out, "floods_the_disk") == "0"
+    assert "wrote more than 64 MB" in _report(out, "floods_the_disk")
+    assert graded_batch[leg]["leftovers"] == []  # nothing in the temp folder
+
+
+@pytest.mark.parametrize("leg", LEGS)
+def test_a_thread_flood_stops_at_the_limit_in_every_leg(
+    graded_batch: dict[str, dict[str, object]], leg: str
+) -> None:
+    """RLIMIT_NPROC binds root too: student code runs as uid 65534 in every leg."""
+    import re
+
+    out = graded_batch[leg]["out"]
+    assert isinstance(out, Path)
+    started = [int(n) for n in re.findall(r"THREADS STARTED (\d+)", _report(out, "floods_threads"))]
+    assert started and max(started) < 200, started
+
+
+def rows_total(out: Path, name: str) -> str:
+    return _rows(out)[name]["total"]
 
 
 @pytest.mark.parametrize("leg", LEGS)

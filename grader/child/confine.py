@@ -285,9 +285,15 @@ NAMESPACES, LANDLOCK = "namespaces", "landlock"
 
 
 def enter_namespaces() -> None:
-    """unshare user, mount, network and PID namespaces; map our own uid/gid into the new
-    user namespace (the only mapping an unprivileged process may write; as root it keeps
-    file access as root, but holds no capability outside the namespace)."""
+    """unshare user, mount, network and PID namespaces and map our uid/gid into the new
+    user namespace: an unprivileged process its own (the only mapping it may write);
+    root, root and NOBODY (``_map_root_and_nobody``), so that ``lock_down`` can make
+    the processes that run student code NOBODY, whom the kernel's process limit
+    (RLIMIT_NPROC, which exempts root) binds, while the grader's own processes keep
+    root's access to the files they lay out."""
+    if os.geteuid() == 0:
+        _map_root_and_nobody()
+        return
     uid, gid = os.geteuid(), os.getegid()
     flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
     _check(_libc.unshare(flags), "unshare(user, mount, net, pid)")
@@ -297,6 +303,46 @@ def enter_namespaces() -> None:
         f.write(f"{uid} {uid} 1")
     with open("/proc/self/gid_map", "w") as f:
         f.write(f"{gid} {gid} 1")
+
+
+def _map_root_and_nobody() -> None:
+    """As root: a mapping of two ids needs CAP_SETUID in the parent namespace, which a
+    process loses for its own new namespace; so this process forks, the child unshares,
+    and this one (still in the host's namespaces) writes the child's maps, then waits
+    for it and ends the way it ends. Only the child returns."""
+    ready_r, ready_w = os.pipe()
+    mapped_r, mapped_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(ready_r)
+        os.close(mapped_w)
+        die_with_parent()
+        flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+        _check(_libc.unshare(flags), "unshare(user, mount, net, pid)")
+        os.write(ready_w, b"1")
+        os.close(ready_w)
+        if os.read(mapped_r, 1) != b"1":
+            raise OSError("the namespace's ids were not mapped")
+        os.close(mapped_r)
+        os.setresgid(0, 0, 0)  # the mapped root: full capabilities in the namespace
+        os.setresuid(0, 0, 0)
+        return
+    os.close(ready_w)
+    os.close(mapped_r)
+    ok = os.read(ready_r, 1) == b"1"
+    if ok:
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{child}/{name}", "w") as f:
+                f.write(f"0 0 1\n{NOBODY} {NOBODY} 1\n")
+        os.write(mapped_w, b"1")
+    os.close(mapped_w)
+    null = os.open(os.devnull, os.O_RDWR)  # the pipes reach EOF when the child dies
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
 def bind_layout(folder: str) -> None:
@@ -631,10 +677,11 @@ def lock_down(
     read: Iterable[str], write: Iterable[str], processes: bool = False, mode: str = ""
 ) -> None:
     """Steps 3 of the module docstring, in the order the kernel requires (``processes``:
-    fork stays allowed, for the worker's driver; see ``seccomp_program``). In the
-    LANDLOCK mode a root process first becomes NOBODY."""
-    if mode == LANDLOCK:
+    fork stays allowed, for the worker's driver; see ``seccomp_program``). A root
+    process (the host's, or the namespace's mapped one) first becomes NOBODY."""
+    if os.geteuid() == 0:  # without namespaces the host's root, with them the mapped one
         become_unprivileged()
+        die_with_parent()  # a change of uid cleared it
     drop_capabilities()
     no_new_privs()
     landlock(allowed_reads(read), write, rw_files=["/dev/null"])
@@ -667,7 +714,10 @@ def hand_over(folder: str, writable: Iterable[str] = ()) -> None:
 def available() -> tuple[str, str]:
     """(mode, note): the strongest confinement this machine offers, and one line on
     what it lacks. Mode NAMESPACES (note ''), LANDLOCK (note: why not namespaces), or
-    '' (note: why student code cannot be confined here at all)."""
+    '' (note: why student code cannot be confined here at all).
+
+    As root, student code runs as NOBODY in either mode: where that uid cannot read the
+    interpreter's folders, they are seen through a view (``pyview``) built here."""
     if not sys.platform.startswith("linux") or platform.machine() != "x86_64":
         return (
             "",
@@ -676,6 +726,7 @@ def available() -> tuple[str, str]:
     abi = landlock_abi()
     if abi < MIN_ABI:
         return "", "the kernel offers no Landlock (Linux 5.13+ with Landlock enabled is needed)"
+    _view_for_nobody()
     why = _probe_namespaces()
     if not why:
         return NAMESPACES, ""
@@ -717,10 +768,21 @@ def _interpreter_folders() -> list[str]:
     return [pyview.mapped(p) for p in folders]
 
 
-def _probe_namespaces() -> str:
+def _view_for_nobody() -> dict[str, str]:
+    """As root: the view of the interpreter's folders that NOBODY cannot read."""
+    if os.geteuid() != 0:
+        return {}
     needed = [p for p in _interpreter_folders() if os.path.isdir(p)]
+    hidden = pyview.hidden_from(NOBODY, needed)
+    return pyview.ensure(hidden) if hidden else {}
+
+
+def _probe_namespaces() -> str:
+    view = _view_for_nobody()
+    needed = [view.get(p, p) for p in _interpreter_folders() if os.path.isdir(p)]
 
     def run(folder: str, reached: Callable[[int], None]) -> None:
+        pyview.apply(view)  # as the worker does
         enter_namespaces()
         reached(1)
         bind_layout(folder)
@@ -728,6 +790,7 @@ def _probe_namespaces() -> str:
         inner = os.fork()
         if inner == 0:
             try:
+                become_unprivileged()  # as lock_down does
                 drop_capabilities()
                 no_new_privs()
                 landlock([RUN, *needed], [])
@@ -751,8 +814,7 @@ def _probe_landlock() -> str:
     folder and read the interpreter's files (the standard library, site-packages), in
     a view of the installation where they are hidden from it (``pyview``)."""
     needed = [p for p in _interpreter_folders() if os.path.isdir(p)]
-    hidden = pyview.hidden_from(NOBODY, needed) if os.geteuid() == 0 else []
-    view = pyview.ensure(hidden) if hidden else {}
+    view = _view_for_nobody()
 
     def run(folder: str, reached: Callable[[int], None]) -> None:
         pyview.apply(view)  # as the worker does

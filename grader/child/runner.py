@@ -177,6 +177,8 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
                 confine.unshare_pid_and_mount()
                 confine.mount_tmpfs(fixed[0], "16m")
                 confine.mount_tmpfs(fixed[1], f"{int(config['disk_mb'])}m")
+                if os.geteuid() == 0:  # the run becomes NOBODY: its scratch is its own
+                    os.chown(fixed[1], confine.NOBODY, confine.NOBODY)
             elif config["confine"] == confine.LANDLOCK:
                 # No namespaces: the same fixed paths, the engine's files rewritten in
                 # place (the same inode numbers), the scratch emptied in place, and
@@ -322,9 +324,10 @@ def main() -> None:
     pyview.apply(config.get("view", {}))  # the installation, where NOBODY can read it
     from grader.child import confine
 
-    if config["confine"] == confine.LANDLOCK:  # RLIMIT_NPROC counts all the uid's tasks:
-        uid = confine.NOBODY if os.geteuid() == 0 else os.getuid()
-        config["tasks"] = confine.tasks_of(uid)  # leave room for those it has now
+    if config["confine"] and os.geteuid() == 0:  # RLIMIT_NPROC counts all the uid's tasks:
+        config["tasks"] = confine.tasks_of(confine.NOBODY)  # leave room for those it has now
+    elif config["confine"] == confine.LANDLOCK:
+        config["tasks"] = confine.tasks_of(os.getuid())
     if config["confine"] == confine.NAMESPACES:
         from grader.child.worker import enter_confinement
 

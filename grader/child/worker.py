@@ -783,6 +783,10 @@ def main() -> None:
     try:
         from grader.child import confine
 
+        if mode and os.geteuid() == 0:  # RLIMIT_NPROC counts every task of the uid:
+            tasks = confine.tasks_of(confine.NOBODY)  # leave room for those it has now
+        elif mode == confine.LANDLOCK:
+            tasks = confine.tasks_of(os.getuid())
         if mode == confine.NAMESPACES:
             root = enter_confinement(root)
         os.chdir(os.path.join(root, "work"))
@@ -790,8 +794,6 @@ def main() -> None:
         code, pkg, work = (os.path.join(root, name) for name in ("code", "pkg", "work"))
         if mode:
             reads = confine.allowed_reads([code, pkg])
-            if mode == confine.LANDLOCK:  # RLIMIT_NPROC counts every task of the uid
-                tasks = confine.tasks_of(confine.NOBODY if os.geteuid() == 0 else os.getuid())
             confine.lock_down(read=[code, pkg], write=[work], processes=True, mode=mode)
             confined = True
     except BaseException:  # no student code has run: the grader's failure, not theirs
