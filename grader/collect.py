@@ -18,13 +18,19 @@ before the deadline still gets an (empty) folder and a record with the ``problem
 the grader reports them as not gradable, with that reason, never as a silent zero.
 
 The time of a commit is its committer date, which the student's machine sets: a check
-of push times needs the hosting service's records. Repositories are cloned with hooks
-off, no submodules, and symbolic links written as plain files.
+of push times needs the hosting service's records. A repository is the student's
+input, so git runs on it with hooks off, no submodules, symbolic links written as plain
+files, no terminal prompt, and within bounds: GIT_TIMEOUT per git command, GIT_MEMORY_MB
+of address space, GIT_FILE_MB per file written and MAX_CHECKOUT_MB for the checked-out
+tree. A repository that breaks any of them (a history that takes too long to fetch, a
+huge file, a default branch that does not exist) is recorded with the reason and the
+other students are collected all the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -39,7 +45,21 @@ from grader.roster import read as read_roster
 from grader.rubric import RUBRIC, parse_time
 
 RECORD = "collect.json"
-GIT_TIMEOUT = 300.0
+GIT_TIMEOUT = 300.0  # seconds for one git command
+GIT_MEMORY_MB = 2048  # address space of a git process
+GIT_FILE_MB = 256  # the largest file git may write (a pack, a checked-out file)
+MAX_CHECKOUT_MB = 200  # the checked-out tree (the history in .git not counted)
+
+
+def _bounded() -> None:
+    """In the git child, before it runs: the memory and file-size limits."""
+    import resource
+
+    memory = GIT_MEMORY_MB * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    size = GIT_FILE_MB * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -51,15 +71,22 @@ def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         "GIT_CONFIG_NOSYSTEM": "1",
     }
     safe = ["-c", "core.hooksPath=/dev/null", "-c", "core.symlinks=false"]
-    return subprocess.run(
-        ["git", *safe, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT,
-        check=False,
-    )
+    safe += ["-c", "protocol.ext.allow=never", "-c", "submodule.recurse=false"]
+    try:
+        return subprocess.run(
+            ["git", *safe, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GIT_TIMEOUT,
+            check=False,
+            preexec_fn=_bounded,
+            start_new_session=True,  # a timeout kills git, not its whole group with us
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, 124, "", f"git took over {GIT_TIMEOUT:g} s")
 
 
 def _last_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -81,10 +108,7 @@ def _fetch(student: Student, folder: Path) -> str:
     if folder.exists():
         shutil.rmtree(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        done = _git("clone", "--quiet", "--no-checkout", student.repo, str(folder))
-    except subprocess.TimeoutExpired:
-        done = subprocess.CompletedProcess([], 1, "", "timed out")
+    done = _git("clone", "--quiet", "--no-checkout", student.repo, str(folder))
     if done.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         return f"cannot clone {student.repo}: {_last_line(done)}"
@@ -95,7 +119,10 @@ def _commit_before(folder: Path, deadline: datetime) -> tuple[str, str]:
     """(sha, ISO committer time) of the default branch's last commit at or before the
     deadline, or ('', '') when there is none."""
     stamp = str(int(deadline.timestamp()))
-    for ref in ("refs/remotes/origin/HEAD", "HEAD"):
+    # The remote's default branch; where it names none (or one that does not exist),
+    # the usual names, then whatever the clone's HEAD is.
+    refs = ["refs/remotes/origin/HEAD", "refs/remotes/origin/main", "refs/remotes/origin/master"]
+    for ref in [*refs, "HEAD"]:
         done = _git(
             "log", "-1", "--first-parent", f"--before={stamp}", "--format=%H %cI", ref, cwd=folder
         )
@@ -105,6 +132,19 @@ def _commit_before(folder: Path, deadline: datetime) -> tuple[str, str]:
         if done.returncode == 0:
             return "", ""
     return "", ""
+
+
+def _tree_megabytes(folder: Path) -> float:
+    """The size of the checked-out files (not .git), never following a link."""
+    total = 0
+    for base, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not (base == str(folder) and d == ".git")]
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                continue
+    return total / 1024 / 1024
 
 
 def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str, Any]:
@@ -129,19 +169,52 @@ def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str
         done = _git("checkout", "--quiet", "--force", "--detach", sha, cwd=folder)
         if done.returncode == 0:
             _git("clean", "-qffdx", cwd=folder)
+            if _tree_megabytes(folder) > MAX_CHECKOUT_MB:
+                problem = f"the files of {sha[:12]} take more than {MAX_CHECKOUT_MB} MB"
         else:
             problem = f"cannot check out {sha[:12]}: {_last_line(done)}"
     if problem:
-        if folder.exists() and (folder / ".git").is_dir():
-            # keep the clone (a later collect fetches into it) but show nothing of it
-            for child in folder.iterdir():
-                if child.name != ".git":
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-        folder.mkdir(parents=True, exist_ok=True)
+        _empty(folder)
         record["problem"] = problem
     else:
         record.update(commit=sha, commit_time=when)
     return record
+
+
+def _empty(folder: Path) -> None:
+    """Keep the clone (a later collect fetches into it) but show nothing of it."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        folder.unlink()
+    if folder.exists() and (folder / ".git").is_dir():
+        for child in folder.iterdir():
+            if child.name != ".git":
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _collect_safely(student: Student, out_dir: Path, deadline: datetime) -> dict[str, Any]:
+    """``collect_one``, whatever happens: a failure is that student's record."""
+    try:
+        return collect_one(student, out_dir, deadline)
+    except Exception as exc:  # one repository never stops the class
+        with contextlib.suppress(OSError):
+            _empty(out_dir / student.login)
+        return {
+            "login": student.login,
+            "repo": student.repo,
+            "student_id": student.student_id,
+            "email": student.email,
+            "name": student.name,
+            "deadline": deadline.isoformat(),
+            "commit": "",
+            "commit_time": "",
+            "problem": f"collect failed on this repository: {type(exc).__name__}: {exc}"[:300],
+        }
 
 
 def collect(
@@ -153,7 +226,7 @@ def collect(
     records = read_records(out_dir)
     for student in students:
         if student.login:
-            records[student.login] = collect_one(student, out_dir, deadline)
+            records[student.login] = _collect_safely(student, out_dir, deadline)
     data: dict[str, Any] = {
         "collected_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "students": dict(sorted(records.items())),

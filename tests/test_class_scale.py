@@ -126,6 +126,46 @@ def test_collect_checks_out_the_last_commit_before_the_deadline(tmp_path: Path) 
     assert again["bob"] == records["bob"]  # others' records are kept
 
 
+def test_collect_survives_any_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone that hangs (a transport that never answers), a default branch that does
+    not exist, a symbolic link, a file over the checkout cap: each is that student's
+    recorded problem (or handled), collect.json is written and the others collected."""
+    ok = bare_repo(tmp_path, "ok", [(DEADLINE, engine("fine"))])
+    odd = bare_repo(tmp_path, "odd", [(DEADLINE, engine("odd branch"))])
+    git("symbolic-ref", "HEAD", "refs/heads/does-not-exist", cwd=odd)  # a dangling HEAD
+    linked = bare_repo(tmp_path, "linked", [(DEADLINE, engine("linked"))])
+    work = tmp_path / "work" / "linked"
+    (work / "src" / "minigrad" / "secret.py").symlink_to("/etc/passwd")
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "a link", cwd=work, when=DEADLINE)
+    git("push", "-q", str(linked), "main", cwd=work)
+    big = bare_repo(tmp_path, "big", [(DEADLINE, {**engine("big"), "data.txt": "x" * 3_000_000})])
+    hang = tmp_path / "hang.sh"  # the ssh that the repository's URL asks for never answers
+    hang.write_text("#!/bin/sh\nsleep 600\n")
+    hang.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(hang))
+    monkeypatch.setattr(collect, "GIT_TIMEOUT", 3.0)
+    monkeypatch.setattr(collect, "MAX_CHECKOUT_MB", 2)
+    rows = [
+        ["hangs", "ssh://git.invalid/hangs.git", "1", "h@uni.example"],
+        ["odd", str(odd), "2", "o@uni.example"],
+        ["linked", str(linked), "3", "l@uni.example"],
+        ["big", str(big), "4", "b@uni.example"],
+        ["ok", str(ok), "5", "k@uni.example"],
+    ]
+    out = tmp_path / "submissions"
+    records = collect.collect(rosters.read(roster(tmp_path, rows)).students, out, DEADLINE)
+    assert "took over 3 s" in records["hangs"]["problem"]
+    assert (out / "ok" / "src/minigrad/scalar.py").read_text() == "fine"
+    assert records["odd"]["commit"] and (out / "odd" / "src/minigrad/scalar.py").exists()
+    secret = out / "linked" / "src" / "minigrad" / "secret.py"
+    assert not secret.is_symlink() and secret.read_text() == "/etc/passwd"  # a plain file
+    assert "more than 2 MB" in records["big"]["problem"]
+    assert not (out / "big" / "data.txt").exists()
+    saved = json.loads((out / collect.RECORD).read_text())["students"]
+    assert set(saved) == {"hangs", "odd", "linked", "big", "ok"}
+
+
 def test_collect_command_reports_who_is_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
