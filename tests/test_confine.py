@@ -22,12 +22,23 @@ from grader.sandbox import TRUST_ENV, prepare_code
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
-import ctypes, json, os, socket, sys
+import ctypes, json, os, resource, socket, sys, threading, time
 sys.path.insert(0, sys.argv[1] + "/code")
 from grader.child import confine
 from grader.child.worker import enter_confinement
+confine.hand_over(sys.argv[1], [sys.argv[1] + "/work"])  # as the sandbox does
+tasks = confine.tasks_of(confine.NOBODY)
 root = enter_confinement(sys.argv[1])
 confine.lock_down(read=[root + "/code"], write=[root + "/work"])
+limit = 32 + tasks
+resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+started = 0
+try:
+    for _ in range(500):
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        started += 1
+except RuntimeError:
+    pass
 libc = ctypes.CDLL(None, use_errno=True)
 found = {"pid": os.getpid()}
 def attempt(name, action):
@@ -60,6 +71,7 @@ attempt("renice", lambda: call("setpriority", 0, int(sys.argv[3]), 19))
 attempt("sysv_shm", lambda: call("shmget", 0, 4096, 0o1600))
 found["ppid"] = os.getppid()
 found["uid"] = os.getuid()
+found["threads"] = started
 print(json.dumps(found), flush=True)
 """
 EPERM, EACCES = 1, 13
@@ -87,6 +99,10 @@ def test_a_confined_process_is_held_by_namespaces_landlock_and_seccomp(tmp_path:
     found = json.loads(done.stdout)
     assert found["pid"] == 2  # PID 1 of the new namespace is the grader's waiting process
     assert found["ppid"] == 0  # hidden: it learns no PID but its own
+    # A thread limit holds whoever grades: as root, the process is uid 65534 (mapped).
+    assert found["threads"] < 100
+    if os.geteuid() == 0:
+        assert found["uid"] == NOBODY
     assert found["write_scratch"] == found["kill_self"] == found["prlimit_self"] == "allowed"
     for name in ("write_code", "read_repo", "read_proc"):
         assert found[name] == EACCES, name
