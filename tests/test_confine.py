@@ -74,7 +74,7 @@ found["uid"] = os.getuid()
 found["threads"] = started
 print(json.dumps(found), flush=True)
 """
-EPERM, EACCES = 1, 13
+EPERM, ENOENT, EACCES = 1, 2, 13
 REFUSED = ["fork", "socket", "mount", "umount", "unshare", "setns", "ptrace"]
 REFUSED += ["kill_parent", "kill_everyone", "kill_group", "prlimit_parent", "renice"]
 REFUSED += ["sysv_shm"]
@@ -105,7 +105,8 @@ def test_a_confined_process_is_held_by_namespaces_landlock_and_seccomp(tmp_path:
         assert found["uid"] == NOBODY
     assert found["write_scratch"] == found["kill_self"] == found["prlimit_self"] == "allowed"
     for name in ("write_code", "read_repo", "read_proc"):
-        assert found[name] == EACCES, name
+        # (a checkout under /tmp is behind the confinement's own /tmp: not even there)
+        assert found[name] == EACCES or (name == "read_repo" and found[name] == ENOENT), name
     for name in REFUSED:
         assert found[name] == EPERM, name
 
@@ -158,7 +159,8 @@ def test_without_user_namespaces_landlock_seccomp_and_a_real_uid_hold() -> None:
     assert found["ppid"] == 0
     assert found["write_scratch"] == found["kill_self"] == found["prlimit_self"] == "allowed"
     for name in ("write_code", "read_repo", "read_proc"):
-        assert found[name] == EACCES, name
+        # (a checkout under /tmp is behind the confinement's own /tmp: not even there)
+        assert found[name] == EACCES or (name == "read_repo" and found[name] == ENOENT), name
     for name in REFUSED:
         assert found[name] == EPERM, name
 
