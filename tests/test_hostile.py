@@ -1291,6 +1291,10 @@ def test_students_tests_cannot_write_hold_or_detect(
 def test_students_tests_cannot_forge_their_stream_or_mark_the_first_run(
     graded_batch: dict[str, dict[str, object]], leg: str
 ) -> None:
+    """Students' tests: a result stream forged on every descriptor earns no more than the
+    same check without it (a run holds only its own results pipe); a read-only marker
+    earns nothing (the scratch is emptied whatever its modes, and the reference runs
+    twice)."""
     out = graded_batch[leg]["out"]
     assert isinstance(out, Path)
     rows = _rows(out)
@@ -1306,6 +1310,8 @@ def test_students_tests_cannot_forge_their_stream_or_mark_the_first_run(
 def test_a_disk_flood_stops_at_the_cap_and_nothing_is_left_behind(
     graded_batch: dict[str, dict[str, object]], leg: str
 ) -> None:
+    """A disk flood is stopped at [limits] disk_mb by a watchdog, and grading leaves no
+    folder of its own in /tmp (every one lives in the run's folder, removed at its end)."""
     out = graded_batch[leg]["out"]
     assert isinstance(out, Path)
     assert rows_total(out, "floods_the_disk") == "0"
