@@ -74,6 +74,8 @@ def _per_op(obs: Observed) -> str | None:
     consts = {s[1]: s[2] for s in steps if s[0] == "const"}
     ops = [s for s in steps if s[0] == "op"]
     upstream = [s[2] for s in steps if s[0] == "set_grad"]
+    if not upstream and any(s[0] == "backward" for s in steps):
+        upstream = [1.0]  # the engine's own backward() seeds the output with 1.0
     got = obs.get("got") or {}
     if len(ops) != 1 or len(upstream) != 1:
         return None
@@ -329,6 +331,8 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
     A check that failed because the student's code raised (an unfinished stub, a
     crash) gets no guessed mistake unless the exception itself is the symptom.
     """
+    if obs.get("set_order"):
+        return "set-order"
     exception = obs.get("raised")
     if exception == "OpReturnedNone" or (
         facts.returns_none and exception == "TypeError" and "NoneType" in str(obs.get("message"))

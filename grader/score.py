@@ -16,6 +16,7 @@ from grader.checks import REGISTRY, Context, Fail, quality
 from grader.checks.base import NotRun, graph_nodes
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
+from grader.program import Program
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 from grader.rubric import RUBRIC, Rubric
 from grader.sandbox import Sandbox, StepSkipped, StudentFault
@@ -144,7 +145,7 @@ def run_checks(
         notes.extend(_import_notes(sandbox))
         for cid in ids:
             blocked = _blocked(cid, outcomes, rubric, public)
-            outcomes[cid] = blocked if blocked is not None else _run_one(cid, ctx, rubric)
+            outcomes[cid] = blocked if blocked is not None else _run_both(cid, ctx, rubric)
             ctx.statuses[cid] = outcomes[cid].status
         failed = [o for o in outcomes.values() if o.status == FAILED]
         if failed:
@@ -152,7 +153,8 @@ def run_checks(
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
-                if "got" in o.observed and "steps" in o.observed:
+                drawn = "got" in o.observed and not o.observed.get("set_order")
+                if drawn and "steps" in o.observed:
                     nodes = graph_nodes(ctx, o.observed["steps"])
                     if nodes:
                         o.observed["graph"] = nodes
@@ -170,6 +172,59 @@ def run_checks(
         notes=notes,
         output_tail=tail,
     )
+
+
+# Checks that run no program of their own on the engine: the set order cannot matter.
+NO_PROGRAM = quality.IDS | {"tests.catch_mistakes"}
+SET_ORDER = (
+    "passes or fails with the order in which a set of Values iterates (graded here as "
+    "failed, the same on every run)"
+)
+
+
+def _keeps_sets(ctx: Context) -> bool:
+    """Whether the engine keeps a node's parents in a set (found once per submission):
+    then a result may depend on the order that set iterates in."""
+    if "set_parents" not in ctx.cache:
+        ctx.cache["set_parents"] = False
+        p = Program()
+        a = p.const(2.0)
+        p.steps.append(["read_node", a])
+        try:
+            run = ctx.run(p)
+        except StudentFault:
+            return False
+        node = run.reads.get(a + "#node") if run.error is None else None
+        kind = node.get("parents_kind") if isinstance(node, dict) else None
+        ctx.cache["set_parents"] = kind in ("set", "frozenset")
+    return bool(ctx.cache["set_parents"])
+
+
+def _run_both(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
+    """Run a check; for an engine that keeps its parents in sets, run it again with every
+    set of Values iterating the other way. A check whose verdict depends on that order
+    fails, on every run, and says why (the grader fixes the order in both runs)."""
+    first = _run_one(cid, ctx, rubric)
+    if (
+        cid in NO_PROGRAM
+        or first.status not in (PASSED, FAILED)
+        or first.observed.get("fault")
+        or not _keeps_sets(ctx)
+    ):
+        return first
+    ctx.order = "reversed"
+    try:
+        second = _run_one(cid, ctx, rubric)
+    finally:
+        ctx.order = ""
+    if second.status not in (PASSED, FAILED) or second.observed.get("fault"):
+        return first  # a hang or the time budget: nothing learnt about the order
+    if second.status == first.status:
+        return first
+    failed = first if first.status == FAILED else second
+    failed.summary = f"{failed.summary} ({SET_ORDER})" if failed.summary else SET_ORDER
+    failed.observed["set_order"] = True
+    return failed
 
 
 def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
@@ -200,7 +255,13 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
         return _outcome(cid, rubric, NOT_RUN, summary=str(skipped), seconds=time.monotonic() - t0)
     except StudentFault as fault:  # a hang, a crash, the time budget used up, ...
         return _outcome(
-            cid, rubric, FAILED, summary=str(fault), blocks=True, seconds=time.monotonic() - t0
+            cid,
+            rubric,
+            FAILED,
+            summary=str(fault),
+            blocks=True,
+            observed={"fault": True},
+            seconds=time.monotonic() - t0,
         )
     except Exception:
         return _outcome(

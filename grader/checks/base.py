@@ -177,13 +177,17 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # check id -> status so far
     last_run: Run | None = None  # the current check's latest program, for its example
+    order: str = ""  # "reversed": sets of Values iterate the other way (see worker.py)
 
     def forget_runs(self) -> None:
         """A new check starts: no program of its own has run yet."""
         self.last_run = None
 
     def run(self, program: Program, timeout: float | None = None) -> Run:
-        reply = self.sandbox.request(program.payload(), timeout)
+        payload = program.payload()
+        if self.order:
+            payload["order"] = self.order
+        reply = self.sandbox.request(payload, timeout)
         if not reply.get("ok"):
             raise StudentFault(f"the request failed in your code: {reply.get('error')}")
         reads = reply.get("reads")
@@ -201,21 +205,36 @@ class Context:
         """Run and fail the check if the student's code raised."""
         result = self.run(program, timeout)
         if result.error is not None:
-            raise Fail(
-                f"your code raised {result.describe_error()}",
-                counterexample=result.python(),
-                observed={
-                    "raised": result.raised(),
-                    "message": str(result.error.get("message", ""))[:300],
-                    "steps": program.steps,
-                },
-                blocking=True,
-            )
+            raise raised(result)
         return result
 
     def run_steps(self, steps: list[list[Any]], timeout: float | None = None) -> Run:
         """Run raw steps (networks, training) that have no Program helper."""
         return self.run_ok(Program(steps), timeout)
+
+
+def raised(run: Run) -> Fail:
+    """The failure of a check whose program the student's code raised in."""
+    assert run.error is not None
+    return Fail(
+        f"your code raised {run.describe_error()}",
+        counterexample=run.python(),
+        observed={
+            "raised": run.raised(),
+            "message": str(run.error.get("message", ""))[:300],
+            "steps": run.program.steps,
+        },
+        blocking=True,
+    )
+
+
+def mismatch(run: Run, expected: dict[str, tuple[float, float]], **how: Any) -> Fail | None:
+    """``compare``'s failure, returned instead of raised (None when every number agrees)."""
+    try:
+        compare(run, expected, **how)
+    except Fail as fail:
+        return fail
+    return None
 
 
 def compare(
