@@ -8,6 +8,7 @@ check's result, ``Graded`` one submission's; ``effective_status`` and
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,9 +88,8 @@ class Graded:
 
     @property
     def diagnosis(self) -> dict[str, str] | None:
-        """The mistake that costs the most points: the points lost by the checks it
-        explains, and by the checks they kept from running (first in rubric order on
-        a tie)."""
+        """The headline: the mistake, or the plain failure, that costs the most points
+        (``headline``). Every report reads this one."""
         return headline(self.outcomes)
 
     def lab_score(self, lab: str) -> tuple[float, float]:
@@ -132,27 +132,88 @@ class Graded:
 
 
 def headline(outcomes: list[Outcome]) -> dict[str, str] | None:
-    """The diagnosis that explains the most lost points (see ``Graded.diagnosis``)."""
+    """The costliest failure, as {"code", "explanation", "reread"}, or None when no
+    point is lost (see ``Graded.diagnosis``).
+
+    Every lost point is charged to its cause: the check itself, or the check it waited
+    for (following ``blocked_by``). Causes with the same diagnosis add up, and so do
+    crashes with the same exception and message; a failure without a diagnosis stands
+    for itself. The costliest cause wins (a named mistake first on a tie, then the
+    first in rubric order). A cause is named only when a visible check shows it: the
+    headline is shown at once (Gradescope's output), the hidden checks' results only
+    after the due date.
+    """
     by_id = {o.id: o for o in outcomes}
 
-    def cause(o: Outcome) -> dict[str, str] | None:
+    def cause(o: Outcome) -> Outcome:
         seen: set[str] = set()
         while o.diagnosis is None and o.blocked_by in by_id and o.id not in seen:
             seen.add(o.id)
             o = by_id[o.blocked_by]
-        return o.diagnosis
+        return o
 
-    cost: dict[str, float] = {}
-    found: dict[str, dict[str, str]] = {}
+    cost: dict[tuple[str, ...], float] = {}
+    named: dict[tuple[str, ...], dict[str, str]] = {}
+    shown: set[tuple[str, ...]] = set()
+    checks: dict[tuple[str, ...], list[Outcome]] = {}
     for o in outcomes:
-        diagnosis = cause(o) if o.status != PASSED else None
-        if diagnosis is not None:
-            found.setdefault(diagnosis["code"], diagnosis)
-            cost[diagnosis["code"]] = cost.get(diagnosis["code"], 0.0) + o.lost
-    if not found:
+        if o.status == PASSED or o.lost <= 0:
+            continue
+        root = cause(o)
+        key = _cause_key(root)
+        if key is None:
+            continue
+        cost[key] = cost.get(key, 0.0) + o.lost
+        checks.setdefault(key, []).append(o)
+        if root.diagnosis is not None:
+            named.setdefault(key, dict(root.diagnosis))
+        if root.visibility == "visible":
+            shown.add(key)
+    candidates = [key for key in cost if key in shown]
+    if not candidates:
         return None
-    best = max(found, key=lambda code: cost[code])  # max keeps the first of equals
-    return found[best]
+    best = max(candidates, key=lambda k: (cost[k], k[0] == "diagnosis"))  # first of equals
+    if best in named:
+        return named[best]
+    return _plain(checks[best], cost[best])
+
+
+def _cause_key(o: Outcome) -> tuple[str, ...] | None:
+    """What a lost point is charged to: a diagnosis, one crash, or one failed check
+    (None: not run for a reason of its own, such as a lab not attempted yet)."""
+    if o.diagnosis is not None:
+        return ("diagnosis", str(o.diagnosis.get("code")))
+    if o.status != FAILED:
+        return None
+    raised = o.observed.get("raised") if isinstance(o.observed, dict) else None
+    if raised:
+        return ("raised", str(raised), str(o.observed.get("message", "")))
+    return ("check", o.id)
+
+
+def _plain(lost: list[Outcome], cost: float) -> dict[str, str]:
+    """A headline for a failure no diagnosis names: what failed, plainly, with its cost."""
+    first = next(o for o in lost if o.status == FAILED)
+    ids = list(dict.fromkeys(o.id for o in lost))
+    more = f" and {len(ids) - 4} more" if len(ids) > 4 else ""
+    where = ", ".join(f"`{i}`" for i in ids[:4]) + more
+    raised = str(first.observed.get("raised") or "")
+    found = UNREADABLE.match(str(first.observed.get("message", "")))
+    if raised in ("SyntaxError", "IndentationError", "TabError") and found:
+        message, file, line = found.groups()
+        what = f"{file}, line {line}: {raised}: {message}. Python cannot read that file"
+    elif raised:
+        what = first.summary[:1].upper() + first.summary[1:]
+    else:
+        what = f"{first.name} fails: {first.summary}"
+    return {
+        "code": raised or first.id,
+        "explanation": f"{what.rstrip('.')}. This costs {points(cost)} points ({where}).",
+        "reread": first.reread,
+    }
+
+
+UNREADABLE = re.compile(r"^(.*) \(([^()]+), line (\d+)\)$")  # str() of a SyntaxError
 
 
 def effective_status(g: Graded) -> str:

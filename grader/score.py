@@ -89,8 +89,19 @@ def _blocked(
     return None
 
 
+def used(cid: str, rubric: Rubric, public: bool = False) -> list[str]:
+    """The checks whose verdicts ``cid`` reads (``uses``), limited like ``depends``."""
+    return [
+        d
+        for d in REGISTRY[cid].uses
+        if d in rubric.items
+        and d in REGISTRY
+        and (not public or rubric.items[d].visibility == "visible")
+    ]
+
+
 def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[str]:
-    """Check ids to run: the selected checks and what they depend on, deps first."""
+    """Check ids to run: the selected checks and what they depend on or use, those first."""
     wanted = [cid for cid in selected(rubric, labs, public) if cid in REGISTRY]
     result: list[str] = []
     seen: set[str] = set()
@@ -100,6 +111,8 @@ def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[s
             return
         seen.add(cid)
         for dep in depends(cid, rubric, public) + attempted(cid, rubric, public):
+            visit(dep)
+        for dep in used(cid, rubric, public):
             visit(dep)
         result.append(cid)
 
@@ -147,8 +160,13 @@ def run_checks(
             blocked = _blocked(cid, outcomes, rubric, public)
             outcomes[cid] = blocked if blocked is not None else _run_both(cid, ctx, rubric)
             ctx.statuses[cid] = outcomes[cid].status
+            for why in sandbox.stuck.values():  # what hangs now is charged to this check
+                ctx.cache.setdefault("stuck_by", {}).setdefault(why, cid)
         failed = [o for o in outcomes.values() if o.status == FAILED]
         if failed:
+            # The probes get time of their own: a submission whose checks used up its
+            # budget on a busy machine is diagnosed as on a quiet one.
+            sandbox.deadline = max(sandbox.deadline, time.monotonic() + PROBE_SECONDS)
             facts = probe(ctx, failed)
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
@@ -174,8 +192,12 @@ def run_checks(
     )
 
 
-# Checks that run no program of their own on the engine: the set order cannot matter.
+PROBE_SECONDS = 15.0  # the diagnosis probes' own time, after the checks
+# Checks not run again in the reversed set order: those that run no program of their own
+# on the engine (the order cannot matter), and the training checks (hundreds of epochs
+# each: their verdict in the fixed order stands, the same on every run).
 NO_PROGRAM = quality.IDS | {"tests.catch_mistakes"}
+NOT_TWICE = NO_PROGRAM | {cid for cid in REGISTRY if cid.startswith("train.")}
 SET_ORDER = (
     "passes or fails with the order in which a set of Values iterates (graded here as "
     "failed, the same on every run)"
@@ -206,7 +228,7 @@ def _run_both(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     fails, on every run, and says why (the grader fixes the order in both runs)."""
     first = _run_one(cid, ctx, rubric)
     if (
-        cid in NO_PROGRAM
+        cid in NOT_TWICE
         or first.status not in (PASSED, FAILED)
         or first.observed.get("fault")
         or not _keeps_sets(ctx)
@@ -233,7 +255,14 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     try:
         REGISTRY[cid].func(ctx)
     except NotRun as none:
-        return _outcome(cid, rubric, NOT_RUN, summary=none.summary, seconds=time.monotonic() - t0)
+        return _outcome(
+            cid,
+            rubric,
+            NOT_RUN,
+            summary=none.summary,
+            blocked_by=none.blocked_by,
+            seconds=time.monotonic() - t0,
+        )
     except Fail as fail:
         example = fail.counterexample
         if example is None and ctx.last_run is not None:  # the program the check judged
@@ -252,7 +281,15 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             seconds=time.monotonic() - t0,
         )
     except StepSkipped as skipped:  # needs a step the student's code already hung in
-        return _outcome(cid, rubric, NOT_RUN, summary=str(skipped), seconds=time.monotonic() - t0)
+        why = str(skipped).removeprefix("not run: ")
+        return _outcome(
+            cid,
+            rubric,
+            NOT_RUN,
+            summary=str(skipped),
+            blocked_by=ctx.cache.get("stuck_by", {}).get(why),  # the check that hung there
+            seconds=time.monotonic() - t0,
+        )
     except StudentFault as fault:  # a hang, a crash, the time budget used up, ...
         return _outcome(
             cid,
@@ -291,17 +328,25 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
         )
     modules = reply.get("modules")
     if isinstance(modules, dict):
+        # One note per error: a module that imports a broken one fails with its error.
+        failing: dict[str, list[str]] = {}
         for name, error in modules.items():
             if isinstance(error, dict):
                 what = f"{error.get('type')}: {error.get('message')}"
-                notes.append(f"minigrad/{name}.py does not import: {what}")
-                if error.get("type") in ("SyntaxError", "IndentationError", "TabError"):
-                    notes.append(
-                        "the grader runs Python 3.11: syntax that is new in 3.12 or later "
-                        "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
-                        "f-string) does not parse here"
-                    )
+                failing.setdefault(what, []).append(f"minigrad/{name}.py")
+        for what, names in failing.items():
+            verb = "does" if len(names) == 1 else "do"
+            notes.append(f"{', '.join(names)} {verb} not import: {what}")
+            if what.split(":")[0] in SYNTAX_ERRORS:
+                notes.append(
+                    "the grader runs Python 3.11: syntax that is new in 3.12 or later "
+                    "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
+                    "f-string) does not parse here"
+                )
     return notes
+
+
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 
 
 def invalid(

@@ -60,10 +60,13 @@ class Fail(Exception):
 
 
 class NotRun(Fail):
-    """Nothing to judge yet (no tests, the lab not attempted): neither pass nor fail."""
+    """Nothing to judge yet (no tests, the lab not attempted, an op the check needs
+    fails its own check): neither pass nor fail. ``blocked_by`` names the check it
+    waits for, when there is one."""
 
-    def __init__(self, summary: str) -> None:
+    def __init__(self, summary: str, blocked_by: str | None = None) -> None:
         super().__init__(summary, blocking=True)
+        self.blocked_by = blocked_by
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Check:
     any_of: tuple[str, ...] = ()
     diagnoses: Diagnosis | None = None  # the mistake code of a failure, or None
     about_exceptions: bool = False  # the exception raised is itself the symptom
+    uses: tuple[str, ...] = ()  # checks run first, whose verdicts it reads (never blocking)
 
 
 REGISTRY: dict[str, Check] = {}
@@ -86,6 +90,7 @@ def check(
     any_of: Sequence[str] = (),
     diagnoses: str | Diagnosis | None = None,
     about_exceptions: bool = False,
+    uses: Sequence[str] = (),
 ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register ``func`` as the check ``check_id`` (ids must match the rubric), with
     the mistake its failures point to (a code, or a function of observed and facts)."""
@@ -95,7 +100,7 @@ def check(
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
         REGISTRY[check_id] = Check(
-            check_id, func, tuple(depends), tuple(any_of), rule, about_exceptions
+            check_id, func, tuple(depends), tuple(any_of), rule, about_exceptions, tuple(uses)
         )
         return func
 
@@ -223,6 +228,7 @@ def raised(run: Run) -> Fail:
             "raised": run.raised(),
             "message": str(run.error.get("message", ""))[:300],
             "steps": run.program.steps,
+            "step": run.error.get("step"),
         },
         blocking=True,
     )

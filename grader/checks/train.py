@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grader.checks.base import Context, Fail, check
-from grader.diagnose import training_mistake
+from grader.diagnose import Facts, Observed, activation_mistake, training_mistake
 from grader.program import close, fmt
 
 TOY_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -112,7 +112,13 @@ def _losses(run_reads: Any, what: str) -> list[float]:
     return run_reads
 
 
-@check("train.engine_sgd", depends=NETWORK)
+def _network(obs: Observed, facts: Facts) -> str | None:
+    """A network that does not train under the grader's own loop: said when its
+    activation is not the lab's (the engine is then not to blame)."""
+    return None if facts.activation is None else activation_mistake(facts.activation)
+
+
+@check("train.engine_sgd", depends=NETWORK, diagnoses=_network)
 def engine_sgd(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         sgd = ["sgd", "losses", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL]

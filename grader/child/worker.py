@@ -261,6 +261,22 @@ def parents_attr(v: Any) -> str | None:
     return None
 
 
+def leaf_parents_attr(v: Any) -> str | None:
+    """``parents_attr``, or for a leaf of a class no op has taught yet, its first
+    attribute holding an empty container (where a leaf keeps its no parents)."""
+    attr = parents_attr(v)
+    if attr is not None:
+        return attr
+    for name in _attribute_names(v):
+        try:
+            held = _members(getattr(v, name, None))
+        except Exception:  # a property of the student's that raises
+            continue
+        if held == []:
+            return name
+    return None
+
+
 def parents(v: Any) -> list[Any]:
     attr = parents_attr(v)
     if attr is None:
@@ -465,7 +481,7 @@ class Interpreter:
     def do_read_node(self, name: str) -> None:
         """Parents, op and data of a Value, for inspecting the recorded graph."""
         v = self.env[name]
-        attr = parents_attr(v)
+        attr = leaf_parents_attr(v)
         self.reads[name + "#node"] = {
             "op": _text(getattr(v, "_op", None)),
             "prev": sorted(id(p) for p in parents(v)),
