@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from grader.escape import clean
+
 
 class Status(StrEnum):
     """What became of one check (a str: it is written to JSON and compared as text)."""
@@ -132,8 +134,13 @@ class Graded:
 
 
 def headline(outcomes: list[Outcome]) -> dict[str, str] | None:
-    """The costliest failure, as {"code", "explanation", "reread"}, or None when no
-    point is lost (see ``Graded.diagnosis``).
+    """The costliest failure, as {"code", "explanation", "reread"} (see ``costliest``)."""
+    return costliest(outcomes)[0]
+
+
+def costliest(outcomes: list[Outcome]) -> tuple[dict[str, str] | None, float]:
+    """The headline and the points it explains: the costliest failure, as {"code",
+    "explanation", "reread"}, or None when no point is lost (see ``Graded.diagnosis``).
 
     Every lost point is charged to its cause: the check itself, or the check it waited
     for (following ``blocked_by``). Causes with the same diagnosis add up, and so do
@@ -171,11 +178,11 @@ def headline(outcomes: list[Outcome]) -> dict[str, str] | None:
             shown.add(key)
     candidates = [key for key in cost if key in shown]
     if not candidates:
-        return None
+        return None, 0.0
     best = max(candidates, key=lambda k: (cost[k], k[0] == "diagnosis"))  # first of equals
     if best in named:
-        return named[best]
-    return _plain(checks[best], cost[best])
+        return named[best], cost[best]
+    return _plain(checks[best], cost[best]), cost[best]
 
 
 def _cause_key(o: Outcome) -> tuple[str, ...] | None:
@@ -206,11 +213,15 @@ def _plain(lost: list[Outcome], cost: float) -> dict[str, str]:
         what = first.summary[:1].upper() + first.summary[1:]
     else:
         what = f"{first.name} fails: {first.summary}"
+    what = clean(what, MAX_WHAT)  # the student's own exception text: no escapes, capped
     return {
-        "code": raised or first.id,
+        "code": clean(raised, 100) or first.id,
         "explanation": f"{what.rstrip('.')}. This costs {points(cost)} points ({where}).",
         "reread": first.reread,
     }
+
+
+MAX_WHAT = 400  # characters of a plain headline's failure
 
 
 UNREADABLE = re.compile(r"^(.*) \(([^()]+), line (\d+)\)$")  # str() of a SyntaxError

@@ -19,7 +19,7 @@ def test_every_check_is_in_the_rubric_and_every_diagnosis_names_a_known_mistake(
                 assert code is None or code in MISTAKES, (cid, code)
 
 
-MATH, ON_VALUE = "math-not-imported", "math-on-value"
+MATH, ON_VALUE, NO_ZERO = "math-not-imported", "math-on-value", "zero-grad-missing"
 NO_ZERO_GRAD = "'MLP' object has no attribute 'zero_grad'"
 NO_PARAMS = "'Neuron' object has no attribute 'parameters'"
 NEURON_ARGS = {
@@ -43,7 +43,7 @@ NEURON_ARGS = {
         ("graph.diamond", {"set_order": True}, "set-order"),
         ("ops.exp", {"raised": "NameError", "message": "name 'math' is not defined"}, MATH),
         ("ops.exp", {"raised": "TypeError", "message": "must be real number, not Value"}, ON_VALUE),
-        ("nn.zero_grad", {"raised": "AttributeError", "message": NO_ZERO_GRAD}, "zero-grad-missing"),
+        ("nn.zero_grad", {"raised": "AttributeError", "message": NO_ZERO_GRAD}, NO_ZERO),
         ("nn.param_count", {"raised": "AttributeError", "message": NO_PARAMS}, "parameters-name"),
         ("nn.param_count", NEURON_ARGS, "constructor-args"),
         ("nn.param_count", {**NEURON_ARGS, "step": 0}, None),  # not in a constructor
