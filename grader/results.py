@@ -49,6 +49,7 @@ class Outcome:
     diagnosis: dict[str, str] | None = None  # code, explanation, reread
     blocks: bool = False  # failed in a way that leaves checks depending on it nothing to run
     extra_max: float = 0.0  # for extra credit: the most it can add on top of the maximum
+    charged_to: str | None = None  # failed with no diagnosis: the failed check it rests on
 
     @property
     def lost(self) -> float:
@@ -142,21 +143,26 @@ def costliest(outcomes: list[Outcome]) -> tuple[dict[str, str] | None, float]:
     """The headline and the points it explains: the costliest failure, as {"code",
     "explanation", "reread"}, or None when no point is lost (see ``Graded.diagnosis``).
 
-    Every lost point is charged to its cause: the check itself, or the check it waited
-    for (following ``blocked_by``). Causes with the same diagnosis add up, and so do
-    crashes with the same exception and message; a failure without a diagnosis stands
-    for itself. The costliest cause wins (a named mistake first on a tie, then the
-    first in rubric order). A cause is named only when a visible check shows it: the
-    headline is shown at once (Gradescope's output), the hidden checks' results only
-    after the due date.
+    Every lost point is charged to its cause: the check itself, the check it waited
+    for (``blocked_by``), or, for a failure with no diagnosis of its own, the failed
+    check it rests on (``charged_to``: a network's op, a training run's network). Causes
+    with the same diagnosis add up, and so do crashes with the same exception and
+    message; a failure without a diagnosis stands for itself. The costliest cause wins
+    (a named mistake first on a tie, then the first in rubric order). A cause is named
+    only when a visible check shows it: the headline is shown at once (Gradescope's
+    output), the hidden checks' results only after the due date. When no point is
+    lost, a 0-point check's named mistake may still head the report.
     """
     by_id = {o.id: o for o in outcomes}
 
     def cause(o: Outcome) -> Outcome:
         seen: set[str] = set()
-        while o.diagnosis is None and o.blocked_by in by_id and o.id not in seen:
+        while o.diagnosis is None and o.id not in seen:
             seen.add(o.id)
-            o = by_id[o.blocked_by]
+            then = o.blocked_by or getattr(o, "charged_to", None)
+            if then not in by_id:
+                break
+            o = by_id[then]
         return o
 
     cost: dict[tuple[str, ...], float] = {}
@@ -177,8 +183,16 @@ def costliest(outcomes: list[Outcome]) -> tuple[dict[str, str] | None, float]:
         if root.visibility == "visible":
             shown.add(key)
     candidates = [key for key in cost if key in shown]
-    if not candidates:
-        return None, 0.0
+    if not candidates:  # nothing costs points: a 0-point check's named mistake, if any
+        remark = next(
+            (
+                o.diagnosis
+                for o in outcomes
+                if o.status == FAILED and o.diagnosis and o.visibility == "visible"
+            ),
+            None,
+        )
+        return (None if remark is None else dict(remark)), 0.0
     best = max(candidates, key=lambda k: (cost[k], k[0] == "diagnosis"))  # first of equals
     if best in named:
         return named[best], cost[best]

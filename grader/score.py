@@ -90,10 +90,11 @@ def _blocked(
 
 
 def used(cid: str, rubric: Rubric, public: bool = False) -> list[str]:
-    """The checks whose verdicts ``cid`` reads (``uses``), limited like ``depends``."""
+    """The checks whose verdicts ``cid`` reads (``uses``, ``rests_on``), limited like
+    ``depends``."""
     return [
         d
-        for d in REGISTRY[cid].uses
+        for d in dict.fromkeys([*REGISTRY[cid].uses, *REGISTRY[cid].rests_on])
         if d in rubric.items
         and d in REGISTRY
         and (not public or rubric.items[d].visibility == "visible")
@@ -171,6 +172,15 @@ def run_checks(
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
+                if o.diagnosis is None:  # explained by a failure it rests on, if any
+                    o.charged_to = next(
+                        (
+                            d
+                            for d in REGISTRY[o.id].rests_on
+                            if d in outcomes and outcomes[d].status == FAILED
+                        ),
+                        None,
+                    )
                 drawn = "got" in o.observed and not o.observed.get("set_order")
                 if drawn and "steps" in o.observed:
                     nodes = graph_nodes(ctx, o.observed["steps"])

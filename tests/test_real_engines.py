@@ -40,8 +40,9 @@ EXPECTED: dict[str, tuple[dict[str, float], str | None]] = {
     # through it, and everything passes.
     "op_dispatch": (FULL, None),
     # Parents in a list named prevs, -, / and the reflected ops composed: full points;
-    # only the 0-point construction check names the difference.
-    "prevs_list": (FULL, None),
+    # only the 0-point construction check names the difference (the headline, as no
+    # point is lost).
+    "prevs_list": (FULL, "parents-name"),
     # No exp, log or tanh (like karpathy's micrograd), so ReLU neurons: the three ops
     # and the checks that need them (tanh's convention, the neuron's drawing) are lost,
     # never the graph checks (their graphs leave those ops out); ReLU costs nn.forward

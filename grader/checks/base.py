@@ -78,6 +78,9 @@ class Check:
     diagnoses: Diagnosis | None = None  # the mistake code of a failure, or None
     about_exceptions: bool = False  # the exception raised is itself the symptom
     uses: tuple[str, ...] = ()  # checks run first, whose verdicts it reads (never blocking)
+    # checks run first whose failure explains this one's: a failure of this check with
+    # no diagnosis of its own is charged (in the headline) to the first that failed
+    rests_on: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Check] = {}
@@ -91,6 +94,7 @@ def check(
     diagnoses: str | Diagnosis | None = None,
     about_exceptions: bool = False,
     uses: Sequence[str] = (),
+    rests_on: Sequence[str] = (),
 ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register ``func`` as the check ``check_id`` (ids must match the rubric), with
     the mistake its failures point to (a code, or a function of observed and facts)."""
@@ -100,7 +104,14 @@ def check(
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
         REGISTRY[check_id] = Check(
-            check_id, func, tuple(depends), tuple(any_of), rule, about_exceptions, tuple(uses)
+            check_id,
+            func,
+            tuple(depends),
+            tuple(any_of),
+            rule,
+            about_exceptions,
+            tuple(uses),
+            tuple(rests_on),
         )
         return func
 

@@ -13,6 +13,9 @@ from grader.program import close, fmt
 # output is a one-element list is judged once (nn.build, nn.layer_single); the other
 # checks take the element, so the slip is not charged again in every check.
 BUILT = ["nn.build"]
+# The ops a network computes with: a network check failing with no diagnosis of its own
+# is charged to the first of them that fails its own check.
+NETWORK_OPS = ("ops.add", "ops.mul", "ops.tanh")
 X = [2.0, 3.0, -1.0]
 NEG_X = [-x for x in X]
 SHIFT = 0.5  # how far a parameter moves to see whether the output follows
@@ -30,7 +33,7 @@ def _build(obs: Observed, facts: Facts) -> str | None:
     return {4: "last-layer-dropped", 1: "layer-always-list"}.get(obs.get("list_of", 0))
 
 
-@check("nn.build", diagnoses=_build)
+@check("nn.build", diagnoses=_build, rests_on=NETWORK_OPS)
 def build(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -144,7 +147,7 @@ def _bias(obs: Observed, facts: Facts) -> str | None:
     return "bias-missing" if obs.get("weights_move") else None
 
 
-@check("nn.bias_included", depends=BUILT, diagnoses=_bias)
+@check("nn.bias_included", depends=BUILT, diagnoses=_bias, rests_on=NETWORK_OPS)
 def bias_included(ctx: Context) -> None:
     # With an all-zero input the weights cannot move the output: only the bias can.
     # Raising each parameter in turn by 0.5 must therefore change the output for one
@@ -164,7 +167,12 @@ def bias_included(ctx: Context) -> None:
         )
 
 
-@check("nn.zero_grad", depends=[*BUILT, "graph.backward_runs"], diagnoses="zero-grad-noop")
+@check(
+    "nn.zero_grad",
+    depends=[*BUILT, "graph.backward_runs"],
+    diagnoses="zero-grad-noop",
+    rests_on=NETWORK_OPS,
+)
 def zero_grad(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -194,7 +202,7 @@ def _layer_single(obs: Observed, facts: Facts) -> str | None:
     return "layer-always-list" if obs.get("kind") == "list" else None
 
 
-@check("nn.layer_single", diagnoses=_layer_single)
+@check("nn.layer_single", diagnoses=_layer_single, rests_on=NETWORK_OPS)
 def layer_single(ctx: Context) -> None:
     responds = False
     for nout, want in ((1, "a Value"), (2, "a list of 2 Values")):
@@ -217,13 +225,18 @@ def layer_single(ctx: Context) -> None:
                 got=got,
                 observed={"nout": nout, "kind": out.get("kind")},
             )
-        responds = responds or _responds(ctx, run, None)
+        moved = [
+            ["seed", 1],
+            ["new", "l", "Layer", 3, 1],
+            ["param_effect", "e", "l", nums(X), SHIFT],
+        ]
+        responds = responds or _responds(ctx, run, moved if nout == 1 else None)
     if not responds:
         raise Fail(
             "Layer(3, 1) and Layer(3, 2) compute constants: their outputs are the same "
-            f"for x = {X} and for x = {NEG_X}",
-            expected="outputs that depend on the input",
-            got="the same outputs for both inputs",
+            f"for x = {X} and for x = {NEG_X}, and whichever parameter moves",
+            expected="outputs that depend on the input and the weights",
+            got="the same outputs",
         )
 
 

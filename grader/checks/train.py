@@ -50,6 +50,15 @@ TENSE_EPOCHS, TENSE_LR, TENSE_GOAL = 300, 0.05, 0.5
 # let a check stop as soon as the loss is below its goal instead of running every epoch.
 CHUNK = 10
 NETWORK = ["nn.build", "nn.param_count", "graph.backward_runs"]
+# What training rests on: a training check that fails with no diagnosis of its own is
+# charged to the first of these that failed (an op, the backward pass, the network).
+TRAINING_RESTS_ON = (
+    *(f"ops.{op}" for op in ("add", "sub", "mul", "pow", "tanh")),
+    *(f"graph.{g}" for g in ("backward_runs", "worked_example", "shared_input")),
+    *(f"graph.{g}" for g in ("repeated_variable", "accumulate")),
+    *(f"nn.{n}" for n in ("build", "param_count", "distinct_params", "weights_random")),
+    *(f"nn.{n}" for n in ("bias_included", "zero_grad", "layer_single")),
+)
 
 
 def data(rows: list[list[float]] | list[float]) -> list[Any]:
@@ -118,7 +127,7 @@ def _network(obs: Observed, facts: Facts) -> str | None:
     return None if facts.activation is None else activation_mistake(facts.activation)
 
 
-@check("train.engine_sgd", depends=NETWORK, diagnoses=_network)
+@check("train.engine_sgd", depends=NETWORK, diagnoses=_network, rests_on=TRAINING_RESTS_ON)
 def engine_sgd(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         sgd = ["sgd", "losses", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL]
@@ -134,7 +143,7 @@ def engine_sgd(ctx: Context) -> None:
         )
 
 
-@check("train.fit_toy", depends=NETWORK, diagnoses=training_mistake)
+@check("train.fit_toy", depends=NETWORK, diagnoses=training_mistake, rests_on=TRAINING_RESTS_ON)
 def fit_toy(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         fit = fit_until(data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL)
@@ -151,7 +160,12 @@ def fit_toy(ctx: Context) -> None:
         )
 
 
-@check("train.fit_matches_sgd", depends=["train.engine_sgd"], diagnoses=training_mistake)
+@check(
+    "train.fit_matches_sgd",
+    depends=["train.engine_sgd"],
+    diagnoses=training_mistake,
+    rests_on=TRAINING_RESTS_ON,
+)
 def fit_matches_sgd(ctx: Context) -> None:
     epochs = 20
     fitted = ctx.run_steps(
@@ -185,7 +199,12 @@ def fit_matches_sgd(ctx: Context) -> None:
         )
 
 
-@check("train.fit_tense", depends=[*NETWORK, "train.datasets"], diagnoses=training_mistake)
+@check(
+    "train.fit_tense",
+    depends=[*NETWORK, "train.datasets"],
+    diagnoses=training_mistake,
+    rests_on=TRAINING_RESTS_ON,
+)
 def fit_tense(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         return [
