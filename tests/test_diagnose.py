@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from grader import score
 from grader.checks import REGISTRY
 from grader.diagnose import MISTAKES, Facts, diagnose_check
+from grader.discover import Submission
+from grader.mistakes import VARIANTS, materialize
 from grader.rubric import RUBRIC
 
 
@@ -86,3 +93,41 @@ def test_endless_recursion_is_a_reflected_op_only_where_one_recursed() -> None:
     assert diagnose_check("ops.reflected", three_plus_a, Facts()) is None
     deep = {**three_plus_a, "steps": [["const", "a", 0.5], ["backward", "a"]]}
     assert diagnose_check("graph.deep_chain", deep, recursing) == "recursive-topo"
+
+
+def test_the_probes_have_time_of_their_own_after_a_busy_grading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every check ends with the submission's time budget used up (a busy machine): the
+    # probes behind the diagnosis still run, so the headline is the same as on a quiet one.
+    real = score._run_both
+
+    def busy(cid: str, ctx: Any, rubric: Any) -> Any:
+        ctx.sandbox.deadline = time.monotonic() + 60.0
+        try:
+            return real(cid, ctx, rubric)
+        finally:
+            ctx.sandbox.deadline = time.monotonic() - 1.0
+
+    monkeypatch.setattr(score, "_run_both", busy)
+    variant = next(v for v in VARIANTS if v.id == "bug-fit-forgets-zero-grad")
+    graded = score.run_checks(Submission("busy", materialize(variant, tmp_path / "busy")))
+    assert (graded.diagnosis or {}).get("code") == "fit-no-zero-grad"
+
+
+def test_a_fit_that_zeroes_after_its_step_is_not_told_it_never_zeroes(tmp_path: Path) -> None:
+    # ReLU neurons make training fail; this fit calls zero_grad() at the end of each
+    # epoch (after its step), which is fine: the headline is the activation, never
+    # "fit never zeroes the gradients".
+    variant = next(v for v in VARIANTS if v.id == "bug-neuron-relu")
+    sub = materialize(variant, tmp_path / "late_zero")
+    train = sub / "src" / "minigrad" / "train.py"
+    text = train.read_text()
+    step = "            p.data -= lr * p.grad\n"
+    assert text.count("        model.zero_grad()\n") == 1 and text.count(step) == 1
+    text = text.replace("        model.zero_grad()\n", "")
+    train.write_text(text.replace(step, step + "        model.zero_grad()\n"))
+    graded = score.run_checks(Submission("late_zero", sub), labs={"lab03", "lab04"})
+    codes = {o.diagnosis["code"] for o in graded.outcomes if o.diagnosis}
+    assert "fit-no-zero-grad" not in codes
+    assert (graded.diagnosis or {}).get("code") == "activation-not-tanh"
