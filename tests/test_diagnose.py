@@ -131,3 +131,41 @@ def test_a_fit_that_zeroes_after_its_step_is_not_told_it_never_zeroes(tmp_path: 
     codes = {o.diagnosis["code"] for o in graded.outcomes if o.diagnosis}
     assert "fit-no-zero-grad" not in codes
     assert (graded.diagnosis or {}).get("code") == "activation-not-tanh"
+
+
+def _reference_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    sub = materialize(None, tmp_path / name)
+    scalar = sub / "src" / "minigrad" / "scalar.py"
+    text = scalar.read_text()
+    assert text.count(old) == 1
+    scalar.write_text(text.replace(old, new))
+    return sub
+
+
+def test_a_syntax_error_heads_the_report_with_its_file_line_and_message_once(
+    tmp_path: Path,
+) -> None:
+    line = 'out = Value(self.data * other.data, (self, other), "*")'
+    sub = _reference_with(tmp_path, "syntax", line, line[:-1])
+    graded = score.run_checks(Submission("syntax", sub), labs={"lab01"})
+    number = next(
+        i
+        for i, text in enumerate((sub / "src/minigrad/scalar.py").read_text().splitlines(), 1)
+        if line[:-1] in text
+    )
+    headline = (graded.diagnosis or {}).get("explanation", "")
+    assert headline.startswith(f"scalar.py, line {number}: SyntaxError: '(' was never closed")
+    assert sum("does not import" in note for note in graded.notes) == 1
+
+
+def test_a_random_graph_that_raises_says_so(tmp_path: Path) -> None:
+    # a - a, which only the random graphs try, raises
+    sub_line = 'out = Value(self.data - other.data, (self, other), "-")'
+    sub = _reference_with(
+        tmp_path, "a_minus_a", sub_line, 'assert self is not other, "a - a"\n        ' + sub_line
+    )
+    graded = score.run_checks(Submission("a_minus_a", sub), labs={"lab02"})
+    dags = next(o for o in graded.outcomes if o.id == "graph.random_dags")
+    assert dags.status == "failed"
+    assert dags.summary.startswith("on a random expression graph, your code raised AssertionError")
+    assert "different numbers" not in dags.summary
