@@ -74,6 +74,8 @@ def _per_op(obs: Observed) -> str | None:
     consts = {s[1]: s[2] for s in steps if s[0] == "const"}
     ops = [s for s in steps if s[0] == "op"]
     upstream = [s[2] for s in steps if s[0] == "set_grad"]
+    if not upstream and any(s[0] == "backward" for s in steps):
+        upstream = [1.0]  # the engine's own backward() seeds the output with 1.0
     got = obs.get("got") or {}
     if len(ops) != 1 or len(upstream) != 1:
         return None
@@ -85,6 +87,13 @@ def _per_op(obs: Observed) -> str | None:
         data = _data_of(got, ops[0][1])
         if data is not None and close(swapped, data):
             return "reflected-order"
+    want = obs.get("want") or {}
+    out = ops[0][1]
+    if out in want and out in got and not close(want[out][0], got[out][0]):
+        return None  # the forward value is wrong: no backward slip explains that
+    operands = [n for n in names if n is not None and n in got and n in want]
+    if operands and all(close(want[n][1], got[n][1]) for n in operands):
+        return None  # the operands get the right gradients: no slip of the op's own
     for code, grads in models(op, values, upstream[0]):
         pairs = [(n, g) for n, g in zip(names, grads, strict=False) if n is not None and n in got]
         if pairs and all(close(g, got[n][1], 1e-9) for n, g in pairs):
@@ -114,6 +123,7 @@ class Facts:
     activation: str | None = None  # the activation the network's output matched, if not tanh
     blocked_import: bool = False  # the engine tried numpy, torch, ... (refused)
     parents: str = "_prev"  # the attribute the engine keeps its parents under
+    reflected_recursion: bool = False  # 3 + a (or 3 * a, ...) recurses without end
 
 
 def _probe(ctx: Context, p: Program) -> dict[str, tuple[float, float]] | None:
@@ -138,6 +148,16 @@ def probe(ctx: Context, failed: list[Outcome]) -> Facts:
         zero_grad_noop=any(o.id == "nn.zero_grad" and not o.blocks for o in failed),
         activation=next((o.observed["matches"] for o in failed if o.observed.get("matches")), None),
     )
+    # A reflected op that calls itself back: 3 + a recursing without end.
+    for op in ("add", "mul", "sub", "truediv"):
+        p = Program()
+        p.op(op, 3.0, p.const(2.0))
+        try:
+            run = ctx.run(p)
+        except StudentFault:
+            continue
+        if run.raised() == "RecursionError":
+            facts.reflected_recursion = True
     # The closure stored on the operand: the product's own step passes nothing back,
     # the left operand's step does.
     p = Program()
@@ -255,6 +275,7 @@ def _fit_step(ctx: Context) -> str | None:
         ["params_data", "before", "ps"],
         ["call", "losses", "train:fit", "m", xs, ys, {"num": 1}, {"num": FIT_LR}],
         ["params_data", "after", "ps"],
+        ["params_grad", "left", "ps"],
     ]
     try:
         run = ctx.run(Program(steps))
@@ -263,15 +284,23 @@ def _fit_step(ctx: Context) -> str | None:
     if run.error is not None:
         return None
     try:
-        g, before, after = (list(map(float, run.reads[k])) for k in ("g", "before", "after"))
+        g, before, after, left = (
+            list(map(float, run.reads[k])) for k in ("g", "before", "after", "left")
+        )
     except (KeyError, TypeError, ValueError, StudentFault):  # a read that never came back
         return None
     moved = [b - a for a, b in zip(before, after, strict=False)]
     if not any(g) or len(moved) != len(g):
         return None
-    for name, factor in (("right", -1.0), ("ascent", 1.0), ("piles-up", -2.0)):
+    # The grader's pass left g on the parameters. A fit that zeroes the gradients at the
+    # end of each epoch (after its step) does zero them, but its first step then also
+    # used g: -2 lr g with nothing left on the parameters is right, not piling up.
+    zeroes_after = not any(left)
+    for name, factor in (("right", -1.0), ("ascent", 1.0), ("piles-up", -2.0), ("up", 2.0)):
         if all(close(m, factor * FIT_LR * x, 1e-6) for m, x in zip(moved, g, strict=True)):
-            return name
+            if zeroes_after and name in ("piles-up", "up"):
+                return "right" if name == "piles-up" else "ascent"
+            return "ascent" if name == "up" else name
     return "other"
 
 
@@ -304,8 +333,11 @@ def op_mistake(obs: Observed, facts: Facts) -> str | None:
 
 
 def when_raised(expected: str | None, code: str) -> Callable[[Observed, Facts], str | None]:
-    """``code`` when the student's code raised ``expected`` (None: raised nothing)."""
-    return lambda obs, facts: code if obs.get("raised") == expected else None
+    """``code`` when the student's code raised ``expected`` (None: raised nothing) in an
+    op that otherwise works (``op_works``, when the check records it)."""
+    return lambda obs, facts: (
+        code if obs.get("raised") == expected and obs.get("op_works", True) else None
+    )
 
 
 def training_mistake(obs: Observed, facts: Facts) -> str | None:
@@ -323,12 +355,45 @@ def activation_mistake(matched: str) -> str:
     return "missing-activation" if matched == "linear" else "activation-not-tanh"
 
 
+# Crashes whose exception names the mistake, whichever check ran into them:
+# (exception type, words of its message, the kinds of step it must happen at (empty:
+# any), mistake code).
+CRASHES: list[tuple[str, str, tuple[str, ...], str]] = [
+    ("NameError", "name 'math' is not defined", (), "math-not-imported"),
+    ("TypeError", "must be real number, not", (), "math-on-value"),
+    ("AttributeError", "has no attribute 'zero_grad'", (), "zero-grad-missing"),
+    ("AttributeError", "has no attribute 'parameters'", (), "parameters-name"),
+    ("TypeError", "__init__() missing", ("new",), "constructor-args"),
+    ("TypeError", "__init__() takes", ("new",), "constructor-args"),
+]
+# Where a reflected op's endless recursion shows: the op itself, or network code that
+# sums Values from a plain 0 (sum() without a start); never a backward() that recurses.
+RECURSES_IN = ("op", "call", "new", "sgd", "fit_until", "param_effect", "method")
+
+
+def crash_mistake(obs: Observed, facts: Facts) -> str | None:
+    """The mistake an exception itself names, if any (see ``CRASHES``)."""
+    exception = obs.get("raised")
+    message = str(obs.get("message", ""))
+    steps = obs.get("steps") or []
+    at = obs.get("step")
+    kind = steps[at][0] if isinstance(at, int) and 0 <= at < len(steps) else ""
+    for name, words, kinds, code in CRASHES:
+        if exception == name and words in message and (not kinds or kind in kinds):
+            return code
+    if exception == "RecursionError" and facts.reflected_recursion and kind in RECURSES_IN:
+        return "reflected-recursion"
+    return None
+
+
 def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
     """The mistake code for one failed check, or None when no pattern fits.
 
     A check that failed because the student's code raised (an unfinished stub, a
     crash) gets no guessed mistake unless the exception itself is the symptom.
     """
+    if obs.get("set_order"):
+        return "set-order"
     exception = obs.get("raised")
     if exception == "OpReturnedNone" or (
         facts.returns_none and exception == "TypeError" and "NoneType" in str(obs.get("message"))
@@ -336,6 +401,9 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
         return "op-returns-none"
     if exception == "ImportError" and facts.blocked_import:
         return "forbidden-import"
+    crash = crash_mistake(obs, facts)
+    if crash is not None:
+        return crash
     if (
         exception == "AttributeError"
         and facts.parents != "_prev"

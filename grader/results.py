@@ -8,9 +8,12 @@ check's result, ``Graded`` one submission's; ``effective_status`` and
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from grader.escape import clean
 
 
 class Status(StrEnum):
@@ -46,6 +49,7 @@ class Outcome:
     diagnosis: dict[str, str] | None = None  # code, explanation, reread
     blocks: bool = False  # failed in a way that leaves checks depending on it nothing to run
     extra_max: float = 0.0  # for extra credit: the most it can add on top of the maximum
+    charged_to: str | None = None  # failed with no diagnosis: the failed check it rests on
 
     @property
     def lost(self) -> float:
@@ -87,9 +91,8 @@ class Graded:
 
     @property
     def diagnosis(self) -> dict[str, str] | None:
-        """The mistake that costs the most points: the points lost by the checks it
-        explains, and by the checks they kept from running (first in rubric order on
-        a tie)."""
+        """The headline: the mistake, or the plain failure, that costs the most points
+        (``headline``). Every report reads this one."""
         return headline(self.outcomes)
 
     def lab_score(self, lab: str) -> tuple[float, float]:
@@ -132,27 +135,110 @@ class Graded:
 
 
 def headline(outcomes: list[Outcome]) -> dict[str, str] | None:
-    """The diagnosis that explains the most lost points (see ``Graded.diagnosis``)."""
+    """The costliest failure, as {"code", "explanation", "reread"} (see ``costliest``)."""
+    return costliest(outcomes)[0]
+
+
+def costliest(outcomes: list[Outcome]) -> tuple[dict[str, str] | None, float]:
+    """The headline and the points it explains: the costliest failure, as {"code",
+    "explanation", "reread"}, or None when no point is lost (see ``Graded.diagnosis``).
+
+    Every lost point is charged to its cause: the check itself, the check it waited
+    for (``blocked_by``), or, for a failure with no diagnosis of its own, the failed
+    check it rests on (``charged_to``: a network's op, a training run's network). Causes
+    with the same diagnosis add up, and so do crashes with the same exception and
+    message; a failure without a diagnosis stands for itself. The costliest cause wins
+    (a named mistake first on a tie, then the first in rubric order). A cause is named
+    only when a visible check shows it: the headline is shown at once (Gradescope's
+    output), the hidden checks' results only after the due date. When no point is
+    lost, a 0-point check's named mistake may still head the report.
+    """
     by_id = {o.id: o for o in outcomes}
 
-    def cause(o: Outcome) -> dict[str, str] | None:
+    def cause(o: Outcome) -> Outcome:
         seen: set[str] = set()
-        while o.diagnosis is None and o.blocked_by in by_id and o.id not in seen:
+        while o.diagnosis is None and o.id not in seen:
             seen.add(o.id)
-            o = by_id[o.blocked_by]
-        return o.diagnosis
+            then = o.blocked_by or getattr(o, "charged_to", None)
+            if then not in by_id:
+                break
+            o = by_id[then]
+        return o
 
-    cost: dict[str, float] = {}
-    found: dict[str, dict[str, str]] = {}
+    cost: dict[tuple[str, ...], float] = {}
+    named: dict[tuple[str, ...], dict[str, str]] = {}
+    shown: set[tuple[str, ...]] = set()
+    checks: dict[tuple[str, ...], list[Outcome]] = {}
     for o in outcomes:
-        diagnosis = cause(o) if o.status != PASSED else None
-        if diagnosis is not None:
-            found.setdefault(diagnosis["code"], diagnosis)
-            cost[diagnosis["code"]] = cost.get(diagnosis["code"], 0.0) + o.lost
-    if not found:
+        if o.status == PASSED or o.lost <= 0:
+            continue
+        root = cause(o)
+        key = _cause_key(root)
+        if key is None:
+            continue
+        cost[key] = cost.get(key, 0.0) + o.lost
+        checks.setdefault(key, []).append(o)
+        if root.diagnosis is not None:
+            named.setdefault(key, dict(root.diagnosis))
+        if root.visibility == "visible":
+            shown.add(key)
+    candidates = [key for key in cost if key in shown]
+    if not candidates:  # nothing costs points: a 0-point check's named mistake, if any
+        remark = next(
+            (
+                o.diagnosis
+                for o in outcomes
+                if o.status == FAILED and o.diagnosis and o.visibility == "visible"
+            ),
+            None,
+        )
+        return (None if remark is None else dict(remark)), 0.0
+    best = max(candidates, key=lambda k: (cost[k], k[0] == "diagnosis"))  # first of equals
+    if best in named:
+        return named[best], cost[best]
+    return _plain(checks[best], cost[best]), cost[best]
+
+
+def _cause_key(o: Outcome) -> tuple[str, ...] | None:
+    """What a lost point is charged to: a diagnosis, one crash, or one failed check
+    (None: not run for a reason of its own, such as a lab not attempted yet)."""
+    if o.diagnosis is not None:
+        return ("diagnosis", str(o.diagnosis.get("code")))
+    if o.status != FAILED:
         return None
-    best = max(found, key=lambda code: cost[code])  # max keeps the first of equals
-    return found[best]
+    raised = o.observed.get("raised") if isinstance(o.observed, dict) else None
+    if raised:
+        return ("raised", str(raised), str(o.observed.get("message", "")))
+    return ("check", o.id)
+
+
+def _plain(lost: list[Outcome], cost: float) -> dict[str, str]:
+    """A headline for a failure no diagnosis names: what failed, plainly, with its cost."""
+    first = next(o for o in lost if o.status == FAILED)
+    ids = list(dict.fromkeys(o.id for o in lost))
+    more = f" and {len(ids) - 4} more" if len(ids) > 4 else ""
+    where = ", ".join(f"`{i}`" for i in ids[:4]) + more
+    raised = str(first.observed.get("raised") or "")
+    found = UNREADABLE.match(str(first.observed.get("message", "")))
+    if raised in ("SyntaxError", "IndentationError", "TabError") and found:
+        message, file, line = found.groups()
+        what = f"{file}, line {line}: {raised}: {message}. Python cannot read that file"
+    elif raised:
+        what = first.summary[:1].upper() + first.summary[1:]
+    else:
+        what = f"{first.name} fails: {first.summary}"
+    what = clean(what, MAX_WHAT)  # the student's own exception text: no escapes, capped
+    return {
+        "code": clean(raised, 100) or first.id,
+        "explanation": f"{what.rstrip('.')}. This costs {points(cost)} points ({where}).",
+        "reread": first.reread,
+    }
+
+
+MAX_WHAT = 400  # characters of a plain headline's failure
+
+
+UNREADABLE = re.compile(r"^(.*) \(([^()]+), line (\d+)\)$")  # str() of a SyntaxError
 
 
 def effective_status(g: Graded) -> str:

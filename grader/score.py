@@ -17,6 +17,7 @@ from grader.checks.base import NotRun, graph_nodes
 from grader.clock import MachineBusy
 from grader.diagnose import diagnose_check, explain, probe
 from grader.discover import Submission
+from grader.program import Program
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 from grader.rubric import RUBRIC, Rubric
 from grader.sandbox import Sandbox, StepSkipped, StudentFault
@@ -89,8 +90,20 @@ def _blocked(
     return None
 
 
+def used(cid: str, rubric: Rubric, public: bool = False) -> list[str]:
+    """The checks whose verdicts ``cid`` reads (``uses``, ``rests_on``), limited like
+    ``depends``."""
+    return [
+        d
+        for d in dict.fromkeys([*REGISTRY[cid].uses, *REGISTRY[cid].rests_on])
+        if d in rubric.items
+        and d in REGISTRY
+        and (not public or rubric.items[d].visibility == "visible")
+    ]
+
+
 def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[str]:
-    """Check ids to run: the selected checks and what they depend on, deps first."""
+    """Check ids to run: the selected checks and what they depend on or use, those first."""
     wanted = [cid for cid in selected(rubric, labs, public) if cid in REGISTRY]
     result: list[str] = []
     seen: set[str] = set()
@@ -100,6 +113,8 @@ def order(rubric: Rubric, labs: set[str] | None, public: bool = False) -> list[s
             return
         seen.add(cid)
         for dep in depends(cid, rubric, public) + attempted(cid, rubric, public):
+            visit(dep)
+        for dep in used(cid, rubric, public):
             visit(dep)
         result.append(cid)
 
@@ -145,15 +160,30 @@ def run_checks(
         notes.extend(_import_notes(sandbox))
         for cid in ids:
             blocked = _blocked(cid, outcomes, rubric, public)
-            outcomes[cid] = blocked if blocked is not None else _run_one(cid, ctx, rubric)
+            outcomes[cid] = blocked if blocked is not None else _run_both(cid, ctx, rubric)
             ctx.statuses[cid] = outcomes[cid].status
+            for why in sandbox.stuck.values():  # what hangs now is charged to this check
+                ctx.cache.setdefault("stuck_by", {}).setdefault(why, cid)
         failed = [o for o in outcomes.values() if o.status == FAILED]
         if failed:
+            # The probes get time of their own: a submission whose checks used up its
+            # budget on a busy machine is diagnosed as on a quiet one.
+            sandbox.deadline = max(sandbox.deadline, time.monotonic() + PROBE_SECONDS)
             facts = probe(ctx, failed)
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
                 o.diagnosis = explain(code) if code else None
-                if "got" in o.observed and "steps" in o.observed:
+                if o.diagnosis is None:  # explained by a failure it rests on, if any
+                    o.charged_to = next(
+                        (
+                            d
+                            for d in REGISTRY[o.id].rests_on
+                            if d in outcomes and outcomes[d].status == FAILED
+                        ),
+                        None,
+                    )
+                drawn = "got" in o.observed and not o.observed.get("set_order")
+                if drawn and "steps" in o.observed:
                     nodes = graph_nodes(ctx, o.observed["steps"])
                     if nodes:
                         o.observed["graph"] = nodes
@@ -173,13 +203,83 @@ def run_checks(
     )
 
 
+PROBE_SECONDS = 15.0  # the diagnosis probes' own time, after the checks
+# Checks not run again in the reversed set order: those that run no program of their own
+# on the engine (quality, extra credit: the order cannot matter), and the training checks
+# (hundreds of epochs each: their verdict in the fixed order stands, the same every run).
+NOT_TWICE = quality.IDS | {cid for cid in REGISTRY if cid.startswith("train.")}
+SET_ORDER = (
+    "passes or fails with the order in which a set of Values iterates (graded here as "
+    "failed, the same on every run)"
+)
+
+
+def _keeps_sets(ctx: Context) -> bool:
+    """Whether the engine keeps a node's parents in a set (found once per submission):
+    then a result may depend on the order that set iterates in."""
+    if "set_parents" not in ctx.cache:
+        ctx.cache["set_parents"] = False
+        p = Program()
+        a = p.const(2.0)
+        p.steps.append(["read_node", a])
+        try:
+            run = ctx.run(p)
+        except StudentFault:
+            return False
+        node = run.reads.get(a + "#node") if run.error is None else None
+        kind = node.get("parents_kind") if isinstance(node, dict) else None
+        ctx.cache["set_parents"] = kind in ("set", "frozenset")
+    return bool(ctx.cache["set_parents"])
+
+
+def _run_both(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
+    """Run a check; for an engine that keeps its parents in sets, run it again with every
+    set of Values iterating the other way. A check whose verdict depends on that order
+    fails, on every run, and says why (the grader fixes the order in both runs)."""
+    first = _run_one(cid, ctx, rubric)
+    if (
+        cid in NOT_TWICE
+        or rubric.items[cid].extra_credit  # the students' own tests: no program of ours
+        or first.status not in (PASSED, FAILED)
+        or first.observed.get("fault")
+        or not _keeps_sets(ctx)
+    ):
+        return first
+    ctx.order = "reversed"
+    try:
+        second = _run_one(cid, ctx, rubric)
+    finally:
+        ctx.order = ""
+    if second.status not in (PASSED, FAILED) or second.observed.get("fault"):
+        return first  # a hang or the time budget: nothing learnt about the order
+    if second.status == first.status and (first.status == PASSED or _said(first) == _said(second)):
+        return first
+    failed = first if first.status == FAILED else second
+    failed.summary = f"{failed.summary} ({SET_ORDER})" if failed.summary else SET_ORDER
+    failed.observed["set_order"] = True
+    return failed
+
+
+def _said(o: Outcome) -> tuple[str, str]:
+    """What a failure says went wrong (not the numbers it got: a sum taken in another
+    order may differ in its last digits)."""
+    return o.summary, o.expected
+
+
 def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     t0 = time.monotonic()
     ctx.forget_runs()
     try:
         REGISTRY[cid].func(ctx)
     except NotRun as none:
-        return _outcome(cid, rubric, NOT_RUN, summary=none.summary, seconds=time.monotonic() - t0)
+        return _outcome(
+            cid,
+            rubric,
+            NOT_RUN,
+            summary=none.summary,
+            blocked_by=none.blocked_by,
+            seconds=time.monotonic() - t0,
+        )
     except Fail as fail:
         example = fail.counterexample
         if example is None and ctx.last_run is not None:  # the program the check judged
@@ -198,10 +298,24 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             seconds=time.monotonic() - t0,
         )
     except StepSkipped as skipped:  # needs a step the student's code already hung in
-        return _outcome(cid, rubric, NOT_RUN, summary=str(skipped), seconds=time.monotonic() - t0)
+        why = str(skipped).removeprefix("not run: ")
+        return _outcome(
+            cid,
+            rubric,
+            NOT_RUN,
+            summary=str(skipped),
+            blocked_by=ctx.cache.get("stuck_by", {}).get(why),  # the check that hung there
+            seconds=time.monotonic() - t0,
+        )
     except StudentFault as fault:  # a hang, a crash, the time budget used up, ...
         return _outcome(
-            cid, rubric, FAILED, summary=str(fault), blocks=True, seconds=time.monotonic() - t0
+            cid,
+            rubric,
+            FAILED,
+            summary=str(fault),
+            blocks=True,
+            observed={"fault": True},
+            seconds=time.monotonic() - t0,
         )
     except MachineBusy as busy:  # a grader error: never the student's timeout
         return _outcome(cid, rubric, GRADER_ERROR, summary=str(busy), seconds=time.monotonic() - t0)
@@ -233,17 +347,25 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
         )
     modules = reply.get("modules")
     if isinstance(modules, dict):
+        # One note per error: a module that imports a broken one fails with its error.
+        failing: dict[str, list[str]] = {}
         for name, error in modules.items():
             if isinstance(error, dict):
                 what = f"{error.get('type')}: {error.get('message')}"
-                notes.append(f"minigrad/{name}.py does not import: {what}")
-                if error.get("type") in ("SyntaxError", "IndentationError", "TabError"):
-                    notes.append(
-                        "the grader runs Python 3.11: syntax that is new in 3.12 or later "
-                        "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
-                        "f-string) does not parse here"
-                    )
+                failing.setdefault(what, []).append(f"minigrad/{name}.py")
+        for what, names in failing.items():
+            also = f" (nor, with the same error, {', '.join(names[1:])})" if names[1:] else ""
+            notes.append(f"{names[0]} does not import: {what}{also}")
+            if what.split(":")[0] in SYNTAX_ERRORS:
+                notes.append(
+                    "the grader runs Python 3.11: syntax that is new in 3.12 or later "
+                    "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
+                    "f-string) does not parse here"
+                )
     return notes
+
+
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 
 
 def invalid(

@@ -10,7 +10,8 @@ from grader.mistakes import REFERENCE
 
 ENGINES = Path(__file__).with_name("engines")
 STYLES = {s["name"]: s for s in tomllib.loads((ENGINES / "styles.toml").read_text())["style"]}
-NAMES = ["micrograd_style", "composed", *STYLES]
+OWN = sorted(p.name for p in ENGINES.iterdir() if p.is_dir() and any(p.glob("*.py")))
+NAMES = [*OWN, "composed", *STYLES]
 
 
 def build(name: str, dest: Path) -> Path:

@@ -78,16 +78,33 @@ def test_every_example_reproduces_its_failure(tmp_path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_a_composed_op_example_walks_the_middle_nodes(tmp_path: Path) -> None:
+def test_a_composed_op_example_is_the_engines_own_backward_when_that_shows_it(
+    tmp_path: Path,
+) -> None:
     variant = next(v for v in VARIANTS if v.id == "bug-sub-sign")
     sub = materialize(variant, tmp_path / "composed", base="composed")
     graded = run_checks(Submission("composed", sub), labs={"lab01"})
     sub_check = next(o for o in graded.outcomes if o.id == "ops.sub")
     assert sub_check.status == FAILED and sub_check.counterexample
-    assert "walk_backward(c)" in sub_check.counterexample
+    assert "c.backward()" in sub_check.counterexample
+    assert "walk_backward" not in sub_check.counterexample  # a short example: no walker
     done = _run(sub_check.counterexample, sub)
     assert done.returncode == 0
     assert all(n in done.stdout for n in NUMBER.findall(sub_check.got))
+
+
+def test_a_failure_backward_cannot_show_keeps_the_walker(tmp_path: Path) -> None:
+    # Without the upstream gradient, backward() (which seeds 1.0) looks right: only the
+    # grader's walk with out.grad = 1.7 shows the slip, and the example has to walk too.
+    variant = next(v for v in VARIANTS if v.id == "bug-add-without-upstream")
+    sub = materialize(variant, tmp_path / "upstream", base="composed")
+    graded = run_checks(Submission("upstream", sub), labs={"lab01"})
+    add = next(o for o in graded.outcomes if o.id == "ops.add")
+    assert add.status == FAILED and add.counterexample
+    assert "walk_backward(c)" in add.counterexample
+    done = _run(add.counterexample, sub)
+    assert done.returncode == 0
+    assert all(n in done.stdout for n in NUMBER.findall(add.got))
 
 
 def test_a_long_chain_prints_as_a_loop() -> None:

@@ -385,3 +385,31 @@ def test_reference_and_skeleton_end_to_end(tmp_path: Path) -> None:
     assert "| 2 | 50 | 50 | 0 | 100 | 100 | 0 |" in summary
     for text in (skeleton, reference, index):
         assert "<script" not in text and "http://" not in text and "https://" not in text
+
+
+def test_every_report_says_the_same_headline_the_costliest_even_a_plain_crash() -> None:
+    from grader.render.gradescope import results_json
+    from grader.render.junit import junit
+    from grader.render.markdown import report_md
+
+    # A diagnosed 2-point failure and a 3-point crash with the same message in two checks
+    # (one of them waiting on the other): the crash costs 5 points and heads every report.
+    crash = {"raised": "ValueError", "message": f"bad {HOSTILE}", "steps": []}
+    first = outcome(
+        "ops.exp", "lab01", FAILED, 2, summary=f"your code raised ValueError: bad {HOSTILE}"
+    )
+    first.observed = dict(crash)
+    waiting = outcome("ops.log", "lab01", NOT_RUN, 3, blocked_by="ops.exp")
+    named = diagnose(outcome("ops.mul", "lab01", FAILED, 2), "wrong-operand", "used a, not b")
+    g = graded("eve", [first, waiting, named])
+    headline = g.diagnosis
+    assert headline is not None and headline["code"] == "ValueError"
+    assert "This costs 5 points (`ops.exp`, `ops.log`)" in headline["explanation"]
+    said = headline["explanation"]
+    assert f"Most likely mistake: {said}" in results_json(g)["output"]
+    assert f"**Most likely mistake:** {said} (`ValueError`" in report_md(g)
+    page = report_html(g)
+    assert f"<strong>Most likely mistake:</strong> {html.escape(said, quote=True)}" in page
+    assert HOSTILE not in page
+    props = junit(g).find("properties")
+    assert props is not None and props[0].get("value") == said

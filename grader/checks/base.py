@@ -60,10 +60,13 @@ class Fail(Exception):
 
 
 class NotRun(Fail):
-    """Nothing to judge yet (no tests, the lab not attempted): neither pass nor fail."""
+    """Nothing to judge yet (no tests, the lab not attempted, an op the check needs
+    fails its own check): neither pass nor fail. ``blocked_by`` names the check it
+    waits for, when there is one."""
 
-    def __init__(self, summary: str) -> None:
+    def __init__(self, summary: str, blocked_by: str | None = None) -> None:
         super().__init__(summary, blocking=True)
+        self.blocked_by = blocked_by
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class Check:
     any_of: tuple[str, ...] = ()
     diagnoses: Diagnosis | None = None  # the mistake code of a failure, or None
     about_exceptions: bool = False  # the exception raised is itself the symptom
+    uses: tuple[str, ...] = ()  # checks run first, whose verdicts it reads (never blocking)
+    # checks run first whose failure explains this one's: a failure of this check with
+    # no diagnosis of its own is charged (in the headline) to the first that failed
+    rests_on: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Check] = {}
@@ -86,6 +93,8 @@ def check(
     any_of: Sequence[str] = (),
     diagnoses: str | Diagnosis | None = None,
     about_exceptions: bool = False,
+    uses: Sequence[str] = (),
+    rests_on: Sequence[str] = (),
 ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register ``func`` as the check ``check_id`` (ids must match the rubric), with
     the mistake its failures point to (a code, or a function of observed and facts)."""
@@ -95,7 +104,14 @@ def check(
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
         REGISTRY[check_id] = Check(
-            check_id, func, tuple(depends), tuple(any_of), rule, about_exceptions
+            check_id,
+            func,
+            tuple(depends),
+            tuple(any_of),
+            rule,
+            about_exceptions,
+            tuple(uses),
+            tuple(rests_on),
         )
         return func
 
@@ -177,13 +193,17 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # check id -> status so far
     last_run: Run | None = None  # the current check's latest program, for its example
+    order: str = ""  # "reversed": sets of Values iterate the other way (see worker.py)
 
     def forget_runs(self) -> None:
         """A new check starts: no program of its own has run yet."""
         self.last_run = None
 
     def run(self, program: Program, timeout: float | None = None) -> Run:
-        reply = self.sandbox.request(program.payload(), timeout)
+        payload = program.payload()
+        if self.order:
+            payload["order"] = self.order
+        reply = self.sandbox.request(payload, timeout)
         if not reply.get("ok"):
             raise StudentFault(f"the request failed in your code: {reply.get('error')}")
         reads = reply.get("reads")
@@ -201,21 +221,37 @@ class Context:
         """Run and fail the check if the student's code raised."""
         result = self.run(program, timeout)
         if result.error is not None:
-            raise Fail(
-                f"your code raised {result.describe_error()}",
-                counterexample=result.python(),
-                observed={
-                    "raised": result.raised(),
-                    "message": str(result.error.get("message", ""))[:300],
-                    "steps": program.steps,
-                },
-                blocking=True,
-            )
+            raise raised(result)
         return result
 
     def run_steps(self, steps: list[list[Any]], timeout: float | None = None) -> Run:
         """Run raw steps (networks, training) that have no Program helper."""
         return self.run_ok(Program(steps), timeout)
+
+
+def raised(run: Run) -> Fail:
+    """The failure of a check whose program the student's code raised in."""
+    assert run.error is not None
+    return Fail(
+        f"your code raised {run.describe_error()}",
+        counterexample=run.python(),
+        observed={
+            "raised": run.raised(),
+            "message": str(run.error.get("message", ""))[:300],
+            "steps": run.program.steps,
+            "step": run.error.get("step"),
+        },
+        blocking=True,
+    )
+
+
+def mismatch(run: Run, expected: dict[str, tuple[float, float]], **how: Any) -> Fail | None:
+    """``compare``'s failure, returned instead of raised (None when every number agrees)."""
+    try:
+        compare(run, expected, **how)
+    except Fail as fail:
+        return fail
+    return None
 
 
 def compare(

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from grader.checks.base import Context, Fail, check
+from grader.checks.graph import OP_CHECKS, waits_for, working
 from grader.diagnose import graph_mistake
 from grader.expect import evaluate
 from grader.program import Program
@@ -13,8 +14,13 @@ from grader.program import Program
 NEURON = ["graph.backward_runs"]
 
 
-def neuron() -> Program:
-    """The one-neuron example of the course: o = tanh(x1*w1 + x2*w2 + b)."""
+def neuron(ctx: Context) -> Program:
+    """The one-neuron example of the course: o = tanh(x1*w1 + x2*w2 + b). Its ops must
+    pass their own checks (the drawing is of exactly these five ops): else not run."""
+    ok = working(ctx)
+    missing = [op for op in ("mul", "add", "tanh") if op not in ok]
+    if missing:
+        raise waits_for(missing[0])
     p = Program()
     x1, x2, w1, w2 = p.const(2.0), p.const(0.0), p.const(-3.0), p.const(1.0)
     b = p.const(6.8813735870195432)
@@ -25,9 +31,9 @@ def neuron() -> Program:
     return p
 
 
-@check("viz.graph_recorded", depends=NEURON, diagnoses=graph_mistake)
+@check("viz.graph_recorded", depends=NEURON, uses=OP_CHECKS, diagnoses=graph_mistake)
 def graph_recorded(ctx: Context) -> None:
-    p = neuron()
+    p = neuron(ctx)
     root = p.reads[0]
     p.steps.append(["read_graph", root])
     run = ctx.run_ok(p)
@@ -62,7 +68,7 @@ EDGE = re.compile(r"^\s*\w+\s*->\s*\w+", re.MULTILINE)
 
 @check("viz.to_dot", depends=["viz.graph_recorded"], diagnoses="dot-incomplete")
 def to_dot(ctx: Context) -> None:
-    p = neuron()
+    p = neuron(ctx)
     p.steps.append(["to_dot", "dot", p.reads[0]])
     run = ctx.run_ok(p)
     text = run.reads["dot"]

@@ -5,8 +5,8 @@
 Prints the matrix (variant x check: X = the check failed), once per base (the
 reference, one node per op, and the composed base), then the verdicts the self-tests
 enforce: every variant loses points in its lab and keeps full points in the labs
-before it; every check with points catches at least one variant; the diagnosis names
-the variant's mistake.
+before it; every check with points catches at least one variant; the headline names
+the variant's mistake and explains at least as many points as any single failed check.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grader.discover import Submission
 from grader.mistakes import BASES, ONE_NODE, VARIANTS, Variant, materialize
+from grader.results import costliest
 from grader.rubric import RUBRIC
 from grader.score import FAILED, PASSED, run_checks
 
@@ -37,6 +38,8 @@ class Row:
     lab_scores: dict[str, tuple[float, float]]
     diagnosis: str | None
     base: str = ONE_NODE
+    explained: float = 0.0  # the points the headline explains
+    worst: float = 0.0  # the most points a single failed check loses
 
 
 def grade_variant(variant: Variant, base: str = ONE_NODE) -> Row:
@@ -49,6 +52,8 @@ def grade_variant(variant: Variant, base: str = ONE_NODE) -> Row:
         {lab: graded.lab_score(lab) for lab in graded.labs},
         graded.diagnosis["code"] if graded.diagnosis else None,
         base,
+        costliest(graded.outcomes)[1],
+        max((o.lost for o in graded.outcomes if o.status == FAILED), default=0.0),
     )
 
 
@@ -85,6 +90,11 @@ def problems(rows: list[Row]) -> list[str]:
                 found.append(f"variant {where} ({lab}) also costs {before} points: {lost}")
         if row.diagnosis != v.mistake:
             found.append(f"variant {where} is diagnosed as {row.diagnosis}, not {v.mistake}")
+        if row.explained < row.worst:
+            found.append(
+                f"variant {where}: the headline explains {row.explained:g} points, "
+                f"less than one failed check loses ({row.worst:g})"
+            )
     for cid, item in RUBRIC.items.items():
         if cid in EXEMPT or item.points == 0 or item.extra_credit:
             continue

@@ -39,10 +39,9 @@ def results_json(report: ReportModel | Graded) -> dict[str, Any]:
         for number, o in enumerate(m.outcomes, start=1)
     ]
     output = [m.summary]
-    # Gradescope shows this line at once: only a visible check's diagnosis may be in it
-    shown = next(
-        (o.diagnosis for o in m.outcomes if o.diagnosis and o.visibility == "visible"), None
-    )
+    # Gradescope shows this line at once: the model's headline names only what a visible
+    # check shows (grader.results.headline), the same headline as every other report
+    shown = m.likely
     if shown:
         output.append(f"Most likely mistake: {shown['explanation']}")
         if shown.get("reread"):

@@ -11,6 +11,11 @@ from grader.results import FAILED, GRADER_ERROR, NOT_RUN, Graded
 def junit(report: ReportModel | Graded) -> ET.Element:
     m = of(report)
     suites = ET.Element("testsuites", name=f"minigrad {m.name}")
+    if m.likely:  # the report's headline, as JUnit's properties carry it
+        properties = ET.SubElement(suites, "properties")
+        ET.SubElement(
+            properties, "property", name="most_likely_mistake", value=m.likely["explanation"]
+        )
     for lab in m.graded.labs:
         mine = [o for o in m.outcomes if o.lab == lab]
         suite = ET.SubElement(

@@ -19,7 +19,7 @@ def report_md(report: ReportModel | Graded) -> str:
     if m.likely:
         d = m.likely
         lines += [
-            f"**Most likely mistake:** {d['explanation']} (`{d['code']}`; "
+            f"**Most likely mistake:** {md_line(d['explanation'])} (`{md_line(d['code'])}`; "
             f"reread [labs/{d['reread']}]({LABS}{d['reread']}))",
             "",
         ]

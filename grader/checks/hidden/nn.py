@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 
 from grader.checks.base import Context, Fail, NotRun, check
-from grader.checks.nn import BUILT, X, mlp_steps, nums
+from grader.checks.nn import BUILT, NETWORK_OPS, X, mlp_steps, nums
 from grader.diagnose import Facts, Observed, activation_mistake
 from grader.program import close, fmt
 
@@ -18,7 +18,7 @@ def _activation(obs: Observed, facts: Facts) -> str | None:
     return activation_mistake(matches) if matches in ACTIVATIONS else None
 
 
-@check("nn.forward", depends=BUILT, diagnoses=_activation)
+@check("nn.forward", depends=BUILT, diagnoses=_activation, rests_on=NETWORK_OPS)
 def forward(ctx: Context) -> None:
     run = ctx.run_steps(
         [
