@@ -292,6 +292,12 @@ class Sandbox:
         # kind of step (grader.hangs) -> why later requests needing it are not sent
         self.stuck: dict[str, str] = {}
 
+    def grant(self, seconds: float) -> None:
+        """At least ``seconds`` more of the budget (and of the wall-time net) for the
+        grader's own follow-up requests, such as the diagnosis probes."""
+        self.used = min(self.used, self.limits.submission_seconds - seconds)
+        self.net = max(self.net, time.monotonic() + clock.net(seconds))
+
     def __enter__(self) -> Sandbox:
         return self
 

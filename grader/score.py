@@ -168,7 +168,7 @@ def run_checks(
         if failed:
             # The probes get time of their own: a submission whose checks used up its
             # budget on a busy machine is diagnosed as on a quiet one.
-            sandbox.deadline = max(sandbox.deadline, time.monotonic() + PROBE_SECONDS)
+            sandbox.grant(PROBE_SECONDS)
             facts = probe(ctx, failed)
             for o in failed:
                 code = diagnose_check(o.id, o.observed, facts)
