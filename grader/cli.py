@@ -34,7 +34,7 @@ from grader import answer_key, classbook, collect, late, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
 from grader.escape import cap_graded, console
-from grader.integrity import Tampered, changes, fingerprint, settle_bytecode
+from grader.integrity import Tampered, changes, fingerprint, settle
 from grader.render.grades import grades_csv, ungraded
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
@@ -169,7 +169,7 @@ def _collected(submission: Submission) -> dict[str, object] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    settle_bytecode()  # nothing written into the grader's folders while grading
+    settle()  # nothing written into the grader's folders while grading
     default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
     paths = args.submissions or [default]
     try:

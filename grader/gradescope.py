@@ -31,7 +31,7 @@ from typing import Any
 
 from grader.cli import grade_one
 from grader.discover import Submission
-from grader.integrity import settle_bytecode
+from grader.integrity import settle
 from grader.results import effective_status
 from grader.sandbox import Unconfined, confinement, without_namespaces
 
@@ -134,7 +134,7 @@ def _grade(upload: Path) -> tuple[dict[str, Any], str, bool]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0] if args else os.environ.get("MINIGRAD_AUTOGRADER_ROOT", "/autograder"))
-    settle_bytecode()  # a fresh container holds no bytecode: write none while grading
+    settle()  # a fresh container holds no bytecode: write none while grading
     path, failed = run(root)
     data = json.loads(path.read_text())
     if failed:

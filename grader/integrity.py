@@ -6,7 +6,7 @@ of its ``.pth`` files, where a planted line would run in every later Python proc
 Student code is confined so that none of this can change; if it ever does, the batch
 stops with an error naming the submission instead of grading on with a tampered grader.
 
-The grader itself writes nothing there while it grades: ``settle_bytecode`` compiles its
+The grader itself writes nothing there while it grades: ``settle`` compiles its
 modules once, before the first fingerprint (the reference is never imported here), then
 turns bytecode writing off for this process and the processes it starts. Without it, a module first
 imported while grading (a fresh Gradescope container holds no bytecode) would write a
@@ -22,17 +22,23 @@ import site
 import sys
 from pathlib import Path
 
+from grader import workspace
+
 ROOT = Path(__file__).resolve().parent.parent
 TRUSTED = (ROOT / "grader", ROOT / "reference", ROOT / "requirements")
 
 
-def settle_bytecode() -> None:
-    """Compile the grader's code now (where this Python writes bytecode at all), then
-    write none while grading. Idempotent; cheap when the bytecode is up to date."""
+def settle() -> None:
+    """Make this process write nothing into the grader's folders while it grades: its
+    bytecode compiled now (where this Python writes bytecode at all) and none written
+    later, and hypothesis's storage (it caches constants of the modules under the
+    current folder, the course repository or /autograder/source) in the run's folder.
+    Idempotent; cheap when the bytecode is up to date."""
     if not sys.dont_write_bytecode:
         compileall.compile_dir(ROOT / "grader", quiet=2, workers=1)
     sys.dont_write_bytecode = True
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # pool workers and tools started later
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(workspace.folder() / "hypothesis"))
 
 
 class Tampered(Exception):
