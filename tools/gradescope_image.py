@@ -1,6 +1,7 @@
 """Build the Gradescope autograder image as Gradescope does, and grade uploads in it.
 
-    python -m tools.gradescope_image [--base IMAGE] [--mirror URL] [--rebuild] [--keep DIR]
+    python -m tools.gradescope_image [--gradescope-resources] [--rebuild] [--keep DIR]
+                                     [--base IMAGE] [--mirror URL]
     python -m tools.gradescope_image --check     (one line: why there is no Docker engine)
 
 Gradescope's model, followed step by step with the ``docker`` command: a base image
@@ -8,35 +9,41 @@ Gradescope's model, followed step by step with the ``docker`` command: a base im
 made with ``debootstrap --variant=minbase`` when it is missing, as Docker Hub may not be
 reachable), the package (``tools.gradescope``) unpacked into ``/autograder/source``,
 ``run_autograder`` copied to ``/autograder/run_autograder`` and ``setup.sh`` run once,
-as root, while the image is built (the Dockerfile of Gradescope's manual set-up). Then,
-for every upload, a FRESH container of that image with Docker's default settings (its
-default seccomp profile, which refuses user namespaces, no extra capability, not
-privileged): the upload copied into ``/autograder/submission``, ``run_autograder`` run as
-root, ``/autograder/results/results.json`` copied back, and ``docker diff`` listing what
-grading changed in the container (nothing of the grader's, nothing an upload planted).
+as root, while the image is built (the Dockerfile of Gradescope's manual set-up, no
+layer cache). Then, for every upload, a FRESH container of that image with Docker's
+default settings (its default seccomp profile, which refuses user namespaces; no extra
+capability; not privileged): the upload copied into ``/autograder/submission``,
+``run_autograder`` run as root, ``/autograder/results/results.json`` copied back, and
+``docker diff`` listing what grading wrote in the container besides the upload,
+results.json and emptied temporary folders (it should write nothing else: neither the
+grader nor an upload). ``--gradescope-resources`` also gives each container Gradescope's
+default resources (768 MB of memory, half a CPU, 10 minutes).
 
 The uploads: the reference engine's files at the top (100), the skeleton (0), a planted
 bug as a repository (between), a repository with the reference's own tests (100 plus
-extra credit), and a hostile engine (the reference, its scalar.py importing a module
-that attacks the grader's files, the results, the network, the grader's process and
-process creation; it keeps the reference's behaviour only while every attack fails,
-so it scores 100 when they are all held).
+at least 4 of the 5 extra points), and a hostile engine (the reference, its scalar.py
+importing a module that attacks the grader's files, the results, the network, the
+grader's process and process creation; it keeps the reference's behaviour only while
+every attack fails, so it scores 100 when they are all held).
 
-A local stand-in for download.pytorch.org: ``setup.sh`` takes PyTorch's CPU build from
-that index, else PyPI's (GBs of CUDA libraries). Where the wheel of the pinned torch is
-in a folder of ``PIP_FIND_LINKS`` on this machine, it is copied into the build context
-and ``setup.sh`` sees it through ``PIP_FIND_LINKS`` in the image build only; everything
-else comes from PyPI as on Gradescope.
+Stand-ins for this machine's network, in the image build only (``setup.sh`` sees them
+through pip's environment; everything else comes from PyPI as on Gradescope): the wheel
+of the pinned torch, where one is in a folder of ``PIP_FIND_LINKS`` here, is a local
+stand-in for download.pytorch.org (else ``setup.sh`` takes PyPI's torch, GBs of CUDA
+libraries); and pip's certificate bundle (``PIP_CERT``), where this machine's pip has one
+of its own (a TLS-inspecting proxy's CA).
 
 Prints one row per upload (score, extra credit, exit status of ``run_autograder``, the
-confinement it printed, seconds) and exits 1 if any upload missed its expectation, 3
-(one line) where no Docker engine answers. The image is kept, tagged by the package's
-contents, so a second run grades without rebuilding (``--rebuild`` forces it).
+confinement it printed, seconds, the container's peak memory, paths written) and exits
+1 if any upload missed its expectation, 3 (one line) where no Docker engine answers.
+The image is kept, tagged by the package's contents and the base, so a second run
+grades without rebuilding (``--rebuild`` forces it); it replaces older ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -45,6 +52,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -63,8 +71,13 @@ MIRROR = "http://deb.debian.org/debian"
 REPOSITORY = "minigrad-autograder"  # the images built here: REPOSITORY:<package digest>
 BUG = "bug-sub-sign"
 NO_DOCKER = 3
-RUN_SECONDS = 1800  # per upload; Gradescope's own limit is the assignment's setting
+RUN_SECONDS = 1800  # per upload, with Docker's defaults
+# Gradescope's default resources per container (its troubleshooting page): 768 MB of
+# memory, half a virtual CPU, a 10-minute timeout (the assignment's settings raise them).
+GRADESCOPE_LIMITS = ["--memory", "768m", "--memory-swap", "768m", "--cpus", "0.5"]
+GRADESCOPE_SECONDS = 600
 BUILD_SECONDS = 3600
+BUILD = ["docker", "build", "--no-cache", "--force-rm"]  # from scratch, as Gradescope builds
 
 # Gradescope's Dockerfile for an autograder zip (its "manual Docker configuration"), with
 # this machine's stand-ins (LOCAL: the torch wheel, pip's certificates) for setup.sh only.
@@ -179,6 +192,7 @@ class Upload:
     folder: Path
     expect: str  # in words, for the table
     ok: Callable[[dict[str, Any]], bool]
+    tests: bool = False  # the upload brings tests (extra credit)
 
 
 @dataclass
@@ -190,9 +204,10 @@ class Row:
     status: str = "-"
     confinement: str = "-"
     seconds: float = 0.0
+    peak_mb: float = 0.0  # the container's peak memory use (cgroup, page cache included)
     writes: int = 0  # paths written outside the upload, results.json and /tmp
     changed: list[str] = field(default_factory=list)
-    verdict: str = "FAILED"
+    verdict: str = "MISSED"  # ok; MISSED its expectation (score, exit status); WROTE files
     note: str = ""
 
 
@@ -214,8 +229,9 @@ def docker_problem() -> str:
     return ""
 
 
-def exists(image: str) -> bool:
-    return docker("image", "inspect", image).returncode == 0
+def image_id(image: str) -> str:
+    """The image's id, or '' if there is no such image."""
+    return docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
 
 
 def make_base(base: str, mirror: str, work: Path) -> None:
@@ -255,8 +271,7 @@ def make_base(base: str, mirror: str, work: Path) -> None:
 def digest(package: Path, base: str) -> str:
     """The package's contents (names, bytes, modes, whatever the zip's file dates) and
     the base image's id: what the image is built from."""
-    base_id = docker("image", "inspect", "--format", "{{.Id}}", base).stdout.strip()
-    sha = hashlib.sha256(base_id.encode() + b"\0")
+    sha = hashlib.sha256(image_id(base).encode() + b"\0")
     with zipfile.ZipFile(package) as archive:
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             sha.update(f"{info.filename}\0{info.external_attr >> 16:o}\0".encode())
@@ -293,7 +308,8 @@ def local_wheels() -> list[Path]:
 def build_image(package: Path, base: str, work: Path, rebuild: bool) -> tuple[str, float]:
     """The image of ``package`` (built unless one of the same contents exists), seconds."""
     image = f"{REPOSITORY}:{digest(package, base)}"
-    if exists(image) and not rebuild:
+    previous = image_id(image)
+    if previous and not rebuild:
         print(f"image {image}: already built from this very package", flush=True)
         return image, 0.0
     context = work / "context"
@@ -319,7 +335,7 @@ def build_image(package: Path, base: str, work: Path, rebuild: bool) -> tuple[st
         # The build's own network is the host's: a daemon without NAT gives a bridge no way out.
         try:
             built = subprocess.run(
-                ["docker", "build", "--network", "host", "--rm", "-t", image, str(context)],
+                [*BUILD, "--network", "host", "-t", image, str(context)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=BUILD_SECONDS,
@@ -336,9 +352,13 @@ def build_image(package: Path, base: str, work: Path, rebuild: bool) -> tuple[st
     for line in setup[-5:]:
         print(f"  {line}")
     print(f"built {image} in {seconds:.0f} s", flush=True)
-    for old in docker("images", REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
-        if old != image:
+    listed = docker("images", "--no-trunc", REPOSITORY, "--format", "{{.ID}} {{.Tag}}")
+    for line in listed.stdout.splitlines():
+        old, _, tag = line.partition(" ")
+        if tag != image.partition(":")[2]:
             docker("rmi", old)  # an image of an older package
+    if previous and previous != image_id(image):
+        docker("rmi", previous)  # the same package's image, rebuilt
     return image, seconds
 
 
@@ -381,17 +401,49 @@ def uploads(work: Path) -> list[Upload]:
         Upload(
             "reference + its tests, repository",
             repo.parent,
-            ">= 104",
+            ">= 104",  # every point and at least 4 of the 5 extra (issue 18)
             lambda d: score(d) >= 104,
+            tests=True,
         ),
         Upload("hostile, files at the top", hostile, "100, no plant", lambda d: score(d) == 100),
     ]
 
 
-def grade(image: str, upload: Upload, work: Path) -> Row:
-    """Grade ``upload`` in a fresh container of ``image``, as Gradescope does."""
+def _cgroup_peak(container: str) -> Path | None:
+    """The file holding the container's peak memory use (cgroup v1 or v2), if any."""
+    for path in [
+        f"/sys/fs/cgroup/memory/docker/{container}/memory.max_usage_in_bytes",
+        f"/sys/fs/cgroup/system.slice/docker-{container}.scope/memory.peak",
+        f"/sys/fs/cgroup/docker/{container}/memory.peak",
+    ]:
+        if Path(path).is_file():
+            return Path(path)
+    return None
+
+
+class PeakMemory(threading.Thread):
+    """Reads the container's peak memory use (page cache included) while it runs."""
+
+    def __init__(self, container: str) -> None:
+        super().__init__(daemon=True)
+        self.container = container
+        self.done = threading.Event()
+        self.peak = 0
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            path = _cgroup_peak(self.container)
+            with contextlib.suppress(OSError, ValueError):
+                self.peak = max(self.peak, int(path.read_text())) if path else self.peak
+
+
+def grade(
+    image: str, upload: Upload, work: Path, limits: list[str], seconds: float = RUN_SECONDS
+) -> Row:
+    """Grade ``upload`` in a fresh container of ``image``, as Gradescope does: Docker's
+    default settings, plus ``limits`` (``docker create`` options), within ``seconds``."""
     row = Row(upload.name, upload.expect)
-    made = docker("create", image, "/autograder/run_autograder")
+    made = docker("create", *limits, image, "/autograder/run_autograder")
     if made.returncode != 0:
         row.note = f"docker create: {made.stderr.strip()}"
         return row
@@ -404,16 +456,22 @@ def grade(image: str, upload: Upload, work: Path) -> Row:
             if copied.returncode != 0:
                 row.note = f"docker cp: {copied.stderr.strip()}"
                 return row
+        memory = PeakMemory(container)
+        memory.start()
         start = time.monotonic()
         try:
-            ran = docker("start", "--attach", container, timeout=RUN_SECONDS)
+            ran = docker("start", "--attach", container, timeout=seconds)
         except subprocess.TimeoutExpired:
             docker("kill", container)
-            row.note = f"run_autograder did not finish in {RUN_SECONDS} s"
+            row.note = f"run_autograder did not finish in {seconds:g} s (timed out)"
             return row
+        finally:
+            memory.done.set()
         row.seconds = time.monotonic() - start
-        state = docker("inspect", "--format", "{{.State.ExitCode}}", container)
-        row.status = state.stdout.strip() or str(ran.returncode)
+        row.peak_mb = memory.peak / 2**20
+        state = docker("inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", container)
+        code, _, oom = state.stdout.strip().partition(" ")
+        row.status = code or str(ran.returncode)
         (work / f"{container[:12]}.log").write_text(ran.stdout + ran.stderr)
         lines = ran.stdout.splitlines()
         row.confinement = next(
@@ -422,7 +480,8 @@ def grade(image: str, upload: Upload, work: Path) -> Row:
         back = work / f"{container[:12]}-results"
         got = docker("cp", f"{container}:/autograder/results/results.json", str(back))
         if got.returncode != 0:
-            row.note = "no results.json: " + (ran.stdout + ran.stderr)[-400:].strip()
+            killed = "killed: out of memory; " if oom == "true" else ""
+            row.note = f"no results.json: {killed}" + (ran.stdout + ran.stderr)[-400:].strip()
             return row
         data: dict[str, Any] = json.loads(back.read_text())
         row.score = f"{data.get('score', '-'):g}" if "score" in data else "-"
@@ -433,13 +492,15 @@ def grade(image: str, upload: Upload, work: Path) -> Row:
         elif bonus:
             row.extra = f"+{bonus[0]['score']:g}"
         row.writes, row.changed = changes(container)
-        if upload.ok(data) and row.status == "0" and not row.changed:
-            row.verdict = "ok"
+        if upload.ok(data) and row.status == "0":
+            row.verdict = "WROTE" if row.changed else "ok"
         status = data.get("extra_data", {}).get("status", "")
         first = data.get("output", "").splitlines()[:1]
         row.note = f"{status}: {first[0] if first else ''}"
-        if extra and extra[1] != extra[2] and bonus:
+        if upload.tests and bonus and extra and extra[1] != extra[2]:
             row.note += f" | extra credit: {bonus[0]['output'].splitlines()[0]}"
+        if oom == "true":
+            row.note += " | killed: out of memory"
         return row
     finally:
         docker("rm", "--force", container)
@@ -475,28 +536,36 @@ def changes(container: str) -> tuple[int, list[str]]:
 
 
 def table(rows: list[Row]) -> str:
-    head = ["upload", "expect", "score", "extra credit", "exit", "confinement", "s", "writes", "ok"]
+    head = ["upload", "expect", "score", "extra credit", "exit", "confinement", "s", "peak MB"]
+    head += ["writes", "ok"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r.upload, r.expect, r.score, r.extra, r.status, r.confinement]
-        cells += [f"{r.seconds:.0f}", str(r.writes), r.verdict]
+        cells += [f"{r.seconds:.0f}", f"{r.peak_mb:.0f}" if r.peak_mb else "-"]
+        cells += [str(r.writes), r.verdict]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, work: Path) -> list[Row]:
     """Make the base if missing, build the image, grade every upload; print the table."""
-    if not exists(args.base):
+    if not image_id(args.base):
         make_base(args.base, args.mirror, work)
     package = work / "autograder.zip"
     gradescope.build(package)
     image, built = build_image(package, args.base, work, args.rebuild)
+    limits, seconds = ([], RUN_SECONDS)
+    settings = "Docker's default settings"
+    if args.gradescope_resources:
+        limits, seconds = (GRADESCOPE_LIMITS, GRADESCOPE_SECONDS)
+        settings += f" and Gradescope's default resources ({' '.join(limits)}, {seconds} s)"
+    print(f"grading with {settings}", flush=True)
     rows = []
     for upload in uploads(work / "uploads"):
         print(f"grading {upload.name} in a fresh container ...", flush=True)
-        rows.append(grade(image, upload, work))
+        rows.append(grade(image, upload, work, limits, seconds))
         print(f"  score {rows[-1].score}, exit {rows[-1].status}, {rows[-1].seconds:.0f} s")
-    print(f"\nimage {image} (from {args.base}; built in {built:.0f} s this run)")
+    print(f"\nimage {image} (from {args.base}; built in {built:.0f} s this run); {settings}")
     print(table(rows))
     for r in rows:
         print(f"- {r.upload}: {r.note}")
@@ -514,6 +583,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirror", default=MIRROR, help="Debian mirror to make the base from")
     parser.add_argument("--rebuild", action="store_true", help="build even if already built")
     parser.add_argument("--keep", type=Path, help="keep the uploads, logs and results here")
+    parser.add_argument(
+        "--gradescope-resources",
+        action="store_true",
+        help="limit each container as Gradescope does by default: 768 MB, 0.5 CPU, 10 min",
+    )
     args = parser.parse_args(argv)
     problem = docker_problem()
     if problem:
@@ -527,11 +601,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="minigrad-image-") as tmp:
             rows = run(args, Path(tmp))
-    failed = [r.upload for r in rows if r.verdict != "ok"]
-    if failed:
-        print(f"{len(failed)} upload(s) missed their expectation: {', '.join(failed)}")
-        return 1
-    return 0
+    missed = [r.upload for r in rows if r.verdict == "MISSED"]
+    wrote = [r.upload for r in rows if r.verdict == "WROTE"]
+    if missed:
+        print(f"{len(missed)} upload(s) missed their expectation: {'; '.join(missed)}")
+    if wrote:
+        print(
+            f"{len(wrote)} upload(s) graded as expected, but grading wrote outside the "
+            f"upload, results.json and /tmp (listed above): {'; '.join(wrote)}"
+        )
+    return 1 if missed or wrote else 0
 
 
 if __name__ == "__main__":
