@@ -9,6 +9,7 @@ nox -s skeleton   regenerate skeleton/ from the reference's solution markers
 nox -s collect    clone a class's repositories at the deadline commit
 nox -s export     the class grades as a Canvas, Moodle or plain CSV import file
 nox -s gradescope build the Gradescope autograder zip
+nox -s gradescope_image  build its image as Gradescope does (Docker) and grade uploads in it
 nox -s release    write the student repository (public checks only), leak-checked
 nox -s mutants    grade every planted-bug variant and print the kill matrix
 nox -s bench      benchmarks that print numbers (engine, one grade, batches, hangs)
@@ -139,6 +140,23 @@ def gradescope(session: nox.Session) -> None:
     if not session.posargs:
         session.error("give the zip to write: nox -s gradescope -- autograder.zip")
     session.run(grader_env(session), "-m", "tools.gradescope", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def gradescope_image(session: nox.Session) -> None:
+    """Build the autograder image as Gradescope does and grade five uploads in it, each in a
+    fresh container with Docker's default settings (tools/gradescope_image.py).
+
+    Needs a Docker engine (not part of `nox -s tests`): without one it says why in one
+    line and fails. The image build takes this machine's torch wheel (PIP_FIND_LINKS), a
+    local stand-in for download.pytorch.org; the rest comes from PyPI.
+    """
+    python = grader_env(session)
+    module = [python, "-m", "tools.gradescope_image"]
+    why = session.run(*module, "--check", silent=True, success_codes=[0, 3])
+    if why:
+        session.error(str(why).strip())
+    session.run(*module, *session.posargs)
 
 
 @nox.session(venv_backend="none")
