@@ -38,7 +38,7 @@ def settle() -> None:
         compileall.compile_dir(ROOT / "grader", quiet=2, workers=1)
     sys.dont_write_bytecode = True
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # pool workers and tools started later
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(workspace.folder() / "hypothesis"))
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(workspace.folder() / "hypothesis")
 
 
 class Tampered(Exception):

@@ -58,7 +58,7 @@ class Limits:
 
     request_seconds: float = 10.0
     submission_seconds: float = 30.0
-    tests_seconds: float = 90.0  # the students' own tests, on every engine together
+    tests_seconds: float = 150.0  # the students' own tests, on every engine together
     disk_mb: float = 64.0  # what the student's code may write in its folder
     memory_mb: float = 1024.0
     output_kb: float = 1024.0

@@ -27,7 +27,7 @@ def folder() -> Path:
     """This run's folder (made on first use; reachable, not listable, by all users:
     uid 65534 must reach the sandboxes in it)."""
     known = os.environ.get(ENV)
-    if known and Path(known).is_dir():
+    if known and _ours(Path(known)):
         return Path(known)
     made = Path(tempfile.mkdtemp(prefix="minigrad-run-"))
     os.chmod(made, 0o711)
@@ -35,6 +35,16 @@ def folder() -> Path:
     atexit.register(remove, made)
     os.environ[ENV] = str(made)
     return made
+
+
+def _ours(path: Path) -> bool:
+    """An existing folder of this user's that it can write in (never one named in an
+    environment inherited from another user's grader)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and os.access(path, os.W_OK)
 
 
 def make(prefix: str) -> Path:

@@ -25,7 +25,11 @@ NOT_A_USERS = ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTEST_ADDOPTS", "PYTES
 def users_env(**extra: str) -> dict[str, str]:
     """This process's environment as a user's shell has it (bytecode written, no
     PYTHONPATH), plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in NOT_A_USERS}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in NOT_A_USERS and not k.startswith(("MINIGRAD_", "HYPOTHESIS_"))
+    }
     return env | extra
 
 

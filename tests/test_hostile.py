@@ -29,6 +29,9 @@ from grader.sandbox import Limits
 from grader.score import FAILED, GRADER_ERROR, PASSED, Graded, run_checks
 from tests.no_userns import LAUNCHER, SITE_DIRS, USER, as_user, readable_python
 
+# The attack batch is graded once per leg (four legs) when its first test starts.
+pytestmark = pytest.mark.timeout(1800)
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_PKG = ROOT / "reference" / "src" / "minigrad"
 SKELETON_PKG = ROOT / "skeleton" / "src" / "minigrad"
@@ -982,16 +985,14 @@ def _build_batch(batch: Path, ctx: dict[str, Any]) -> None:
     )
 
     # The same trivial check twice: honestly, and with a forged result stream written on
-    # every descriptor the run might share with the runner or the grader.
-    for name, forge in (("tests_honest_twin", ""), ("tests_forge_the_stream", FORGE_STREAM)):
+    # every descriptor the run might share with the runner or the grader, and a marker
+    # that, if it survived the scratch clean-up, would tell the first run (the
+    # reference) from the later ones (the planted bugs): catching them all.
+    forged = FORGE_STREAM + READ_ONLY_MARKER
+    for name, forge in (("tests_honest_twin", ""), ("tests_forge_the_stream", forged)):
         folder = copy_package(batch, name)
         (folder / "tests").mkdir()
         (folder / "tests" / "test_twin.py").write_text(TRIVIAL_CHECK + forge)
-    # A marker that survives the scratch clean-up would tell the first run (the
-    # reference) from the later ones (the planted bugs).
-    marker = copy_package(batch, "tests_leave_a_read_only_marker")
-    (marker / "tests").mkdir()
-    (marker / "tests" / "test_marker.py").write_text(READ_ONLY_MARKER)
     # An engine that fills its folder on import (1 MB a file, the output cap).
     flood = copy_package(batch, "floods_the_disk")
     patch(flood, *at_import(DISK_FLOOD))
@@ -1021,10 +1022,10 @@ def test_forge() -> None:
             pass
 """
 READ_ONLY_MARKER = """
-import os
-
 
 def test_marker() -> None:
+    import os
+
     mark = os.path.join(os.getcwd(), "seen-before")
     if os.path.exists(mark):
         raise AssertionError("not the first run")
@@ -1225,7 +1226,7 @@ def test_the_batch_finishes_with_every_report_and_nothing_outside_changes(
     rows = _rows(out)
     names = {*ATTACKS, "honest_skeleton", "z_reference", "megabyte_message"}
     names |= {"tests_write_the_grader", "tests_hold_the_pipe", "tests_detect_the_folder"}
-    names |= {"tests_honest_twin", "tests_forge_the_stream", "tests_leave_a_read_only_marker"}
+    names |= {"tests_honest_twin", "tests_forge_the_stream"}
     names |= {"floods_the_disk", "floods_threads"}
     names |= {"symlinked_package", "fifo_in_submission", "=HYPERLINK(1)injected"}
     names |= {"grades.csv_submission", "summary.md_submission", "index.html_submission"}
@@ -1291,10 +1292,9 @@ def test_students_tests_cannot_write_hold_or_detect(
 def test_students_tests_cannot_forge_their_stream_or_mark_the_first_run(
     graded_batch: dict[str, dict[str, object]], leg: str
 ) -> None:
-    """Students' tests: a result stream forged on every descriptor earns no more than the
-    same check without it (a run holds only its own results pipe); a read-only marker
-    earns nothing (the scratch is emptied whatever its modes, and the reference runs
-    twice)."""
+    """Students' tests: a result stream forged on every descriptor, and a read-only marker
+    left in the scratch, earn no more than the same check without them (a run holds only
+    its own results pipe; the scratch is emptied whatever its modes)."""
     out = graded_batch[leg]["out"]
     assert isinstance(out, Path)
     rows = _rows(out)
@@ -1303,7 +1303,6 @@ def test_students_tests_cannot_forge_their_stream_or_mark_the_first_run(
         float(rows["tests_forge_the_stream"]["bonus"]),
     )
     assert honest > 0 and forged <= honest
-    assert rows["tests_leave_a_read_only_marker"]["bonus"] == "0"
 
 
 @pytest.mark.parametrize("leg", LEGS)

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 VIEW: dict[str, str] = {}  # this process's mapping: hidden folder -> its view
 BUILT: dict[str, str] = {}  # the grader's: the view it built (or found) for its children
 ENV = "MINIGRAD_PYTHON_VIEW"  # the view, for the grader's pool workers (they reuse it)
+RUN_FOLDER = "MINIGRAD_RUN_FOLDER"  # grader/workspace.py's ENV
 # Not in a view of the standard library: its own tests and demos, and site-packages (a
 # folder of sys.path of its own, viewed on its own where needed).
 SKIP = {"site-packages", "test", "idlelib", "turtledemo"}
@@ -92,14 +93,25 @@ def ensure(hidden: list[str]) -> dict[str, str]:
     """The grader's view of the ``hidden`` folders: the one its parent process built
     (``ENV``), or a new one, removed when this process exits."""
     known = json.loads(os.environ.get(ENV) or "{}")
-    if set(hidden) <= set(known) and all(os.path.isdir(v) for v in known.values()):
+    if set(hidden) <= set(known) and all(_ours(v) for v in known.values()):
         BUILT.update(known)
         return BUILT
-    where = tempfile.mkdtemp(prefix="minigrad-python-")
-    atexit.register(shutil.rmtree, where, True)
+    run = os.environ.get(RUN_FOLDER)  # the grader's run folder: removed with it
+    where = tempfile.mkdtemp(prefix="minigrad-python-", dir=run if run else None)
+    if not run:
+        atexit.register(shutil.rmtree, where, True)
     BUILT.update(build(hidden, where))
     os.environ[ENV] = json.dumps(BUILT)
     return BUILT
+
+
+def _ours(folder: str) -> bool:
+    """Whether ``folder`` exists and belongs to this process's user (never a view some
+    other user laid out, named in an environment this process inherited)."""
+    try:
+        return os.lstat(folder).st_uid == os.geteuid() and os.path.isdir(folder)
+    except OSError:
+        return False
 
 
 def build(folders: Iterable[str], where: str) -> dict[str, str]:
