@@ -1142,7 +1142,8 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
             if leg.startswith("user") and os.geteuid() == 0:
                 shutil.chown(out, USER)
             start = time.monotonic()
-            temp_before = set(os.listdir("/tmp"))
+            temp = Path(tempfile.mkdtemp(prefix=f"temp-{leg}-", dir="/tmp"))
+            temp.chmod(0o1777)  # the grader's TMPDIR, whoever it runs as
             done = subprocess.run(
                 [
                     *PREFIXES[leg],
@@ -1158,8 +1159,8 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
-                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                timeout=600,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": str(temp)},
+                timeout=1200,
             )
             after = (fingerprint(), _digest(batch), canary.read_text())
             results[leg] = {
@@ -1175,10 +1176,9 @@ def graded_batch() -> Iterator[dict[str, dict[str, object]]]:
                 ],
                 "out": out,
                 "sleepers": _sleepers(),
-                "leftovers": sorted(
-                    n for n in set(os.listdir("/tmp")) - temp_before if n.startswith("minigrad-")
-                ),
+                "leftovers": sorted(os.listdir(temp)),
             }
+            shutil.rmtree(temp, ignore_errors=True)
         yield results
     finally:
         for pid in _sleepers():

@@ -112,15 +112,18 @@ def test_a_checkout_under_tmp_grades_as_root(clone_under_tmp: Path, host: str) -
     repo, prefix = clone_under_tmp, HOSTS[host]
     assert str(repo).startswith("/tmp/")  # hidden by the confinement's own /tmp
     out = f"reports-{host.replace(' ', '-')}"
-    said = run([*prefix, places.nox(), "-s", "grade", "--", "--out", out], repo)
+    temp = Path(tempfile.mkdtemp(prefix="temp-", dir="/tmp"))  # the grader's TMPDIR
+    said = run([*prefix, places.nox(), "-s", "grade", "--", "--out", out], repo, TMPDIR=str(temp))
     assert ("Landlock and seccomp only" in said.stdout + said.stderr) is (host != "namespaces")
     skeleton = results(repo / out, "skeleton")
     assert skeleton["score"] == 0 and "Score 0 / 100" in skeleton["output"]
     folder = submission(repo.parent / f"ref-{host.replace(' ', '-')}", ["test_ops.py"])
-    run([*prefix, places.nox(), "-s", "grade", "--", str(folder), "--out", out], repo)
+    grade = [*prefix, places.nox(), "-s", "grade", "--", str(folder), "--out", out]
+    run(grade, repo, TMPDIR=str(temp))
     graded = results(repo / out, folder.name)
     assert graded["score"] > 100, graded["output"]  # every point, and the tests' bonus
-    assert not list(Path("/tmp").glob("minigrad-python-*"))  # the view is gone
+    assert not list(temp.iterdir())  # nothing left behind, the Python view neither
+    temp.rmdir()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make the user")

@@ -769,8 +769,9 @@ def _interpreter_folders() -> list[str]:
     """The standard library and site-packages folders, as this process reads them."""
     import sysconfig
 
-    folders = [sysconfig.get_path("stdlib"), *[p for p in sys.path if "site-packages" in p]]
-    return [pyview.mapped(p) for p in folders]
+    viewed = set(pyview.VIEW.values())
+    site = [p for p in sys.path if "site-packages" in p or p in viewed]
+    return [pyview.mapped(p) for p in [sysconfig.get_path("stdlib"), *site]]
 
 
 def _view_for_nobody() -> dict[str, str]:
