@@ -36,6 +36,7 @@ READS = {
     "set_data",
     "layer_weights",
     "unwrap",
+    "first",
 }
 
 
@@ -84,6 +85,8 @@ def step_kind(steps: Sequence[Sequence[Any]], i: int) -> tuple[str, str] | None:
         return "forward", "a forward pass (calling a Neuron, Layer or MLP)"
     if kind == "method" and len(s) > 3:
         return f"method:{s[3]}", f".{s[3]}()"
+    if kind == "net":  # reads the network's parameters, parameters() among them
+        return "method:parameters", ".parameters()"
     if kind == "param_effect":
         return "forward", "a forward pass (calling a Neuron, Layer or MLP)"
     if kind == "sgd":

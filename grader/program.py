@@ -203,6 +203,7 @@ def render(step: list[Any]) -> list[str]:
         "method": "{0} = {1}.{2}()",
         "index": "{0} = {1}[{2}]",
         "unwrap": "{0} = {0}[0] if isinstance({0}, (list, tuple)) and len({0}) == 1 else {0}",
+        "first": "{0} = {1}[0] if isinstance({1}, (list, tuple)) else {1}",
         "read_node": "print({0}.data, {0}.grad, getattr({0}, '_prev', 'no _prev'), "
         "getattr({0}, '_op', 'no _op'))",
         "read_graph": "print([(n._op, n.data, n.grad, len(n._prev)) for n in nodes({0})])",
@@ -212,6 +213,7 @@ def render(step: list[Any]) -> list[str]:
         "length": "print(len({1}))",
         "params_data": "print([p.data for p in {1}])",
         "params_grad": "print([p.grad for p in {1}])",
+        "net": "print([(p.data, p.grad) for p in {1}.parameters()])",
         "to_dot": "print(to_dot({1}))",
     }
     if kind == "sum":
@@ -224,7 +226,7 @@ def render(step: list[Any]) -> list[str]:
         fn = rest[1].split(":")[-1]
         return [f"{rest[0]} = {fn}({', '.join(shown[2:])})"]
     if kind == "fit_until":
-        name, model, xs, ys, _, most, lr, goal = shown
+        name, model, xs, ys, _, most, lr, goal, *_ = shown
         return [
             f"{name} = fit({model}, {xs}, {ys}, {most}, {lr})  # the grader stops early "
             f"once a loss is < {goal}",

@@ -409,11 +409,25 @@ def test_forged_replies_on_every_descriptor_earn_nothing(tmp_path: Path) -> None
 # ---------------------------------------------------------------- (k2) the protocol
 # Student code runs in a process of its own: the worker's driver holds the grader's
 # pipes and passes on only a clean copy of a reply that answers the request it sent.
-# Shared by the in-process hijack test and the batch's hijack attack: a reply of the
-# right shape for the request being answered, every value read "right", written on
-# every descriptor 0..20.
+# Shared by the in-process hijack tests and the batch's hijack attack: a way to make the
+# worker's request handler run code of the submission's (rebinding ``handle`` is not
+# enough: ``serve`` keeps a private copy, so the code of every function object running
+# handle's code is rewritten), and a reply of the right shape for the request being
+# answered, every value read "right", written on every descriptor 0..20.
 FORGE = """\
-import json, os, sys
+import gc, json, os, sys, types
+
+
+def replace_handle(new):
+    main = sys.modules["__main__"]
+    code = main.handle.__code__
+    sys.minigrad_answer = new
+    bridge = {}
+    exec("def handle(request):\\n    return sys.minigrad_answer(request)\\n", {}, bridge)
+    for obj in gc.get_objects():
+        if type(obj) is types.FunctionType and obj.__code__ is code:
+            obj.__code__ = bridge["handle"].__code__
+    return types.FunctionType(code, main.__dict__, "real_handle")
 
 
 def forged_reads(request):
@@ -438,9 +452,6 @@ HIJACK = (
     + """
 
 def _hijack():
-    main = sys.modules["__main__"]
-    real = main.handle
-
     def forged(request):
         reads = forged_reads(request)
         write_everywhere(request, reads)
@@ -452,8 +463,7 @@ def _hijack():
             reply.update(reads={**reply["reads"], **reads}, error=None)
         return reply
 
-    main.handle = forged
-    main.serve.__globals__["handle"] = forged
+    real = replace_handle(forged)
 
 
 _hijack()"""
@@ -486,6 +496,293 @@ def assert_survived_labs(graded: Graded) -> None:
     assert GRADER_ERROR not in status_of(graded).values(), [
         (o.id, o.summary) for o in graded.outcomes if o.status == GRADER_ERROR
     ]
+
+
+# ---------------------------------------------------------------- (k3) numbers made up
+# A submission that leaves nn.py and train.py as stubs and answers every request about
+# networks itself, from a hidden float implementation: real weights drawn as the lab
+# draws them, real forward passes, but gradients, updates and loss curves made up (the
+# curves fall below every goal, each update is -lr times the gradient it reports). Only
+# the requests without a network (one_hot and tense_dataset on their own: fixed lists,
+# which returning right would be implementing) go to the real handler.
+FABRICATE = (
+    FORGE
+    + """
+
+import math, random
+
+
+def _sizes(cls, args):
+    if cls == "Neuron":
+        return [args[0], 1]
+    if cls == "Layer":
+        return [args[0], args[1]]
+    return [args[0], *args[1]]
+
+
+def _new(cls, args):
+    sizes = _sizes(cls, args)
+    flat = [random.uniform(-1.0, 1.0) for a, b in zip(sizes, sizes[1:]) for _ in range((a + 1) * b)]
+    return {"net": True, "sizes": sizes, "flat": flat, "grads": [0.0] * len(flat)}
+
+
+def _forward(net, x, flat=None):
+    flat = net["flat"] if flat is None else flat
+    values, i = list(x), 0
+    for nin, nout in zip(net["sizes"], net["sizes"][1:]):
+        out = []
+        for _ in range(nout):
+            z = sum((w * v for w, v in zip(flat[i : i + nin], values)), flat[i + nin])
+            out.append(math.tanh(z))
+            i += nin + 1
+        values = out
+    return values
+
+
+def _loss(net, xs, ys, flat=None):
+    total = 0.0
+    for x, y in zip(xs, ys):
+        outs = _forward(net, x, flat)
+        for o, t in zip(outs, y if isinstance(y, list) else [y]):
+            total += (o - t) * (o - t)
+    return total
+
+
+def _train(net, xs, ys, epochs, lr, goal=None, chunk=1):
+    start, losses, datas, grads = _loss(net, xs, ys), [], [], []
+    while len(losses) < epochs:
+        datas.append(list(net["flat"]))
+        losses.append(start * math.exp(-len(losses) / 4.0))
+        grads.append([random.gauss(0.0, 0.1) for _ in net["flat"]])
+        net["flat"] = [p - lr * g for p, g in zip(net["flat"], grads[-1])]
+        net["grads"] = list(grads[-1])
+        if goal is not None and len(losses) % chunk == 0 and losses[-1] < goal:
+            break
+    datas.append(list(net["flat"]))
+    return losses, datas, grads
+
+
+def _structure(net):
+    ids, i, layers = list(range(len(net["flat"]))), 0, []
+    for nin, nout in zip(net["sizes"], net["sizes"][1:]):
+        layers.append([ids[i + k * (nin + 1) : i + (k + 1) * (nin + 1)] for k in range(nout)])
+        i += nout * (nin + 1)
+    return layers
+
+
+def _value(data, grad=0.0):
+    return {"value": True, "data": data, "grad": grad}
+
+
+def _arg(env, a):
+    if isinstance(a, dict):
+        return a["num"]
+    if isinstance(a, list):
+        return [_arg(env, v) for v in a]
+    return env[a]
+
+
+def _read(v):
+    if isinstance(v, list):
+        return {"kind": "list", "items": [{"data": u["data"], "grad": u["grad"]} for u in v]}
+    return {"kind": "Value", "data": v["data"], "grad": v["grad"]}
+
+
+def _made_up(request, real):
+    steps = request.get("steps") or []
+    if not any(s[0] == "new" for s in steps):
+        return real(request)
+    env, reads, net_of = {}, {}, {}
+    for s in steps:
+        kind = s[0]
+        if kind == "seed":
+            random.seed(s[1])
+        elif kind == "new":
+            env[s[1]] = _new(s[2], s[3:])
+        elif kind == "call" and s[2] == "train:tense_dataset":
+            rows = [[1.0 if j == i else 0.0 for j in range(5)] for i in range(5)]
+            env[s[1]] = [rows, [list(r) for r in rows]]
+        elif kind == "call" and s[2] == "train:fit":
+            net, xs, ys, epochs, lr = (_arg(env, a) for a in s[3:])
+            env[s[1]] = _train(net, xs, ys, int(epochs), lr)[0]
+        elif kind == "call":
+            net = env[s[2]]
+            outs = [_value(o) for o in _forward(net, _arg(env, s[3]))]
+            env[s[1]] = outs[0] if len(outs) == 1 else outs
+            net_of[s[1]] = net
+        elif kind == "index":
+            env[s[1]] = env[s[2]][s[3]]
+        elif kind in ("unwrap", "first"):
+            v = env[s[-1]]
+            env[s[1]] = v[0] if isinstance(v, list) else v
+            net_of[s[1]] = net_of.get(s[-1])
+        elif kind == "backward":
+            env[s[1]]["grad"] = 1.0
+            net = net_of[s[1]]
+            net["grads"] = [random.gauss(0.0, 0.3) for _ in net["flat"]]
+        elif kind == "read":
+            reads[s[1]] = _read(env[s[1]])
+        elif kind == "read_plain":
+            reads[s[1]] = env[s[1]]
+        elif kind == "method":
+            net = env[s[2]]
+            if s[3] == "zero_grad":
+                net["grads"] = [0.0] * len(net["flat"])
+            env[s[1]] = net
+        elif kind in ("length", "count_distinct"):
+            reads[s[1]] = len(env[s[2]]["flat"])
+        elif kind == "params_data":
+            reads[s[1]] = list(env[s[2]]["flat"])
+        elif kind == "params_grad":
+            reads[s[1]] = list(env[s[2]]["grads"])
+        elif kind == "layer_weights":
+            reads[s[1]] = list(env[s[2]]["flat"])
+        elif kind == "net":
+            net = env[s[2]]
+            n = len(net["flat"])
+            reads[s[1]] = {"named": _structure(net), "listed": list(range(n)),
+                           "data": list(net["flat"]), "grad": list(net["grads"])}
+        elif kind == "param_effect":
+            net, x, delta = env[s[2]], _arg(env, s[3]), s[4]
+            effects = []
+            for i in range(len(net["flat"])):
+                moved = list(net["flat"])
+                moved[i] += delta
+                effects.append(_forward(net, x, moved)[0])
+            reads[s[1]] = effects + [_forward(net, x)[0]]
+        elif kind == "sgd":
+            net, xs, ys = env[s[2]], _arg(env, s[3]), _arg(env, s[4])
+            goal = s[7] if len(s) > 7 else None
+            losses, datas, grads = _train(net, xs, ys, s[5], s[6], goal)
+            reads[s[1]] = losses
+            if len(s) > 8 and s[8]:
+                reads[s[1] + "#trace"] = {"data": datas, "grad": grads}
+        elif kind == "fit_until":
+            net, xs, ys = env[s[2]], _arg(env, s[3]), _arg(env, s[4])
+            losses, datas, _ = _train(net, xs, ys, s[6], s[7], s[8], s[5])
+            reads[s[1]] = losses
+            if len(s) > 9 and s[9]:
+                reads[s[1] + "#trace"] = {"data": datas, "xs": xs, "ys": ys}
+    return {"reads": reads, "error": None, "blocked_imports": [], "parents": ["_prev"]}
+
+
+def _install():
+    real = replace_handle(lambda request: _made_up(request, real))
+
+
+_install()
+"""
+)
+
+
+def stub_network_labs(tmp_path: Path, name: str, attack: str = "") -> Submission:
+    """The reference's engine with nn.py and train.py left as the skeleton's stubs, and
+    ``attack`` run when the package is imported."""
+    folder = copy_package(tmp_path, name)
+    for module in ("nn.py", "train.py"):
+        shutil.copyfile(SKELETON_PKG / module, folder / "src" / "minigrad" / module)
+    init = folder / "src" / "minigrad" / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8") + attack, encoding="utf-8")
+    return Submission(name, folder)
+
+
+NETWORK_LABS = {"lab03", "lab04"}
+
+
+def test_a_stub_that_answers_the_network_requests_itself_earns_no_more_than_the_stub(
+    tmp_path: Path,
+) -> None:
+    """Gradients, updates and loss curves made up by a hidden float implementation:
+    every lab 3 and lab 4 check reproduces the numbers from the parameters the network
+    reports, so the made-up ones earn nothing (on the grader as issue 19 found it, this
+    earned 95 of 100 where the stubs earn 72)."""
+    attack = run_checks(
+        stub_network_labs(tmp_path, "made_up", FABRICATE), rubric=FAST, labs=NETWORK_LABS
+    )
+    stub = run_checks(stub_network_labs(tmp_path, "stub"), rubric=FAST, labs=NETWORK_LABS)
+    assert_survived_labs(attack)
+    assert attack.score <= stub.score == 0.0, [(o.id, o.status) for o in attack.outcomes]
+    # The made-up answers were taken up (the real handler would only have raised
+    # NotImplementedError) and refused by the grader's own arithmetic: every check that
+    # ran on a network failed on numbers it could not reproduce.
+    refused = {o.id for o in attack.outcomes if o.observed.get("unverified")}
+    assert refused == {
+        *(f"nn.{c}" for c in ("build", "param_count", "distinct_params", "bias_included")),
+        *(f"nn.{c}" for c in ("zero_grad", "layer_single", "weights_random", "forward")),
+        *(f"train.{c}" for c in ("engine_sgd", "fit_toy", "fit_matches_sgd")),
+    }, [(o.id, o.status, o.summary) for o in attack.outcomes]
+    build = next(o for o in attack.outcomes if o.id == "nn.build")
+    assert "not the derivatives of that output" in build.summary
+
+
+SEVEN = (
+    FORGE
+    + """
+
+def _install():
+    def sevens(request):
+        reply = real(request)
+        if isinstance(reply.get("reads"), dict):
+            reply["reads"] = dict.fromkeys(reply["reads"], 7)
+        return reply
+
+    real = replace_handle(sevens)
+
+
+_install()
+"""
+)
+
+
+def test_a_forged_read_of_the_wrong_type_fails_checks_and_never_breaks_the_grader(
+    tmp_path: Path,
+) -> None:
+    """Every value read back replaced by 7 (where an object, a list or a float is
+    promised): each check fails as the student's, saying what came back, and the
+    submission is graded (a number, not a grader error)."""
+    folder = copy_package(tmp_path, "sevens")
+    patch(folder, *at_import(SEVEN))
+    graded = run_checks(Submission("sevens", folder), rubric=FAST)
+    assert_survived(graded)
+    assert graded.score < 10, [(o.id, o.status) for o in graded.outcomes]
+    build = next(o for o in graded.outcomes if o.id == "nn.build")
+    assert build.status == FAILED
+    assert "sent back int '7' for 'out'" in build.summary, build.summary
+
+
+COUNT_PAIR = (
+    FORGE
+    + """
+
+def _install():
+    def pair(request):
+        reply = real(request)
+        reads = reply.get("reads")
+        if isinstance(reads, dict) and "k" in reads and "n" in reads:
+            reads["k"] = reads["n"]
+        return reply
+
+    real = replace_handle(pair)
+
+
+_install()
+"""
+)
+REPEATED = ("[Neuron(nin, nonlin) for _ in range(nout)]", "[Neuron(nin, nonlin)] * nout")
+
+
+def test_a_forged_pair_of_counts_does_not_make_repeated_neurons_distinct(tmp_path: Path) -> None:
+    """One neuron object repeated across each layer, and the distinct count the
+    student's process reports set equal to the length: the grader counts the objects
+    of the network itself."""
+    folder = copy_package(tmp_path, "pair")
+    patch(folder, *REPEATED, file="nn.py")
+    patch(folder, *at_import(COUNT_PAIR))
+    graded = run_checks(Submission("pair", folder), rubric=FAST, labs={"lab03"})
+    assert_survived_labs(graded)
+    distinct = next(o for o in graded.outcomes if o.id == "nn.distinct_params")
+    assert distinct.status == FAILED, distinct.summary
+    assert "same object listed more than once" in distinct.summary
 
 
 def test_the_students_process_holds_none_of_the_graders_descriptors(tmp_path: Path) -> None:
@@ -849,8 +1146,7 @@ def forged(request):
     return {"reads": reads, "error": None, "blocked_imports": [], "parents": ["_prev"]}
 main = sys.modules.get("__main__")
 if main is not None and hasattr(main, "serve"):
-    main.handle = forged
-    main.serve.__globals__["handle"] = forged
+    replace_handle(forged)
 """,
     "over_deep_reply": """
 for fd in range(3, 40):
@@ -889,8 +1185,9 @@ HELD_BY = {
     "removes_import_blocker": "site-packages is not readable (python -I -S, Landlock)",
     "forges_replies": "the student's process never holds the grader's pipes; the driver "
     "passes on only a vetted reply to the request it sent",
-    "hijacks_the_worker": "a replaced handle() answers in the student's process only: a "
-    "forged or extra reply is a fault, and the score is no more than the engine's",
+    "hijacks_the_worker": "a rewritten handle() answers in the student's process only: a "
+    "forged or extra reply is a fault, every value read back must have its step's shape, "
+    "and the score is no more than the engine's",
     "over_deep_reply": "depth- and length-capped replies (grader/child/channel.py); the "
     "driver reports a fault",
 }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.program import Program, close, fmt, render
 from grader.sandbox import Sandbox, StudentFault
+from grader.shapes import check_reads
 
 if TYPE_CHECKING:
     from grader.diagnose import Facts
@@ -210,6 +211,7 @@ class Context:
         error = reply.get("error")
         if not isinstance(reads, dict) or not (error is None or isinstance(error, dict)):
             raise StudentFault("your code wrote over the grader's reply channel")
+        check_reads(program.steps, reads, error)  # every value in its step's shape
         self.cache.setdefault("blocked_imports", set()).update(reply.get("blocked_imports") or [])
         seen = reply.get("parents")
         if isinstance(seen, list) and seen and all(isinstance(n, str) for n in seen):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.checks import proof
 from grader.checks.base import Context, Fail, NotRun, Run, check
+from grader.checks.proof import GRADIENT_CHECKS, Proof, outs_of, prove
 from grader.diagnose import Facts, Observed
 from grader.program import close, fmt
 
@@ -21,19 +23,31 @@ NEG_X = [-x for x in X]
 SHIFT = 0.5  # how far a parameter moves to see whether the output follows
 
 
-def nums(xs: list[float]) -> list[dict[str, float]]:
-    return [{"num": x} for x in xs]
+nums = proof.nums
+SIZES = [3, 4, 4, 1]  # MLP(3, [4, 4, 1]): the network most checks build
 
 
 def mlp_steps(seed: int = 1, nin: int = 3, nouts: tuple[int, ...] = (4, 4, 1)) -> list[list[Any]]:
     return [["seed", seed], ["new", "m", "MLP", nin, list(nouts)]]
 
 
+def mlp_proof(ctx: Context) -> Proof:
+    """MLP(3, [4, 4, 1]) after random.seed(1): its output and (strict) its gradients
+    reproduced by the grader (a request of its own, once per submission)."""
+    return prove(ctx, 1, "MLP", [3, [4, 4, 1]], X, SIZES)
+
+
+def effect_steps(build: list[list[Any]], model: str, x: list[float]) -> list[list[Any]]:
+    """``build``, then the model's output with each parameter moved in turn (``e``), and
+    its parameters (``net``), for the grader to check the one against the other."""
+    return [*build, ["param_effect", "e", model, nums(x), SHIFT], ["net", "net", model]]
+
+
 def _build(obs: Observed, facts: Facts) -> str | None:
     return {4: "last-layer-dropped", 1: "layer-always-list"}.get(obs.get("list_of", 0))
 
 
-@check("nn.build", diagnoses=_build, rests_on=NETWORK_OPS)
+@check("nn.build", diagnoses=_build, rests_on=NETWORK_OPS, uses=GRADIENT_CHECKS)
 def build(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -42,6 +56,7 @@ def build(ctx: Context) -> None:
             ["read", "out"],
             ["call", "back", "m", nums(NEG_X)],
             ["read", "back"],
+            ["net", "net", "m"],
         ]
     )
     kind = run.reads["out"].get("kind")
@@ -54,7 +69,8 @@ def build(ctx: Context) -> None:
             counterexample=run.python(),
             observed={"list_of": count},
         )
-    if not _responds(ctx, run, [*mlp_steps(), ["param_effect", "e", "m", nums(X), SHIFT]]):
+    moved = _responds(ctx, run, effect_steps(mlp_steps(), "m", X))
+    if moved is None:
         raise Fail(
             "MLP(3, [4, 4, 1]) computes a constant: its output moves neither with its "
             "input nor with any of its parameters",
@@ -63,23 +79,29 @@ def build(ctx: Context) -> None:
             "and whichever parameter moves",
             counterexample=run.python(),
         )
+    # The numbers are the network's own: its outputs (and the moved ones, when they
+    # told it from a constant) from its parameters, its gradients from another build.
+    cases = [(X, outs_of(run.reads["out"])), (NEG_X, outs_of(run.reads["back"]))]
+    proof.explained(proof.own(run, SIZES), cases, run)
+    if isinstance(moved, Run):
+        proof.effects_hold(moved, X, SIZES, SHIFT)
+    mlp_proof(ctx)
 
 
-def _responds(ctx: Context, run: Run, effect: list[list[Any]] | None) -> bool:
-    """Whether the network's outputs ``out`` (for X) and ``back`` (for -X) differ, or,
-    when they do not, moving one of its parameters (the ``effect`` program) moves the
-    output: a network that computes a constant earns nothing for its shape."""
-    first, second = run.reads["out"], run.reads["back"]
-    items = [first] if first.get("kind") != "list" else first.get("items", [])
-    others = [second] if second.get("kind") != "list" else second.get("items", [])
-    for one, two in zip(items, others, strict=False):
-        pair = isinstance(one, dict) and isinstance(two, dict)
-        if pair and not close(float(one.get("data", 0.0)), float(two.get("data", 0.0)), 1e-12):
-            return True
+def _responds(ctx: Context, run: Run, effect: list[list[Any]] | None) -> Run | bool | None:
+    """Whether the network's outputs ``out`` (for X) and ``back`` (for -X) differ
+    (False: no more to check), or, when they do not, moving one of its parameters (the
+    ``effect`` program) moves the output (that program's run, whose numbers the grader
+    then checks): a network that computes a constant (None) earns nothing for its
+    shape."""
+    for one, two in zip(outs_of(run.reads["out"]), outs_of(run.reads["back"]), strict=False):
+        if not close(one, two, 1e-12):
+            return False
     if effect is None:
-        return False
-    *moved, base = ctx.run_steps(effect).reads["e"]
-    return any(not close(out, base, 1e-12) for out in moved)
+        return None
+    moved = ctx.run_steps(effect)
+    *others, base = moved.reads["e"]
+    return moved if any(not close(out, base, 1e-12) for out in others) else None
 
 
 PARAM_COUNTS: dict[tuple[object, object], str] = {
@@ -92,14 +114,14 @@ def _param_count(obs: Observed, facts: Facts) -> str | None:
     return PARAM_COUNTS.get((obs.get("class"), obs.get("count")))
 
 
-@check("nn.param_count", depends=BUILT, diagnoses=_param_count)
+@check("nn.param_count", depends=BUILT, diagnoses=_param_count, uses=GRADIENT_CHECKS)
 def param_count(ctx: Context) -> None:
-    cases: list[tuple[str, list[Any], int]] = [
-        ("Neuron", [3], 4),
-        ("Layer", [3, 4], 16),
-        ("MLP", [3, [4, 4, 1]], 41),
+    cases: list[tuple[str, list[Any], int, list[int]]] = [
+        ("Neuron", [3], 4, [3, 1]),
+        ("Layer", [3, 4], 16, [3, 4]),
+        ("MLP", [3, [4, 4, 1]], 41, SIZES),
     ]
-    for cls, args, want in cases:
+    for cls, args, want, sizes in cases:
         run = ctx.run_steps(
             [
                 ["seed", 1],
@@ -116,12 +138,15 @@ def param_count(ctx: Context) -> None:
                 got=f"{run.reads['n']} parameters",
                 observed={"class": cls, "count": run.reads["n"], "want": want},
             )
+        # The count of a real network's parameter objects, not a number reported.
+        network = prove(ctx, 1, cls, args, X, sizes)
+        proof.same_count(f"{cls}(...).parameters()", len(network.layout.listed or []), want)
 
 
 EMPTY = "not run: parameters() is empty, so there is nothing to judge (see nn.param_count)"
 
 
-@check("nn.distinct_params", depends=BUILT, diagnoses="repeated-neuron")
+@check("nn.distinct_params", depends=BUILT, diagnoses="repeated-neuron", uses=GRADIENT_CHECKS)
 def distinct_params(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -133,11 +158,16 @@ def distinct_params(ctx: Context) -> None:
     )
     if not run.reads["n"]:
         raise NotRun(EMPTY, blocked_by="nn.param_count")
-    if run.reads["k"] != run.reads["n"]:
+    n, k = run.reads["n"], run.reads["k"]
+    if k == n:  # the student's process says so: the grader counts for itself
+        listed = mlp_proof(ctx).layout.listed or []
+        proof.same_count("MLP(3, [4, 4, 1]).parameters()", len(listed), n)
+        k = len(set(listed))
+    if k != n:
         raise Fail(
             "some parameters are the same object listed more than once",
-            expected=f"{run.reads['n']} distinct objects",
-            got=f"{run.reads['k']} distinct objects",
+            expected=f"{n} distinct objects",
+            got=f"{k} distinct objects",
         )
 
 
@@ -147,13 +177,19 @@ def _bias(obs: Observed, facts: Facts) -> str | None:
     return "bias-missing" if obs.get("weights_move") else None
 
 
-@check("nn.bias_included", depends=BUILT, diagnoses=_bias, rests_on=NETWORK_OPS)
+@check(
+    "nn.bias_included",
+    depends=BUILT,
+    diagnoses=_bias,
+    rests_on=NETWORK_OPS,
+    uses=GRADIENT_CHECKS,
+)
 def bias_included(ctx: Context) -> None:
     # With an all-zero input the weights cannot move the output: only the bias can.
     # Raising each parameter in turn by 0.5 must therefore change the output for one
     # of them, whatever the activation (tanh, or ReLU with a bias that starts at 0).
     steps = [["seed", 3], ["new", "n", "Neuron", 3]]
-    run = ctx.run_steps([*steps, ["param_effect", "e", "n", nums([0.0, 0.0, 0.0]), SHIFT]])
+    run = ctx.run_steps(effect_steps(steps, "n", [0.0, 0.0, 0.0]))
     *moved, base = run.reads["e"]
     if not any(not close(out, base, 1e-12) for out in moved):
         *on_x, at_x = ctx.run_steps([*steps, ["param_effect", "e", "n", nums(X), SHIFT]]).reads["e"]
@@ -165,6 +201,8 @@ def bias_included(ctx: Context) -> None:
             counterexample=run.python(),
             observed={"weights_move": any(not close(out, at_x, 1e-12) for out in on_x)},
         )
+    proof.effects_hold(run, [0.0, 0.0, 0.0], [3, 1], SHIFT)
+    prove(ctx, 3, "Neuron", [3], X, [3, 1])
 
 
 @check(
@@ -172,6 +210,7 @@ def bias_included(ctx: Context) -> None:
     depends=[*BUILT, "graph.backward_runs"],
     diagnoses="zero-grad-noop",
     rests_on=NETWORK_OPS,
+    uses=GRADIENT_CHECKS,
 )
 def zero_grad(ctx: Context) -> None:
     run = ctx.run_steps(
@@ -180,6 +219,8 @@ def zero_grad(ctx: Context) -> None:
             ["call", "out", "m", nums(X)],
             ["unwrap", "out"],
             ["backward", "out"],
+            ["read", "out"],
+            ["net", "net", "m"],
             ["method", "ps", "m", "parameters"],
             ["params_grad", "before", "ps"],
             ["method", "_", "m", "zero_grad"],
@@ -196,15 +237,23 @@ def zero_grad(ctx: Context) -> None:
             expected="every parameter grad = 0.0",
             got=f"{sum(g != 0.0 for g in after)} of {len(after)} parameters have grad != 0",
         )
+    # The gradients it found are those backward() left: the network's output is its
+    # parameters' own and (strict) so are their gradients.
+    layout = proof.own(run, SIZES)
+    proof.same_values("the gradients read", [layout.grad[i] for i in layout.listed or []], before)
+    act = proof.explained(layout, [(X, outs_of(run.reads["out"]))], run)
+    if proof.strict(ctx):
+        proof.gradients_hold(layout, act, X, run)
 
 
 def _layer_single(obs: Observed, facts: Facts) -> str | None:
     return "layer-always-list" if obs.get("kind") == "list" else None
 
 
-@check("nn.layer_single", diagnoses=_layer_single, rests_on=NETWORK_OPS)
+@check("nn.layer_single", diagnoses=_layer_single, rests_on=NETWORK_OPS, uses=GRADIENT_CHECKS)
 def layer_single(ctx: Context) -> None:
     responds = False
+    checked: list[tuple[int, Run, Run | bool | None]] = []
     for nout, want in ((1, "a Value"), (2, "a list of 2 Values")):
         run = ctx.run_steps(
             [
@@ -214,6 +263,7 @@ def layer_single(ctx: Context) -> None:
                 ["read", "out"],
                 ["call", "back", "l", nums(NEG_X)],
                 ["read", "back"],
+                ["net", "net", "l"],
             ]
         )
         out = run.reads["out"]
@@ -225,12 +275,10 @@ def layer_single(ctx: Context) -> None:
                 got=got,
                 observed={"nout": nout, "kind": out.get("kind")},
             )
-        moved = [
-            ["seed", 1],
-            ["new", "l", "Layer", 3, 1],
-            ["param_effect", "e", "l", nums(X), SHIFT],
-        ]
-        responds = responds or _responds(ctx, run, moved if nout == 1 else None)
+        moved = effect_steps([["seed", 1], ["new", "l", "Layer", 3, 1]], "l", X)
+        effects = _responds(ctx, run, moved if nout == 1 and not responds else None)
+        responds = responds or effects is not None
+        checked.append((nout, run, effects))
     if not responds:
         raise Fail(
             "Layer(3, 1) and Layer(3, 2) compute constants: their outputs are the same "
@@ -238,16 +286,27 @@ def layer_single(ctx: Context) -> None:
             expected="outputs that depend on the input and the weights",
             got="the same outputs",
         )
+    for nout, run, effects in checked:
+        cases = [(X, outs_of(run.reads["out"])), (NEG_X, outs_of(run.reads["back"]))]
+        proof.explained(proof.own(run, [3, nout]), cases, run)
+        if isinstance(effects, Run):
+            proof.effects_hold(effects, X, [3, 1], SHIFT)
+        prove(ctx, 1, "Layer", [3, nout], X, [3, nout])
 
 
 def _weights_random(obs: Observed, facts: Facts) -> str | None:
     return "zero-init" if obs.get("distinct", 2) <= 1 else None
 
 
-@check("nn.weights_random", depends=BUILT, diagnoses=_weights_random)
+@check("nn.weights_random", depends=BUILT, diagnoses=_weights_random, uses=GRADIENT_CHECKS)
 def weights_random(ctx: Context) -> None:
     run = ctx.run_steps(
-        [*mlp_steps(), ["method", "ps", "m", "parameters"], ["params_data", "w", "ps"]]
+        [
+            *mlp_steps(),
+            ["method", "ps", "m", "parameters"],
+            ["params_data", "w", "ps"],
+            ["net", "net", "m"],
+        ]
     )
     weights: list[float] = run.reads["w"]
     if not weights:
@@ -262,3 +321,7 @@ def weights_random(ctx: Context) -> None:
             + (f", {len(outside)} outside [-1, 1]" if outside else ""),
             observed=observed,
         )
+    # The weights of a network whose output and gradients the grader reproduces.
+    layout = proof.own(run, SIZES)
+    proof.same_values("the weights read", [layout.data[i] for i in layout.listed or []], weights)
+    mlp_proof(ctx)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from grader.checks.base import Context, Fail, check
+from grader.checks import proof
+from grader.checks.base import Context, Fail, Run, check
+from grader.checks.proof import GRADIENT_CHECKS
 from grader.diagnose import Facts, Observed, activation_mistake, training_mistake
 from grader.program import close, fmt
 
@@ -24,18 +26,26 @@ def _train_seeds(
     goal: float,
     timeout: float,
     what: str,
+    verify: Callable[[Run], None],
 ) -> list[str]:
     """Train on each seed (its program reads ``losses``) until the verdict is settled;
-    the seeds that missed the goal when too many did, else nothing."""
+    the seeds that missed the goal when too many did, else nothing. When enough seeds
+    reached it, ``verify`` checks every run was the network's own (else it fails)."""
     missed: list[str] = []
+    runs: list[Run] = []
     for tried, seed in enumerate(SEEDS):
         if _decided(tried, missed):
             break
-        losses = _losses(ctx.run_steps(steps(seed), timeout=timeout).reads["losses"], what)
+        runs.append(ctx.run_steps(steps(seed), timeout=timeout))
+        losses = _losses(runs[-1].reads["losses"], what)
         if not losses or not losses[-1] < goal:
             shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else "no loss"
             missed.append(f"seed {seed}: loss {shown} after {len(losses)} epochs")
-    return missed if len(SEEDS) - len(missed) < MOST else []
+    if len(SEEDS) - len(missed) < MOST:
+        return missed
+    for run in runs:
+        verify(run)
+    return []
 
 
 def _decided(tried: int, missed: list[str]) -> bool:
@@ -72,12 +82,17 @@ def fit_toy_step(epochs: int) -> list[Any]:
 
 
 def fit_until(xs: Any, ys: Any, most: int, lr: float, goal: float) -> list[Any]:
-    """``losses`` = the student's fit on model m, CHUNK epochs at a time, until < goal."""
-    return ["fit_until", "losses", "m", xs, ys, CHUNK, most, lr, goal]
+    """``losses`` = the student's fit on model m, CHUNK epochs at a time, until < goal
+    (every epoch's parameters traced)."""
+    return ["fit_until", "losses", "m", xs, ys, CHUNK, most, lr, goal, True]
+
+
+TOY_SIZES = [3, 4, 4, 1]
 
 
 def toy_model(seed: int) -> list[list[Any]]:
-    return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]]]
+    """MLP(3, [4, 4, 1]) after random.seed(seed), its parameters read as ``n0``."""
+    return [["seed", seed], ["new", "m", "MLP", 3, [4, 4, 1]], ["net", "n0", "m"]]
 
 
 @check("train.datasets", diagnoses="one-hot-wrong")
@@ -108,6 +123,18 @@ def datasets(ctx: Context) -> None:
         )
 
 
+def _tense_rows(rows: Any) -> bool:
+    """Five distinct rows of five numbers, each 0.0 or 1.0 (the tense task's inputs or
+    targets, one-hot or not: the losses are checked on the data fit)."""
+    return (
+        isinstance(rows, list)
+        and len(rows) == 5
+        and all(isinstance(r, list) and len(r) == 5 for r in rows)
+        and all(v in (0.0, 1.0) for r in rows for v in r)
+        and len({tuple(r) for r in rows}) == 5
+    )
+
+
 def _one_hots(rows: Any) -> bool:
     if not isinstance(rows, list) or len(rows) != 5:
         return False
@@ -127,13 +154,22 @@ def _network(obs: Observed, facts: Facts) -> str | None:
     return None if facts.activation is None else activation_mistake(facts.activation)
 
 
-@check("train.engine_sgd", depends=NETWORK, diagnoses=_network, rests_on=TRAINING_RESTS_ON)
+@check(
+    "train.engine_sgd",
+    depends=NETWORK,
+    diagnoses=_network,
+    rests_on=TRAINING_RESTS_ON,
+    uses=GRADIENT_CHECKS,
+)
 def engine_sgd(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         sgd = ["sgd", "losses", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL]
-        return [*toy_model(seed), sgd]
+        return [*toy_model(seed), [*sgd, True]]
 
-    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "the grader's loop")
+    def verify(run: Run) -> None:
+        proof.check_sgd(ctx, run, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
+
+    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "the grader's loop", verify)
     if missed:
         raise Fail(
             "the grader's own SGD loop on your engine does not fit the toy set",
@@ -143,13 +179,22 @@ def engine_sgd(ctx: Context) -> None:
         )
 
 
-@check("train.fit_toy", depends=NETWORK, diagnoses=training_mistake, rests_on=TRAINING_RESTS_ON)
+@check(
+    "train.fit_toy",
+    depends=NETWORK,
+    diagnoses=training_mistake,
+    rests_on=TRAINING_RESTS_ON,
+    uses=GRADIENT_CHECKS,
+)
 def fit_toy(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         fit = fit_until(data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL)
         return [*toy_model(seed), fit]
 
-    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit")
+    def verify(run: Run) -> None:
+        proof.check_fit(ctx, run, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
+
+    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit", verify)
     if missed:
         raise Fail(
             f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
@@ -165,6 +210,7 @@ def fit_toy(ctx: Context) -> None:
     depends=["train.engine_sgd"],
     diagnoses=training_mistake,
     rests_on=TRAINING_RESTS_ON,
+    uses=GRADIENT_CHECKS,
 )
 def fit_matches_sgd(ctx: Context) -> None:
     epochs = 20
@@ -177,11 +223,14 @@ def fit_matches_sgd(ctx: Context) -> None:
         timeout=60.0,
     )
     ours = ctx.run_steps(
-        [*toy_model(7), ["sgd", "loss", "m", data(TOY_XS), data(TOY_YS), epochs, TOY_LR]],
+        [
+            *toy_model(7),
+            ["sgd", "losses", "m", data(TOY_XS), data(TOY_YS), epochs, TOY_LR, None, True],
+        ],
         timeout=60.0,
     )
     got = _losses(fitted.reads["losses"], "fit")
-    want: list[float] = ours.reads["loss"]
+    want: list[float] = ours.reads["losses"]
     if len(got) != len(want) or not all(close(w, g, 1e-6) for w, g in zip(want, got, strict=True)):
 
         def at(losses: list[float], i: int) -> str:
@@ -197,6 +246,10 @@ def fit_matches_sgd(ctx: Context) -> None:
             got=f"{len(got)} losses; epoch {first}: {at(got, first)}",
             observed={"want_losses": want[:5], "got_losses": got[:5]},
         )
+    # Equal to the grader's loop, whose run is checked step by step on the same network.
+    mine, theirs = (proof.own(r, TOY_SIZES, "n0").data for r in (ours, fitted))
+    proof.same_values("the starting parameters of the two runs", mine, theirs)
+    proof.check_sgd(ctx, ours, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
 
 
 @check(
@@ -204,19 +257,32 @@ def fit_matches_sgd(ctx: Context) -> None:
     depends=[*NETWORK, "train.datasets"],
     diagnoses=training_mistake,
     rests_on=TRAINING_RESTS_ON,
+    uses=GRADIENT_CHECKS,
 )
 def fit_tense(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         return [
             ["seed", seed],
             ["new", "m", "MLP", 5, [8, 5]],
+            ["net", "n0", "m"],
             ["call", "d", "train:tense_dataset"],
             ["index", "xs", "d", 0],
             ["index", "ys", "d", 1],
             fit_until("xs", "ys", TENSE_EPOCHS, TENSE_LR, TENSE_GOAL),
         ]
 
-    missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit")
+    def verify(run: Run) -> None:
+        traced = run.reads["losses#trace"]
+        xs, ys = traced.get("xs"), traced.get("ys")
+        if not (_tense_rows(xs) and _tense_rows(ys)):
+            raise proof.Unverified(
+                "the grader cannot check the tense-identity losses: the data fit is not "
+                "five distinct rows of five 0.0 or 1.0 inputs and targets",
+                got=f"xs = {str(xs)[:100]}, ys = {str(ys)[:100]}",
+            )
+        proof.check_fit(ctx, run, xs, ys, TENSE_LR, [5, 8, 5])
+
+    missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit", verify)
     if missed:
         raise Fail(
             f"the tense-identity loss stays above {TENSE_GOAL}",

@@ -45,6 +45,7 @@ import random
 import resource
 import signal
 import sys
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -457,6 +458,11 @@ class Interpreter:
         if isinstance(obj, (list, tuple)) and len(obj) == 1:
             self.env[name] = obj[0]
 
+    def do_first(self, name: str, source: str) -> None:
+        """The first output of a network: its only Value, or the first of a list."""
+        obj = self.env[source]
+        self.env[name] = obj[0] if isinstance(obj, (list, tuple)) else obj
+
     def do_backward(self, name: str) -> None:
         self.env[name].backward()
 
@@ -531,6 +537,17 @@ class Interpreter:
         except Exception:  # other names: the grader falls back on parameters()
             self.reads[name] = None
 
+    def do_net(self, name: str, model: str) -> None:
+        """A network's parameters as objects (see ``net_objects``): where each sits by
+        the lab's names, which ``parameters()`` lists, and each one's data and grad."""
+        objects, named, listed = net_objects(self.env[model])
+        self.reads[name] = {
+            "named": named,
+            "listed": listed,
+            "data": [number(v.data, "parameter.data") for v in objects],
+            "grad": [number(v.grad, "parameter.grad") for v in objects],
+        }
+
     def do_param_effect(self, name: str, model: str, x: list[Any], delta: float) -> None:
         """For each parameter in turn: the model's output on ``x`` with that parameter's
         data moved by ``delta`` (restored afterwards), and once unmoved (last)."""
@@ -591,18 +608,25 @@ class Interpreter:
         epochs: int,
         lr: float,
         goal: float | None = None,
+        trace: bool = False,
     ) -> None:
         """The grader's own training loop on the student's engine (not the student's fit).
 
         Loss: sum of squared errors built with the student's ops; the gradients are
         reset by assigning 0.0 directly, so a broken zero_grad or fit cannot matter.
-        With a ``goal`` it stops at the first epoch whose loss is below it.
-        """
+        With a ``goal`` it stops at the first epoch whose loss is below it. With
+        ``trace``, ``name#trace`` holds every parameter object's data before each epoch
+        (and after the last) and its grad after each backward (objects as ``net``)."""
         net = self.env[model]
         xs, ys = self.arg(xs), self.arg(ys)
         params = net.parameters()
+        objects = net_objects(net)[0] if trace else []
+        datas: list[list[float]] = []
+        grads: list[list[float]] = []
         losses = []
         for _ in range(epochs):
+            if trace:
+                datas.append([number(v.data, "parameter.data") for v in objects])
             loss = self.value(0.0)
             for x, y in zip(xs, ys, strict=True):
                 out = net(x)
@@ -614,36 +638,124 @@ class Interpreter:
             for p in params:
                 p.grad = 0.0
             loss.backward()
+            if trace:
+                grads.append([number(v.grad, "parameter.grad") for v in objects])
             for p in params:
                 p.data -= lr * p.grad
             losses.append(number(loss.data, "loss.data"))
             if goal is not None and losses[-1] < goal:
                 break
         self.reads[name] = losses
+        if trace:
+            datas.append([number(v.data, "parameter.data") for v in objects])
+            self.reads[name + "#trace"] = {"data": datas, "grad": grads}
 
     def do_fit_until(
-        self, name: str, model: str, xs: Any, ys: Any, chunk: int, most: int, lr: float, goal: float
+        self,
+        name: str,
+        model: str,
+        xs: Any,
+        ys: Any,
+        chunk: int,
+        most: int,
+        lr: float,
+        goal: float,
+        trace: bool = False,
     ) -> None:
-        """The student's fit, called ``chunk`` epochs at a time until the loss < goal.
+        """The student's fit, ``chunk`` epochs at a time until the loss < goal.
 
         fit keeps no state beyond the model, so chunks equal one long call; stopping
-        early only saves time.
+        early only saves time. With ``trace`` each chunk is ``chunk`` calls of one epoch,
+        and ``name#trace`` holds every parameter object's data (objects as ``net``)
+        before each epoch and after the last, and the data the model was fitted to.
         """
         fit = importlib.import_module("minigrad.train").fit
+        net = self.env[model]
         xs, ys = self.arg(xs), self.arg(ys)
+        objects = net_objects(net)[0] if trace else []
+        datas: list[list[float]] = []
+        fitted: dict[str, Any] = {}
+        if trace:
+            for key, rows in (("xs", xs), ("ys", ys)):
+                try:
+                    fitted[key] = _plain(list(rows), key)
+                except Exception:  # not plain numbers: the grader says it cannot check
+                    fitted[key] = None
         losses: list[float] = []
         while len(losses) < most and not (losses and losses[-1] < goal):
-            part = fit(self.env[model], xs, ys, chunk, lr)
-            if not isinstance(part, list) or len(part) != chunk:
-                raise TypeError(f"fit(..., epochs={chunk}, ...) must return {chunk} losses")
-            losses.extend(_plain(list(part), "fit(...)"))
+            for epochs in [1] * chunk if trace else [chunk]:
+                if trace:
+                    datas.append([number(v.data, "parameter.data") for v in objects])
+                part = fit(net, xs, ys, epochs, lr)
+                if not isinstance(part, list) or len(part) != epochs:
+                    raise TypeError(f"fit(..., epochs={epochs}, ...) must return {epochs} losses")
+                losses.extend(_plain(list(part), "fit(...)"))
         self.reads[name] = losses
+        if trace:
+            datas.append([number(v.data, "parameter.data") for v in objects])
+            self.reads[name + "#trace"] = {"data": datas, **fitted}
 
     def do_to_dot(self, name: str, root: str) -> None:
         text = importlib.import_module("minigrad.viz").to_dot(self.env[root])
         if not isinstance(text, str):
             raise TypeError(f"to_dot returned a {type(text).__name__}, not a str")
         self.reads[name] = str.__str__(text)[:MAX_DOT]
+
+
+def _numbers(v: Any) -> bool:
+    """Whether ``v`` has a plain-number ``data`` and ``grad`` (a parameter the grader can
+    read); a property of the student's that raises is a no."""
+    try:
+        number(v.data, "data")
+        number(v.grad, "grad")
+    except Exception:
+        return False
+    return True
+
+
+def _neurons_of(net: Any) -> list[list[Any]]:
+    """The network's layers as lists of neurons, read by the lab's names: an MLP's
+    ``layers``, a Layer's ``neurons``, or a Neuron itself."""
+    if hasattr(net, "layers"):
+        return [list(layer.neurons) for layer in net.layers]
+    if hasattr(net, "neurons"):
+        return [list(net.neurons)]
+    return [[net]]
+
+
+def net_objects(net: Any) -> tuple[list[Any], list[Any] | None, list[int] | None]:
+    """A network's parameter objects, each once (by identity), with where they sit:
+    ``named`` (layer -> neuron -> object indices of ``[*w, b]``, read by the lab's
+    names; None when they do not apply) and ``listed`` (the objects ``parameters()``
+    returns, in its order; None when it cannot be called). Student code may raise
+    here: a part it breaks is None, never an error of the request."""
+    objects: list[Any] = []
+    index: dict[int, int] = {}
+
+    def place(v: Any) -> int:
+        if id(v) not in index:
+            index[id(v)] = len(objects)
+            objects.append(v)
+        return index[id(v)]
+
+    named: list[Any] | None
+    try:
+        layers = [[[*neuron.w, neuron.b] for neuron in layer] for layer in _neurons_of(net)]
+        flat = [v for layer in layers for neuron in layer for v in neuron]
+        if not flat or not all(_numbers(v) for v in flat):
+            raise TypeError("not parameters")
+        named = [[[place(v) for v in neuron] for neuron in layer] for layer in layers]
+    except Exception:  # other names: the network is read through parameters() alone
+        named = None
+    listed: list[int] | None
+    try:
+        found = list(net.parameters())
+        if not all(_numbers(v) for v in found):
+            raise TypeError("not parameters")
+        listed = [place(v) for v in found]
+    except Exception:
+        listed = None
+    return objects, named, listed
 
 
 def _single(out: Any) -> Any:
@@ -740,11 +852,16 @@ def serve(requests_fd: int, replies_fd: int) -> None:
     replies = os.fdopen(replies_fd, "wb")
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    dumps = json.dumps
+    # Private references, taken before the student's package is imported (at the first
+    # request): student code that rebinds the worker's names (``handle``, ``json.dumps``,
+    # the module's globals) changes nothing here. Cheap, not a wall: code in this process
+    # can still reach these objects, which is why the grader checks every number itself.
+    answer = types.FunctionType(handle.__code__, dict(globals()), "handle")
+    loads, dumps = json.loads, json.dumps
     for line in requests:
-        request = json.loads(line)
+        request = loads(line)
         try:
-            reply = {"id": request["id"], "ok": True, **handle(request)}
+            reply = {"id": request["id"], "ok": True, **answer(request)}
             data = dumps(reply, allow_nan=True)
         except BaseException as exc:  # e.g. a reply that cannot be serialised
             data = dumps({"id": request["id"], "ok": False, "error": _error(exc, None)})

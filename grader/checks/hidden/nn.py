@@ -7,7 +7,8 @@ import math
 from collections.abc import Callable
 
 from grader.checks.base import Context, Fail, NotRun, check
-from grader.checks.nn import BUILT, NETWORK_OPS, X, mlp_steps, nums
+from grader.checks.nn import BUILT, NETWORK_OPS, X, mlp_proof, mlp_steps, nums
+from grader.checks.proof import GRADIENT_CHECKS
 from grader.diagnose import Facts, Observed, activation_mistake
 from grader.program import close, fmt
 
@@ -18,7 +19,13 @@ def _activation(obs: Observed, facts: Facts) -> str | None:
     return activation_mistake(matches) if matches in ACTIVATIONS else None
 
 
-@check("nn.forward", depends=BUILT, diagnoses=_activation, rests_on=NETWORK_OPS)
+@check(
+    "nn.forward",
+    depends=BUILT,
+    diagnoses=_activation,
+    rests_on=NETWORK_OPS,
+    uses=GRADIENT_CHECKS,
+)
 def forward(ctx: Context) -> None:
     run = ctx.run_steps(
         [
@@ -54,6 +61,7 @@ def forward(ctx: Context) -> None:
                 "matches": next((k for k, v in others.items() if close(v, got)), None),
             },
         )
+    mlp_proof(ctx)  # and the network's gradients are its own too
 
 
 def relu(v: float) -> float:
