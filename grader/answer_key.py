@@ -13,12 +13,13 @@ hypothesis (requirements/grade.txt); a key for another hash is ignored.
 Where it lives:
   * ``grader/answer_key.json``: shipped with the student release (public checks only);
   * ``.cache/answer-key-<hash>.json`` in the repository, else in ``$XDG_CACHE_HOME``
-    (``~/.cache``) ``/minigrad-lab/``: built by ``ensure()`` (``python -m grader`` calls
-    it) by grading the reference engine once and recording every ``evaluate`` call.
+    (``~/.cache``) ``/minigrad-lab/``: built by ``grader.keybuild.ensure()`` (``python -m
+    grader`` calls it) by grading the reference engine once and recording every
+    ``evaluate`` call (``recording`` below).
 Read-only places are fine: a key that cannot be saved is kept in memory for the run.
 Set ``MINIGRAD_ANSWER_KEY=off`` to ignore every key (everything is computed afresh).
 
-    python -m grader.answer_key          build the key now (if stale) and say where it is
+    python -m grader.keybuild          build the key now (if stale) and say where it is
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ _loaded: Key | None = None
 _looked = False
 
 
-def _read(path: Path, wanted: str) -> Key | None:
+def read_key(path: Path, wanted: str) -> Key | None:
     try:
         key = Key.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, IndexError):
@@ -128,7 +128,7 @@ def find(wanted: str | None = None) -> Key | None:
     """The key of this grader version from the shipped file or the caches (None: none)."""
     wanted = wanted or grader_hash()
     for path in [GRADER / SHIPPED] + [d / f"answer-key-{wanted}.json" for d in cache_dirs()]:
-        key = _read(path, wanted)
+        key = read_key(path, wanted)
         if key is not None:
             return key
     return None
@@ -165,18 +165,7 @@ def dags() -> list[list[list[Any]]] | None:
 
 
 # -- building -----------------------------------------------------------------------
-class _Recorder:
-    def __init__(self, key: Key) -> None:
-        self.key = key
-        self.check = ""
-
-    def note(self, steps: list[list[Any]]) -> None:
-        ids = self.key.checks.setdefault(steps_hash(steps), [])
-        if self.check and self.check not in ids:
-            ids.append(self.check)
-
-
-_recorder: _Recorder | None = None
+_recorder: Recorder | None = None
 
 
 def record(steps: list[list[Any]], reads: Reads) -> None:
@@ -191,60 +180,32 @@ def record_dags(programs: list[list[list[Any]]]) -> None:
         _recorder.key.dags, _recorder.key.dags_check = programs, _recorder.check
 
 
+class Recorder:
+    """The key being built, and the check now running (set by the builder)."""
+
+    def __init__(self, key: Key) -> None:
+        self.key = key
+        self.check = ""
+
+    def note(self, steps: list[list[Any]]) -> None:
+        ids = self.key.checks.setdefault(steps_hash(steps), [])
+        if self.check and self.check not in ids:
+            ids.append(self.check)
+
+
 @contextmanager
-def _recording(key: Key) -> Iterator[None]:
-    global _recorder
-    from grader.checks import REGISTRY, Check
-
-    saved = dict(REGISTRY)
-    recorder = _Recorder(key)
-
-    def wrap(cid: str, check: Check) -> Check:
-        def run(ctx: Any) -> None:
-            recorder.check = cid
-            try:
-                check.func(ctx)
-            finally:
-                recorder.check = ""
-
-        return replace(check, func=run)  # its dependencies and diagnosis kept
-
-    REGISTRY.update({cid: wrap(cid, c) for cid, c in saved.items()})
-    _recorder = recorder
-    try:
-        yield
-    finally:
-        _recorder = None
-        REGISTRY.clear()
-        REGISTRY.update(saved)
-
-
-def build(reference: Path = REFERENCE) -> Key:
-    """Grade the reference engine with every check, recording each expected value."""
-    import importlib.util
-    import shutil
-
-    from grader.discover import Submission
-    from grader.score import run_checks
-
-    if importlib.util.find_spec("torch") is None:
-        raise ImportError("PyTorch is not installed: it computes the expected values")
-    key = Key(grader_hash())
-    global _loaded, _looked
+def recording(key: Key) -> Iterator[Recorder]:
+    """While it lasts, every expected value is computed afresh and kept in ``key``
+    (the builder, grader/keybuild.py, names the running check on the recorder)."""
+    global _recorder, _loaded, _looked
     before = (_loaded, _looked)
     _loaded, _looked = None, True  # compute everything afresh
+    _recorder = Recorder(key)
     try:
-        with tempfile.TemporaryDirectory(prefix="minigrad-answer-key-") as tmp:
-            engine = Path(tmp) / "reference"
-            shutil.copytree(reference, engine / "src" / "minigrad")
-            with _recording(key):
-                run_checks(Submission("reference", engine))
+        yield _recorder
     finally:
+        _recorder = None
         _loaded, _looked = before
-    key.values = {h: v for h, v in key.values.items() if h in key.checks}
-    if not key.values or key.dags is None:  # the reference did not grade: never keep that
-        raise RuntimeError("the reference engine failed its checks: no answer key was built")
-    return key
 
 
 def save(key: Key) -> Path | None:
@@ -261,71 +222,3 @@ def save(key: Key) -> Path | None:
             continue
         return path
     return None
-
-
-def ensure(quiet: bool = False) -> Key | None:
-    """The key of this grader version, built now from the reference if there is none.
-
-    None when keys are turned off, or when there is none and no reference to build one
-    from (a student repository without its shipped key): then every value is computed.
-    """
-    if not enabled():
-        return None
-    key = find()
-    if key is None and (REFERENCE / "scalar.py").is_file():
-        if not quiet:
-            print("grader: building the answer key (once per grader version)", file=sys.stderr)
-        try:
-            key = build()
-        except Exception as exc:  # no PyTorch, a grader bug: grading computes as it goes
-            print(f"grader: no answer key ({type(exc).__name__}: {exc})", file=sys.stderr)
-            return None
-        save(key)
-    use(key)
-    return key
-
-
-def public_key(checks: set[str], released_grader: Path) -> Key | None:
-    """The key for a student release: the values of the given (public) checks only,
-    under the hash of the released grader. None when this grader has no key yet and
-    cannot build one (no torch): the release then ships none."""
-    full = find() or ensure(quiet=True)
-    if full is None:
-        return None
-    keep = {h for h, ids in full.checks.items() if set(ids) & checks}
-    return Key(
-        grader_hash(released_grader),
-        {h: v for h, v in full.values.items() if h in keep},
-        {},
-        full.dags if full.dags_check in checks else None,
-        full.dags_check if full.dags_check in checks else "",
-    )
-
-
-def main() -> int:
-    key = ensure()
-    if key is None:
-        print("answer key: none (turned off, or no reference engine to build it from)")
-        return 1
-    where = next(
-        (
-            p
-            for p in [GRADER / SHIPPED] + [d / f"answer-key-{key.hash}.json" for d in cache_dirs()]
-            if _read(p, key.hash)
-        ),
-        None,
-    )
-    dags = len(key.dags) if key.dags is not None else 0
-    print(
-        f"answer key {key.hash}: {len(key.values)} programs, {dags} random graphs"
-        f" ({where or 'in memory only: no writable cache folder'})"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    # Run as a script this file is the module __main__, a second copy of it: the checks
-    # record into grader.answer_key, so that is the copy that must build the key.
-    from grader import answer_key
-
-    raise SystemExit(answer_key.main())

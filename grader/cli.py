@@ -30,18 +30,18 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NoReturn
 
-from grader import answer_key, classbook, collect, late, similarity
+from grader import answer_key, classbook, collect, keybuild, pipeline, similarity
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find
-from grader.escape import cap_graded, console
-from grader.integrity import Tampered, changes, fingerprint, settle
+from grader.escape import console
+from grader.integrity import Tampered, settle
 from grader.render.grades import grades_csv, ungraded
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
 from grader.roster import Roster, RosterError
 from grader.rubric import RUBRIC
 from grader.sandbox import TRUST_ENV, Unconfined, confinement, without_namespaces
-from grader.score import invalid, run_checks
+from grader.score import invalid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,65 +108,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def grade_one(
-    submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
-) -> Graded:
-    """Grade and write reports for one submission. Raises only ``Tampered``: the
-    grader's own files changed while this submission was graded."""
-    before = fingerprint()
-    graded = _grade(submission, out_dir, labs, public)
-    changed = changes(before, fingerprint())
-    if changed:
-        raise Tampered(
-            f"the grader's files changed while grading {submission.name} (or a submission "
-            f"graded at the same time): {', '.join(changed[:5])}"
-        )
-    return graded
-
-
-def _grade(
-    submission: Submission, out_dir: Path, labs: set[str] | None, public: bool = False
-) -> Graded:
-    record = _collected(submission)
-    if submission.problem or (record and record.get("problem")):
-        problem = str((record or {}).get("problem") or submission.problem)
-        graded = invalid(submission, problem, labs=labs, public=public)
-    else:
-        try:
-            graded = run_checks(submission, labs=labs, public=public)
-        except Exception as exc:  # a bug of ours: say so, never a silent student zero
-            graded = _grader_error(submission, "the grader crashed", exc, labs, public)
-    graded = cap_graded(graded)  # student text: escaped and capped before any report
-    try:
-        late.apply(graded, RUBRIC.late, record)
-    except Exception as exc:  # a bug of ours: the grade stands, the report says so
-        graded.notes.append(f"(grader) the late penalty could not be computed: {exc}")
-    try:
-        write_all(graded, out_dir)
-    except Exception as exc:  # a report writer bug: keep the batch going, say so plainly
-        graded = _grader_error(
-            submission, "the grader could not write this report", exc, labs, public
-        )
-        write_all(graded, out_dir)
-    return graded
-
-
-def _grader_error(
-    submission: Submission, what: str, exc: Exception, labs: set[str] | None, public: bool
-) -> Graded:
-    """A report saying the grader itself failed (never the student's zero)."""
-    detail = traceback.format_exception_only(exc)[-1].strip()
-    return invalid(submission, f"{what}: {detail}", labs=labs, status="grader_error", public=public)
-
-
-def _collected(submission: Submission) -> dict[str, object] | None:
-    """What ``collect`` recorded for this submission, if it was collected."""
-    try:
-        return collect.record_for(submission.path)
-    except OSError:
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     settle()  # nothing written into the grader's folders while grading
@@ -196,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     elif lacking := without_namespaces():
         print(f"grader: confining with Landlock and seccomp only ({lacking})", file=sys.stderr)
     start = time.monotonic()
-    key = answer_key.ensure()  # expected values: built once per grader version, then looked up
+    key = keybuild.ensure()  # expected values: built once per grader version, then looked up
     results: list[Graded] = []
 
     def done(g: Graded) -> None:
@@ -255,7 +196,7 @@ def _grade_all(
 ) -> None:
     if args.jobs == 1 or len(submissions) == 1:
         for sub in submissions:
-            done(grade_one(sub, out_dir, labs, args.public))
+            done(pipeline.grade_one(sub, out_dir, labs, args.public))
     else:
         # Workers fork from a server that imported the grader once (no torch, no
         # hypothesis: the answer key stands in for them), and get the key in memory.
@@ -268,7 +209,8 @@ def _grade_all(
             initargs=(key,),
         ) as pool:
             futures = {
-                pool.submit(grade_one, sub, out_dir, labs, args.public): sub for sub in submissions
+                pool.submit(pipeline.grade_one, sub, out_dir, labs, args.public): sub
+                for sub in submissions
             }
             for future in as_completed(futures):
                 try:
@@ -358,7 +300,7 @@ def _merge_class(
     entries = {}
     for g in results:
         who = roster.find(g.name) if roster else None
-        record = _collected(Submission(g.name, paths[g.name])) or {}
+        record = pipeline.collected(Submission(g.name, paths[g.name])) or {}
         # the roster first, then collect's record, then what the class record knew
         sources = [record, known.get(g.name, {})]
         entries[g.name] = classbook.entry(

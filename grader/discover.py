@@ -109,3 +109,39 @@ def _unique(subs: list[Submission]) -> list[Submission]:
         name = base if count == 0 else f"{base}-{count + 1}"
         result.append(Submission(name, sub.path, sub.problem))
     return result
+
+
+# ---------------------------------------------------------------- the tests it brings
+MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
+
+
+def test_files(submission: Path) -> list[Path]:
+    """The submission's ``tests/test_*.py``."""
+    return [p for p in test_modules(submission) if p.name.startswith("test_")]
+
+
+def test_modules(submission: Path) -> list[Path]:
+    """``tests/*.py`` that are copied: test files and their helpers, never conftest.py."""
+    folder = submission / "tests"
+    return sorted(
+        p
+        for p in folder.glob("*.py")
+        if p.name != "conftest.py"
+        and p.is_file()
+        and not p.is_symlink()
+        and p.stat().st_size <= MAX_FILE_BYTES
+    )
+
+
+def read_tests(submission: Path) -> dict[str, bytes]:
+    """File name -> content of the submission's test modules (regular files only)."""
+    found = {}
+    for path in test_modules(submission):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as handle:
+            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                found[path.name] = handle.read(MAX_FILE_BYTES)
+    return found

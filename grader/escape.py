@@ -9,12 +9,7 @@ one-line fields stay one line, and CSV cells cannot start a formula.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from grader.score import Graded
 
 MAX_FIELD = 4000  # characters of one message, expected/got, counterexample
 MAX_TAIL = 1500  # characters of the output tail
@@ -55,31 +50,3 @@ def csv_cell(text: str) -> str:
     """A CSV cell a spreadsheet shows as text, never runs as a formula."""
     text = console(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def cap_graded(graded: Graded) -> Graded:
-    """A copy of ``graded`` with every student-controlled field cleaned and capped, and
-    the whole capped to MAX_REPORT characters (the rest of the outcomes keep only
-    their one-line summary)."""
-    budget = MAX_REPORT
-    outcomes = []
-    for o in graded.outcomes:
-        limit = MAX_FIELD if budget > 0 else 200
-        summary, expected, got = (clean(t, limit) for t in (o.summary, o.expected, o.got))
-        example = None if o.counterexample is None else clean(o.counterexample, limit)
-        budget -= len(summary) + len(expected) + len(got) + len(example or "")
-        outcomes.append(
-            dataclasses.replace(
-                o, summary=summary, expected=expected, got=got, counterexample=example
-            )
-        )
-    notes = [clean(n, MAX_FIELD) for n in graded.notes[:MAX_NOTES]]
-    if len(graded.notes) > MAX_NOTES:
-        notes.append(f"... and {len(graded.notes) - MAX_NOTES} more notes (cut)")
-    return dataclasses.replace(
-        graded,
-        problem=clean(graded.problem),
-        outcomes=outcomes,
-        notes=notes,
-        output_tail=clean(graded.output_tail[-MAX_TAIL:], MAX_TAIL),
-    )

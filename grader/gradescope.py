@@ -29,9 +29,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.cli import grade_one
 from grader.discover import Submission
 from grader.integrity import settle
+from grader.pipeline import grade_one
 from grader.results import effective_status
 from grader.sandbox import Unconfined, confinement, without_namespaces
 

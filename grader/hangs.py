@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.optable import OPS
+from grader.program import Program
 
 PROGRESS = "progress"
 MODULES = ("scalar", "nn", "train", "viz")
@@ -184,8 +185,6 @@ def where(payload: dict[str, Any], progress: str, request_id: int) -> tuple[str,
     found = step_kind(steps, i)
     if found is None:
         return None
-    from grader.program import Program  # plain data to code: cheap, no student code
-
     try:
         code = Program([list(s) for s in steps[: i + 1]]).python().splitlines()[-1]
         code = code.split("  #")[0]

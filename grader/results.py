@@ -8,12 +8,13 @@ check's result, ``Graded`` one submission's; ``effective_status`` and
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from grader.escape import clean
+from grader.escape import MAX_FIELD, MAX_NOTES, MAX_REPORT, MAX_TAIL, clean
 
 
 class Status(StrEnum):
@@ -319,3 +320,31 @@ def earned(o: Outcome) -> str:
     if o.max_score == 0:
         return "worth 0 points"
     return f"{points(o.score)} / {points(o.max_score)}"
+
+
+def cap_graded(graded: Graded) -> Graded:
+    """A copy of ``graded`` with every student-controlled field cleaned and capped, and
+    the whole capped to MAX_REPORT characters (the rest of the outcomes keep only
+    their one-line summary)."""
+    budget = MAX_REPORT
+    outcomes = []
+    for o in graded.outcomes:
+        limit = MAX_FIELD if budget > 0 else 200
+        summary, expected, got = (clean(t, limit) for t in (o.summary, o.expected, o.got))
+        example = None if o.counterexample is None else clean(o.counterexample, limit)
+        budget -= len(summary) + len(expected) + len(got) + len(example or "")
+        outcomes.append(
+            dataclasses.replace(
+                o, summary=summary, expected=expected, got=got, counterexample=example
+            )
+        )
+    notes = [clean(n, MAX_FIELD) for n in graded.notes[:MAX_NOTES]]
+    if len(graded.notes) > MAX_NOTES:
+        notes.append(f"... and {len(graded.notes) - MAX_NOTES} more notes (cut)")
+    return dataclasses.replace(
+        graded,
+        problem=clean(graded.problem),
+        outcomes=outcomes,
+        notes=notes,
+        output_tail=clean(graded.output_tail[-MAX_TAIL:], MAX_TAIL),
+    )

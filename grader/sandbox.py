@@ -25,9 +25,10 @@ from types import TracebackType
 from typing import Any
 
 from grader import clock, hangs, workspace
-from grader.child import channel
-from grader.child.confine import hand_over
+from grader.child import channel, pyview
+from grader.child.confine import available, hand_over
 from grader.child.worker import FAULT, Faulty, vet
+from grader.discover import MAX_FILE_BYTES, read_tests
 
 GRADER = Path(__file__).resolve().parent
 REPOSITORY = GRADER.parent  # the course repository: reference/, the catalog
@@ -45,7 +46,6 @@ CHILD_CODE = (
 )
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
 CONFINE_FAILED = 121  # worker.CONFINE_FAILED: the child could not set itself up
-MAX_FILE_BYTES = 1_000_000  # a larger .py file in a submission is not copied
 MAX_REPLY_BYTES = 16_000_000
 # The whole environment of a process that runs student code (fixed hashing: the same
 # set order, so the same reports, on every run).
@@ -128,8 +128,6 @@ def confinement() -> str:
     """
     global _mode
     if _mode is None:
-        from grader.child.confine import available
-
         _mode = available()
     mode, why = _mode
     if not mode and not os.environ.get(TRUST_ENV):
@@ -150,8 +148,6 @@ def confine_mode() -> str:
 def python_view() -> dict[str, str]:
     """{folder: its view}: how a child reads the Python installation where the uid it
     runs as cannot (as root, confined code runs as NOBODY; see grader/child/pyview.py)."""
-    from grader.child import pyview
-
     return dict(pyview.BUILT) if confine_mode() else {}
 
 
@@ -270,8 +266,6 @@ class Sandbox:
         # Everything the grader or the child reads is copied before any student code
         # runs; the child may write only in work/ (Landlock), never in pkg/ or code/.
         self.notes = copy_package(submission, self.root / "pkg")
-        from grader.student_tests import read_tests
-
         self.tests = read_tests(submission)  # the students' tests, as they were now
         if why_not:
             self.notes.append(unconfined_note(why_not))

@@ -13,9 +13,9 @@ import traceback
 from typing import Any
 
 from grader.checks import REGISTRY, Context, Fail, quality
-from grader.checks.base import NotRun, graph_nodes
+from grader.checks.base import NotRun
 from grader.clock import MachineBusy
-from grader.diagnose import diagnose_check, explain, probe
+from grader.diagnose import diagnose_failures
 from grader.discover import Submission
 from grader.program import Program
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
@@ -164,31 +164,11 @@ def run_checks(
             ctx.statuses[cid] = outcomes[cid].status
             for why in sandbox.stuck.values():  # what hangs now is charged to this check
                 ctx.cache.setdefault("stuck_by", {}).setdefault(why, cid)
-        failed = [o for o in outcomes.values() if o.status == FAILED]
-        if failed:
+        if any(o.status == FAILED for o in outcomes.values()):
             # The probes get time of their own: a submission whose checks used up its
             # budget on a busy machine is diagnosed as on a quiet one.
             sandbox.grant(PROBE_SECONDS)
-            facts = probe(ctx, failed)
-            for o in failed:
-                # numbers no network computed: no classic mistake explains them
-                unverified = o.observed.get("unverified")
-                code = None if unverified else diagnose_check(o.id, o.observed, facts)
-                o.diagnosis = explain(code) if code else None
-                if o.diagnosis is None:  # explained by a failure it rests on, if any
-                    o.charged_to = next(
-                        (
-                            d
-                            for d in REGISTRY[o.id].rests_on
-                            if d in outcomes and outcomes[d].status == FAILED
-                        ),
-                        None,
-                    )
-                drawn = "got" in o.observed and not o.observed.get("set_order")
-                if drawn and "steps" in o.observed:
-                    nodes = graph_nodes(ctx, o.observed["steps"])
-                    if nodes:
-                        o.observed["graph"] = nodes
+            diagnose_failures(ctx, outcomes)
         quality.stop(ctx)
         tail = sandbox.output_tail()
         notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))

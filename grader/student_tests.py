@@ -11,31 +11,26 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from grader import clock, workspace
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
+from grader.discover import read_tests
 from grader.sandbox import (
     CHILD_ENV,
-    MAX_FILE_BYTES,
     Limits,
     confine_mode,
     over_disk,
     prepare_code,
     python_view,
 )
-
-if TYPE_CHECKING:
-    from grader.mistakes import Variant
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "src" / "minigrad"
 # Seconds of time used (grader/clock.py: CPU and the code's own waiting, never the
@@ -56,44 +51,9 @@ class Verdict:
     unrun: list[str] = field(default_factory=list)  # missed: the tests' budget ran out first
 
 
-STYLE_ONLY = {"lint-findings"}  # mistakes no test of behaviour can (or should) catch
-
-
-def behavioural(variants: list[Variant]) -> list[Variant]:
-    """The variants a student's tests are measured against."""
-    return [v for v in variants if v.mistake not in STYLE_ONLY]
-
-
-def test_files(submission: Path) -> list[Path]:
-    """The submission's ``tests/test_*.py``."""
-    return [p for p in test_modules(submission) if p.name.startswith("test_")]
-
-
-def test_modules(submission: Path) -> list[Path]:
-    """``tests/*.py`` that are copied: test files and their helpers, never conftest.py."""
-    folder = submission / "tests"
-    return sorted(
-        p
-        for p in folder.glob("*.py")
-        if p.name != "conftest.py"
-        and p.is_file()
-        and not p.is_symlink()
-        and p.stat().st_size <= MAX_FILE_BYTES
-    )
-
-
-def read_tests(submission: Path) -> dict[str, bytes]:
-    """File name -> content of the submission's test modules (regular files only)."""
-    found = {}
-    for path in test_modules(submission):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as handle:
-            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                found[path.name] = handle.read(MAX_FILE_BYTES)
-    return found
+# A planted-bug engine: its id, and how to write it as a submission folder (the
+# catalog, grader/mistakes/, is the instructor's: the hidden check passes it in).
+Planted = tuple[str, Callable[[Path], object]]
 
 
 FIXED_TIME = 1_600_000_000  # every engine's files get this mtime: no tell-tale dates
@@ -128,26 +88,24 @@ def _layout(root: Path, tests: dict[str, bytes], engines: list[tuple[str, Path]]
 def grade_tests(
     submission: Path,
     limits: Limits,
+    planted: Sequence[Planted],
     tests: dict[str, bytes] | None = None,
 ) -> Verdict:
-    """Run the submission's tests on the reference and on every catalog variant, within
-    ``limits.tests_seconds`` of time used in all (not the engine's budget).
+    """Run the submission's tests on the reference and on every ``planted`` engine,
+    within ``limits.tests_seconds`` of time used in all (not the engine's budget).
 
     ``tests`` (file name -> content) is the copy taken before any student code ran (the
     sandbox's). Raises ``clock.MachineBusy`` where the machine is too busy to tell.
     """
-    from grader.mistakes import VARIANTS, materialize  # instructor-only: not released
-
     if tests is None:  # read once, before any of them runs (later runs use these bytes)
         tests = read_tests(submission)
     budget = limits.tests_seconds
     engines = workspace.make("minigrad-engines-")
     try:
-        variants = behavioural(VARIANTS)
-        for variant in variants:
-            materialize(variant, engines / variant.id)
+        for vid, write in planted:
+            write(engines / vid)
         every = [("reference", REFERENCE)]
-        every += [(v.id, engines / v.id / "src" / "minigrad") for v in variants]
+        every += [(vid, engines / vid / "src" / "minigrad") for vid, _ in planted]
         # Without namespaces every runner's files are its own (inode numbers, times), so
         # one runner runs every engine, the reference first: a test sees the same files.
         one_runner = confine_mode() == LANDLOCK
@@ -162,7 +120,7 @@ def grade_tests(
         refused = sorted(t for t, ok in on_reference.items() if ok is None)
         verdict = Verdict(tests=sorted(on_reference), wrong=wrong, refused=refused)
         if not valid:
-            verdict.missed = [v.id for v in variants]
+            verdict.missed = [vid for vid, _ in planted]
             return verdict
         # Every engine runs the same way (all tests, the same options): the grader, not
         # the run, stops at the first valid test that fails and ignores the wrong ones.
@@ -178,14 +136,14 @@ def grade_tests(
                     )
                 )
         results = {k: v for run in runs for k, v in run.results.items()}
-        for v in variants:
-            passed = results.get(v.id)
+        for vid, _ in planted:
+            passed = results.get(vid)
             caught = passed is not None and any(
                 ok is not True for test, ok in passed.items() if test in valid
             )
-            (verdict.caught if caught else verdict.missed).append(v.id)
+            (verdict.caught if caught else verdict.missed).append(vid)
             if passed is None and any(run.out_of_time for run in runs):
-                verdict.unrun.append(v.id)
+                verdict.unrun.append(vid)
         return verdict
     finally:
         workspace.remove(engines)

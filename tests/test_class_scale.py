@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from grader import classbook, cli, collect, export, late
+from grader import classbook, cli, collect, export, late, pipeline
 from grader import roster as rosters
 from grader.discover import Submission
 from grader.roster import RosterError, Student
@@ -457,7 +457,7 @@ def lines_naming(text: str, name: str) -> list[str]:
 def test_grading_one_student_again_leaves_every_other_row_byte_identical(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    monkeypatch.setattr(pipeline, "run_checks", fake_run_checks)
     subs, out = tmp_path / "submissions", tmp_path / "reports"
     write_class(subs, {"alice": "10", "bob": "4", "carol": "7"})
     (subs / "erin").mkdir()  # not gradable: no src/minigrad/
@@ -510,7 +510,7 @@ def test_the_readme_first_command_leaves_no_skeleton_row_in_the_class(
     assert (tmp_path / "reports" / "_labs" / "lab01-ops.md").is_file()  # its links work
     assert "kept out of the class record" in capsys.readouterr().out
     assert not (tmp_path / "reports" / classbook.RECORD).exists()
-    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    monkeypatch.setattr(pipeline, "run_checks", fake_run_checks)
     write_class(tmp_path / "submissions", {"alice": "10", "bob": "4"})
     assert cli.main(["submissions", "--jobs", "1"]) == 0
     assert export.main(["--format", "canvas"]) == 0
@@ -533,7 +533,7 @@ def test_the_readme_first_command_leaves_no_skeleton_row_in_the_class(
 def test_a_class_record_of_another_batch_merges_only_by_roster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    monkeypatch.setattr(pipeline, "run_checks", fake_run_checks)
     old, new, out = tmp_path / "last-year", tmp_path / "submissions", tmp_path / "reports"
     write_class(old, {"zed": "3", "alice": "2"})
     write_class(new, {"alice": "10", "bob": "4"})
@@ -562,7 +562,7 @@ def test_a_class_record_of_another_batch_merges_only_by_roster(
 def test_the_class_page_counts_only_graded_submissions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
+    monkeypatch.setattr(pipeline, "run_checks", fake_run_checks)
     subs, out = tmp_path / "submissions", tmp_path / "reports"
     write_class(subs, {"alice": "10", "bob": "4"})
     for name in ("carol", "dave", "erin"):  # nothing to grade in these
@@ -596,8 +596,10 @@ def test_the_class_page_counts_only_graded_submissions(
 def test_collected_commit_decides_the_late_penalty_in_every_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "run_checks", fake_run_checks)
-    monkeypatch.setattr(cli, "RUBRIC", dataclasses.replace(RUBRIC, late=Late(DEADLINE, 10, 50)))
+    monkeypatch.setattr(pipeline, "run_checks", fake_run_checks)
+    monkeypatch.setattr(
+        pipeline, "RUBRIC", dataclasses.replace(RUBRIC, late=Late(DEADLINE, 10, 50))
+    )
     ontime = bare_repo(tmp_path, "ontime", [(DEADLINE - timedelta(hours=1), engine("10"))])
     tardy = bare_repo(tmp_path, "tardy", [(DEADLINE + timedelta(hours=30), engine("10"))])
     subs, out = tmp_path / "submissions", tmp_path / "reports"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, escape, integrity, sandbox
+from grader import cli, escape, integrity, pipeline, sandbox
 from grader.child.channel import parse as parse_reply
 from grader.child.confine import LANDLOCK, NAMESPACES, NOBODY, available, seccomp_program
 from grader.discover import find, unsafe
@@ -295,7 +295,7 @@ def test_a_change_to_the_grader_aborts_the_batch_naming_the_submission(
     (sub / "src" / "minigrad").mkdir(parents=True)
     (sub / "src" / "minigrad" / "scalar.py").write_text("x = 1\n")
     prints = iter([{"grader/rubric.toml": "a"}, {"grader/rubric.toml": "b"}])
-    monkeypatch.setattr(cli, "fingerprint", lambda: next(prints))
+    monkeypatch.setattr(pipeline, "fingerprint", lambda: next(prints))
     assert cli.main([str(sub), "--out", str(tmp_path / "out"), "--lab", "lab01"]) == 1
     err = capsys.readouterr().err
     assert "batch aborted" in err and "tamperer" in err and "grader/rubric.toml" in err

@@ -9,7 +9,8 @@ import pytest
 
 from grader import score
 from grader.checks import REGISTRY
-from grader.diagnose import MISTAKES, Facts, diagnose_check
+from grader.classic import MISTAKES, Facts
+from grader.diagnose import diagnose_check
 from grader.discover import Submission
 from grader.mistakes import VARIANTS, materialize
 from grader.rubric import RUBRIC

@@ -568,7 +568,7 @@ def test_the_python_the_release_writes_or_changes_is_lint_clean(out: Path) -> No
 # ---------------------------------------------------------------- speed (issue 11)
 def test_the_release_ships_the_answer_key_of_the_public_checks(out: Path, tmp_path: Path) -> None:
     shipped = out / "grader" / answer_key.SHIPPED
-    key = answer_key._read(shipped, answer_key.grader_hash(out / "grader"))
+    key = answer_key.read_key(shipped, answer_key.grader_hash(out / "grader"))
     assert key is not None and key.values
     assert key.dags is None and not key.checks  # no hidden check's programs, no ids
     engine = tmp_path / "engine"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, similarity
+from grader import cli, pipeline, similarity
 from grader.score import PASSED, Graded, Outcome
 from grader.similarity import Document, compare
 
@@ -90,7 +90,7 @@ def test_the_class_view_flags_exactly_the_near_copies_and_the_archive_hit(
         o = Outcome("ops.add", "lab01", "a + b", PASSED, 2, 2, "visible")
         return Graded(name, str(getattr(submission, "path", "")), "graded", "", [o], {}, 0.1)
 
-    monkeypatch.setattr(cli, "run_checks", fake)
+    monkeypatch.setattr(pipeline, "run_checks", fake)
     assert cli.main([str(subs), "--out", str(out), "--archive", str(archive), "--jobs", "1"]) == 0
     index = (out / "index.html").read_text()
     summary = (out / "summary.md").read_text()

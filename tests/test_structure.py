@@ -27,27 +27,52 @@ def test_writing_reports_imports_neither_torch_nor_hypothesis() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def _module_imports(path: Path) -> set[str]:
-    """Grader modules imported at module level (not inside functions)."""
-    found: set[str] = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("grader"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("grader"))
-    return found
-
-
-def test_no_import_cycle_in_the_grader() -> None:
+def _modules() -> dict[str, Path]:
     modules = {}
     for path in GRADER.rglob("*.py"):
         parts = path.relative_to(GRADER.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        modules[name] = path
-    graph = {name: _module_imports(path) & set(modules) - {name} for name, path in modules.items()}
-    # A package's __init__ importing its own submodules is not a cycle of concern.
-    graph = {n: {d for d in deps if not n.startswith(d + ".")} for n, deps in graph.items()}
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> dict[str, list[int]]:
+    """Every grader module ``name`` imports, anywhere in the file (at module level, in
+    functions, under ``if TYPE_CHECKING``), with the lines where it imports it at
+    other than module level (an empty list: only at module level)."""
+
+    def owner(target: str) -> str:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target
+
+    tree = ast.parse(path.read_text())
+    top = {id(node) for node in tree.body}
+    found: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("grader"):
+            targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names if a.name.startswith("grader")]
+        else:
+            continue
+        for dep in {owner(t) for t in targets} - {"", name}:
+            if not name.startswith(dep + "."):  # a package importing its own modules
+                lines = found.setdefault(dep, [])
+                if id(node) not in top:
+                    lines.append(node.lineno)
+    return found
+
+
+# Imports made inside functions, each for a reason: a heavy optional dependency loaded
+# only when needed. (grader/child/ is a separate program, started as a script: it
+# imports its own modules in the order its set-up needs them, see worker.main.)
+LATE_IMPORTS = {("grader.checks.base", "grader.expect")}  # PyTorch, for a drawing
+
+
+def test_no_import_cycle_in_the_grader() -> None:
+    """Counting every import, inside functions too: the layers only point down."""
+    modules = _modules()
+    graph = {n: set(_imports(n, p, modules)) for n, p in modules.items()}
     state: dict[str, int] = {}
     cycles: list[str] = []
 
@@ -64,3 +89,15 @@ def test_no_import_cycle_in_the_grader() -> None:
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+def test_imports_inside_functions_are_only_the_listed_heavy_ones() -> None:
+    modules = _modules()
+    late = {
+        (name, dep)
+        for name, path in modules.items()
+        if not name.startswith("grader.child")
+        for dep, lines in _imports(name, path, modules).items()
+        if lines
+    }
+    assert late == LATE_IMPORTS

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from grader.discover import Submission
-from grader.mistakes import VARIANTS
+from grader.mistakes import VARIANTS, behavioural
 from grader.rubric import RUBRIC
 from grader.score import FAILED, NOT_RUN, PASSED, Outcome, run_checks
-from grader.student_tests import behavioural
 
 ROOT = Path(__file__).resolve().parent.parent
 BONUS = RUBRIC.items["tests.catch_mistakes"]

@@ -36,7 +36,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from grader import answer_key, rubric
+from grader import answer_key, keybuild, rubric
 from tools import skeleton
 from tools.leaks import (
     GRADER,
@@ -139,7 +139,7 @@ def build(out_dir: Path) -> None:
                 shutil.copyfile(path, dest)
     # The answer key of the public checks, so that a student's check needs no PyTorch
     # (none when this grader has no key and no PyTorch to build one: still correct).
-    key = answer_key.public_key(set(ids(raw, public=True)), out_dir / "grader")
+    key = keybuild.public_key(set(ids(raw, public=True)), out_dir / "grader")
     if key is None:
         print("release: no answer key shipped (run `nox -s grade` once to build it)")
     else:

@@ -11,7 +11,7 @@ least one must pass first (a lab's quality points count once the lab is attempte
 
 A check also names the classic mistake its failure points to (``diagnoses``): a code
 of grader/diagnoses.toml when the failure always means that mistake, or a function of
-what the failure recorded and the probes' ``Facts`` (grader/diagnose.py). A failure
+what the failure recorded and the probes' ``Facts`` (grader/classic.py). A failure
 because the student's code raised is diagnosed only when the exception is itself the
 symptom (``about_exceptions``); otherwise a crash gets no guessed mistake.
 """
@@ -24,16 +24,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from grader.classic import Facts
 from grader.program import Program, close, fmt, render
 from grader.sandbox import Sandbox, StudentFault
 from grader.shapes import check_reads
 
-if TYPE_CHECKING:
-    from grader.diagnose import Facts
-
-Diagnosis = Callable[[dict[str, Any], "Facts"], str | None]
+Diagnosis = Callable[[dict[str, Any], Facts], str | None]
 
 
 class Fail(Exception):

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable
 
 from grader.checks.base import Context, Fail, NotRun, check, compare
-from grader.diagnose import Facts, Observed, graph_mistake
+from grader.classic import Facts, Observed, graph_mistake
 from grader.optable import CORE, OPS
 from grader.program import Operand, Program
 

@@ -7,7 +7,7 @@ from typing import Any
 from grader.checks import proof
 from grader.checks.base import Context, Fail, NotRun, Run, check
 from grader.checks.proof import GRADIENT_CHECKS, Proof, outs_of, prove
-from grader.diagnose import Facts, Observed
+from grader.classic import Facts, Observed
 from grader.program import close, fmt
 
 # Only true roots: a wrong gradient in an op does not stop a network from being built,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 
 from grader.checks.base import Context, Fail, NotRun, Run, check, mismatch, raised
-from grader.diagnose import Facts, Observed, op_mistake, when_raised
+from grader.classic import Facts, Observed, op_mistake, when_raised
 from grader.expect import evaluate
 from grader.optable import CORE, OPS, Op
 from grader.program import Program, fmt

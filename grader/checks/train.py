@@ -9,7 +9,7 @@ from typing import Any
 from grader.checks import proof
 from grader.checks.base import Context, Fail, Run, check
 from grader.checks.proof import GRADIENT_CHECKS
-from grader.diagnose import Facts, Observed, activation_mistake, training_mistake
+from grader.classic import Facts, Observed, activation_mistake, training_mistake
 from grader.program import close, fmt
 
 TOY_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from grader.checks.base import Context, Fail, check
 from grader.checks.graph import OP_CHECKS, waits_for, working
-from grader.diagnose import graph_mistake
+from grader.classic import graph_mistake
 from grader.expect import evaluate
 from grader.program import Program
 

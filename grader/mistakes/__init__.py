@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.diagnose import MISTAKES, Mistake
+from grader.classic import MISTAKES, Mistake
 
 CATALOG = Path(__file__).with_name("catalog.toml")
 __all__ = [
@@ -144,3 +144,11 @@ def materialize(
     if variant is None:
         return write_engine(base_files(base, reference), dest)
     return write_engine(variant_files(variant, reference, base), dest)
+
+
+STYLE_ONLY = {"lint-findings"}  # mistakes no test of behaviour can (or should) catch
+
+
+def behavioural(variants: list[Variant]) -> list[Variant]:
+    """The variants a student's tests are measured against (the extra credit)."""
+    return [v for v in variants if v.mistake not in STYLE_ONLY]

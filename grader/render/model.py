@@ -74,7 +74,7 @@ class ReportModel:
 
 
 def build(graded: Graded) -> ReportModel:
-    """The report model of ``graded`` (its text already cleaned by escape.cap_graded)."""
+    """The report model of ``graded`` (its text already cleaned by results.cap_graded)."""
     labs = []
     for lab, title in graded.labs.items():
         mine = [o for o in graded.outcomes if o.lab == lab]

@@ -17,7 +17,7 @@ from typing import Any
 from grader import answer_key
 from grader.checks.base import Context, Fail, NotRun, check, compare, mismatch, raised
 from grader.checks.graph import BACKWARD, OP_CHECKS, working
-from grader.diagnose import graph_mistake
+from grader.classic import graph_mistake
 from grader.expect import evaluate
 from grader.optable import CORE
 from grader.program import Program, close, fmt

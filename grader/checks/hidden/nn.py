@@ -9,7 +9,7 @@ from collections.abc import Callable
 from grader.checks.base import Context, Fail, NotRun, check
 from grader.checks.nn import BUILT, NETWORK_OPS, X, mlp_proof, mlp_steps, nums
 from grader.checks.proof import GRADIENT_CHECKS
-from grader.diagnose import Facts, Observed, activation_mistake
+from grader.classic import Facts, Observed, activation_mistake
 from grader.program import close, fmt
 
 

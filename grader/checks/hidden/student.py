@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from grader.checks.base import Context, Fail, NotRun, check
-from grader.student_tests import behavioural, grade_tests, test_files
+from grader.classic import MISTAKES
+from grader.discover import test_files
+from grader.mistakes import VARIANTS as ALL
+from grader.mistakes import behavioural, materialize
+from grader.student_tests import grade_tests
+
+VARIANTS = behavioural(ALL)
+PLANTED = [(v.id, partial(materialize, v)) for v in VARIANTS]
 
 
 @check("tests.catch_mistakes")
 def catch_mistakes(ctx: Context) -> None:
-    from grader.diagnose import MISTAKES
-    from grader.mistakes import VARIANTS as ALL
-
-    VARIANTS = behavioural(ALL)
     if not test_files(ctx.submission):
         raise NotRun("no tests/test_*.py in your submission: write tests to earn this bonus")
     box = ctx.sandbox
-    verdict = grade_tests(ctx.submission, box.limits, box.tests)
+    verdict = grade_tests(ctx.submission, box.limits, PLANTED, box.tests)
     mistake_of = {v.id: v.mistake for v in VARIANTS}
     missed = sorted({mistake_of[v] for v in verdict.missed})
     share = len(verdict.caught) / len(VARIANTS)
