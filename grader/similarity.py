@@ -22,6 +22,7 @@ side-by-side page (``_similarity/<n>.html``) highlights the matching parts.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 from collections.abc import Mapping, Sequence
@@ -115,9 +116,24 @@ def _slices(array: Any) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(array[0], array[1], strict=True)]
 
 
+def _stable_kgrams(string: str, k: int) -> Any:
+    """The hash of every k-gram of ``string``, the same in every process: copydetect's
+    own uses ``hash()``, salted afresh in each process, so its matches (the shares, the
+    marked parts of a page) would change from one grading run to the next."""
+    import numpy as np  # copydetect's own dependency
+
+    def one(i: int) -> int:
+        kgram = string[i : i + k].encode("utf-8", "surrogatepass")
+        return int.from_bytes(hashlib.blake2b(kgram, digest_size=8).digest(), "little", signed=True)
+
+    return np.array([one(i) for i in range(len(string) - k + 1)], dtype=np.int64)
+
+
 def _fingerprint(text: str, skip: Any = None) -> Any:
+    import copydetect.utils
     from copydetect import CodeFingerprint
 
+    copydetect.utils.hashed_kgrams = _stable_kgrams  # the same matches on every run
     window = GUARANTEE - NOISE + 1
     return CodeFingerprint(
         "engine.py", NOISE, window, skip, language="python", fp=io.StringIO(text)

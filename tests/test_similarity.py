@@ -4,9 +4,13 @@ imports or runs the code it reads."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,3 +228,31 @@ def test_fingerprints_computed_ahead_are_used_and_change_nothing(
         (m.left, m.right, m.left_share) for m in alone.flagged
     ]
     assert len(alone.flagged) == 2
+
+
+def test_the_matches_are_the_same_in_every_process(tmp_path: Path) -> None:
+    """Python salts ``hash()`` per process; the fingerprints must not depend on it, or a
+    page's shares and marks would change each time the class is graded."""
+    code = (
+        "import json, sys\n"
+        "from grader.similarity import Document, compare\n"
+        "a, b = sys.argv[1], sys.argv[2]\n"
+        "r = compare([Document('a', a), Document('b', b)], flag=0.0)\n"
+        "print(json.dumps([(m.left_share, m.right_share, m.left_slices) for m in r.flagged]))\n"
+    )
+    left = (REFERENCE / "scalar.py").read_text(encoding="utf-8")
+    right = left.replace("self.grad +=", "self.grad = self.grad +")
+    seen = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code, left, right],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env=env,
+        )
+        seen.add(done.stdout)
+    assert len(seen) == 1, seen
+    assert json.loads(seen.pop())[0][0] > 0.5
