@@ -191,10 +191,12 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print numbers: engine speed, grading time, batch throughput."""
+    """Benchmarks that print numbers: engine speed, grading time, batch throughput, and a
+    class of distinct (mostly buggy) submissions."""
     python = grader_env(session)
     session.run(python, "bench/engine_speed.py")
     session.run(python, "bench/grade_speed.py")
+    session.run(python, "bench/class_speed.py")
 
 
 @nox.session(venv_backend="none")

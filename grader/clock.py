@@ -48,9 +48,17 @@ def _read(path: str) -> str:
         return ""
 
 
+def _threads(pid: int) -> list[str]:
+    """The thread ids of ``pid``; none once it has ended (it may end while we look)."""
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
 def _children(pid: int) -> list[int]:
     found = []
-    for tid in os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else []:
+    for tid in _threads(pid):
         found += [int(c) for c in _read(f"/proc/{pid}/task/{tid}/children").split()]
     return found
 
@@ -68,7 +76,7 @@ def _cpu(pid: int) -> tuple[float, float] | None:
 def _waited(pid: int) -> float:
     """Seconds the threads of ``pid`` spent ready to run, waiting for a CPU."""
     total = 0
-    for tid in os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else []:
+    for tid in _threads(pid):
         parts = _read(f"/proc/{pid}/task/{tid}/schedstat").split()
         total += int(parts[1]) if len(parts) > 1 else 0
     return total / 1e9

@@ -89,15 +89,15 @@ def structure_of(sizes: Sequence[int], ids: Sequence[int]) -> Structure | None:
     (inputs, then each layer's width); None when the count does not fit."""
     if sum((a + 1) * b for a, b in itertools.pairwise(sizes)) != len(ids):
         return None
-    out: Structure = []
+    layers: Structure = []
     i = 0
     for nin, nout in itertools.pairwise(sizes):
         layer = []
         for _ in range(nout):
             layer.append(list(ids[i : i + nin + 1]))
             i += nin + 1
-        out.append(layer)
-    return out
+        layers.append(layer)
+    return layers
 
 
 def well_formed(structure: Structure) -> bool:

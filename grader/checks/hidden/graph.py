@@ -182,7 +182,7 @@ def random_dags(ctx: Context) -> None:
     graph.
     """
     ops, reflected = usable_ops(ctx)
-    known = answer_key.dags() if ops == ALL and reflected else None
+    known = answer_key.dags() if ops == ALL and reflected else _SEARCHED.get((ops, reflected))
     if known is not None:
         try:
             if all(_mismatch(ctx, Program(steps)) is None for steps in known):
@@ -192,6 +192,14 @@ def random_dags(ctx: Context) -> None:
         except StudentFault as fault:
             raise StudentFault(f"while checking random graphs, {fault}") from fault
     _search(ctx, ops, reflected)
+
+
+# The graphs a search went through without finding a failure, per set of ops: the same
+# for every engine (hypothesis is derandomized, and it draws the same graphs as long as
+# none fails), so a later submission that gets the same op wrong runs them first, as
+# the key's, and searches (to shrink) only when one disagrees: the same verdict, without
+# generating the graphs again.
+_SEARCHED: dict[tuple[frozenset[str], bool], list[list[list[Any]]]] = {}
 
 
 def _search(ctx: Context, ops: frozenset[str], reflected: bool) -> None:
@@ -214,6 +222,7 @@ def _search(ctx: Context, ops: frozenset[str], reflected: bool) -> None:
     except NoSuchExample:
         if ops == ALL and reflected:
             answer_key.record_dags(tried)
+        _SEARCHED[(ops, reflected)] = tried
         return
     except _Aborted as aborted:
         raise StudentFault(f"while checking random graphs, {aborted}") from aborted

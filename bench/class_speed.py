@@ -1,0 +1,105 @@
+"""Benchmark (not a test): how fast a real class grades, beside bare pytest in the same run.
+
+A real class is not copies of one correct engine: most submissions fail something, so
+the failure path is the common one. This grades CLASS submissions whose texts all
+differ (a comment each): every planted bug of the catalog (grader/mistakes/) on the
+one-node engine, and correct engines in both styles (one node per op, and composed
+as the lab suggests) for the rest, with ``--jobs JOBS``. It prints, from one run:
+  1. bare ``pytest reference/tests`` (the baseline);
+  2. the class's wall time, per submission, and against the baseline;
+  3. the slowest submissions (their own ``execution_time``) and how many took over
+     SLOW seconds;
+  4. the reference's own test suite as a student's tests (the extra credit): its
+     points and its time, within the rubric's default budget.
+Run: `nox -s bench` (or `python bench/class_speed.py [CLASS]` in the grader's venv).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.mistakes import BASES, ONE_NODE, VARIANTS, base_files, variant_files  # noqa: E402
+
+CLASS, JOBS, SLOW = 100, 2, 3.0
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.monotonic()
+    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def write(dest: Path, files: dict[str, str], mark: str) -> None:
+    pkg = dest / "src" / "minigrad"
+    pkg.mkdir(parents=True)
+    for name, text in files.items():
+        extra = f"\n# {mark}\n" if name == "scalar.py" else ""
+        (pkg / name).write_text(text + extra, encoding="utf-8")
+
+
+def make_class(folder: Path, size: int) -> None:
+    """Every planted bug, then correct engines of both styles, ``size`` in all."""
+    styles = list(BASES)
+    for i in range(size):
+        mark = f"student {i}"
+        if i < len(VARIANTS):
+            variant = VARIANTS[i]
+            write(folder / f"{i:03d}-{variant.id}", variant_files(variant, base=ONE_NODE), mark)
+        else:
+            style = styles[i % len(styles)]
+            write(folder / f"{i:03d}-correct-{style}", base_files(style), mark)
+
+
+def main() -> None:
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else CLASS
+    py = sys.executable
+    print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} (1 min)")
+    with tempfile.TemporaryDirectory() as tmp:
+        subs, out = Path(tmp) / "class", Path(tmp) / "out"
+        make_class(subs, size)
+        # the answer key, once per grader version (not part of any figure below)
+        wall([py, "-m", "grader.keybuild"])
+        pytest = wall([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "reference/tests"])
+        seconds = wall([py, "-m", "grader", str(subs), "--jobs", str(JOBS), "--out", str(out)])
+        bugs = min(size, len(VARIANTS))
+        print(f"bare pytest reference/tests          : {pytest:6.2f} s (the baseline)")
+        print(
+            f"{size} distinct submissions ({bugs} planted bugs, {size - bugs} correct in "
+            f"{len(BASES)} styles), --jobs {JOBS}: {seconds:6.2f} s = {seconds / pytest:.1f} x "
+            f"pytest ({seconds / size:.2f} s each; goal <= 60 s)"
+        )
+        times = []
+        for result in out.glob("*/results.json"):
+            data = json.loads(result.read_text(encoding="utf-8"))
+            times.append((float(data.get("execution_time") or 0.0), result.parent.name))
+        times.sort(reverse=True)
+        slow = [t for t in times if t[0] > SLOW]
+        print(f"  submissions over {SLOW:g} s: {len(slow)} of {len(times)}; the slowest:")
+        for spent, name in times[:8]:
+            print(f"    {spent:6.2f} s  {name}")
+
+        own = Path(tmp) / "reference-with-tests"
+        shutil.copytree(ROOT / "reference" / "src", own / "src")
+        shutil.copytree(ROOT / "reference" / "tests", own / "tests")
+        bonus_out = Path(tmp) / "bonus"
+        spent = wall([py, "-m", "grader", str(own), "--lab", "bonus", "--out", str(bonus_out)])
+        data = json.loads(next(bonus_out.glob("*/results.json")).read_text(encoding="utf-8"))
+        extra = sum(float(t.get("score") or 0.0) for t in data.get("tests", []))
+        print(
+            f"the reference's own tests as a student's (extra credit): {extra:.2f} of 5 in "
+            f"{spent:6.2f} s (goal >= 4.5 in <= 15 s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
