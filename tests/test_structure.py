@@ -64,3 +64,16 @@ def test_no_import_cycle_in_the_grader() -> None:
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_every_grader_module_is_of_a_readable_size() -> None:
+    """No Python file under grader/ is over MAX_MODULE_LINES lines (split it by topic)."""
+    long = {
+        str(path.relative_to(GRADER)): lines
+        for path in sorted(GRADER.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"over {MAX_MODULE_LINES} lines: {long}"
