@@ -1,7 +1,7 @@
 """The op table: every op of ``Value`` the grader knows, described once.
 
 The program builder and its paste-able rendering (``grader.program``), the child that
-runs programs (``grader.child.worker``), the expected values (``grader.expect``, PyTorch),
+runs programs (``grader.child.interpreter``), the expected values (``grader.expect``, PyTorch),
 the diagnosis models (``grader.diagnose``), the random graphs (``checks/hidden/graph.py``)
 and the per-op checks (``checks/ops.py``) all read this table. Adding an op is: its
 method in the reference, a row here, its entry in the rubric, its section in a lab.

@@ -27,25 +27,21 @@ from typing import Any
 from grader import clock, hangs, workspace
 from grader.child import channel, pyview
 from grader.child.confine import available, hand_over
-from grader.child.worker import FAULT, Faulty, vet
+from grader.child.driver import FAULT, Faulty, vet
 from grader.discover import MAX_FILE_BYTES, read_tests
 
 GRADER = Path(__file__).resolve().parent
 REPOSITORY = GRADER.parent  # the course repository: reference/, the catalog
 # The grader code a confined child runs, copied into its folder (never run in place: a
-# child may not even read the course repository).
+# child may not even read the course repository): every module of grader/child/, and the
+# two files of grader/ it imports.
 CHILD_CODE = (
     "__init__.py",
     "optable.py",
-    "child/__init__.py",
-    "child/channel.py",
-    "child/worker.py",
-    "child/confine.py",
-    "child/pyview.py",
-    "child/runner.py",
+    *sorted(f"child/{path.name}" for path in (GRADER / "child").glob("*.py")),
 )
 TRUST_ENV = "MINIGRAD_TRUST_SUBMISSIONS"  # set by `--trust-submissions` (cli.py)
-CONFINE_FAILED = 121  # worker.CONFINE_FAILED: the child could not set itself up
+CONFINE_FAILED = 121  # limits.CONFINE_FAILED: the child could not set itself up
 MAX_REPLY_BYTES = 16_000_000
 # The whole environment of a process that runs student code (fixed hashing: the same
 # set order, so the same reports, on every run).

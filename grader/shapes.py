@@ -1,7 +1,7 @@
 """What each kind of step promises to read back, checked before any check sees a reply.
 
 A reply comes from the student's process, whose code can replace the worker's
-interpreter and send anything of the right outline (``grader.child.worker.vet`` checks
+interpreter and send anything of the right outline (``grader.child.driver.vet`` checks
 only the outline). So every value a program reads back is checked here against the
 shape its step kind promises (a ``read`` step: a ``{"kind", "data", "grad"}`` object of
 floats, or a list of such pairs; a ``length`` step: a count; ...), every value the
@@ -82,7 +82,7 @@ def _graph(x: Any) -> bool:
 
 
 def _plain(x: Any, depth: int = 0) -> bool:
-    """Numbers, strings, None and lists of them (the worker's ``_plain``)."""
+    """Numbers, strings, None and lists of them (``grader.child.objects._plain``)."""
     if x is None or type(x) in (float, str):
         return True
     return type(x) is list and depth < 5 and all(_plain(v, depth + 1) for v in x)

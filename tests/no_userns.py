@@ -26,20 +26,20 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from grader.child import confine
+from grader.child import privileges, seccomp
 
 REFUSED = ("unshare", "setns", "mount", "umount2")
 
 
 def program() -> bytes:
-    ins = confine._ins
-    prog = [ins(confine.LD_W_ABS, 0)]  # seccomp_data.nr (x86_64 only: confine checks)
-    prog += [ins(confine.JEQ, confine.SYS["clone3"], 0, 1)]
-    prog += [ins(confine.RET, confine.RET_ERRNO | confine.ENOSYS)]
+    ins = seccomp._ins
+    prog = [ins(seccomp.LD_W_ABS, 0)]  # seccomp_data.nr (x86_64 only: confine checks)
+    prog += [ins(seccomp.JEQ, seccomp.SYS["clone3"], 0, 1)]
+    prog += [ins(seccomp.RET, seccomp.RET_ERRNO | seccomp.ENOSYS)]
     for name in REFUSED:
-        prog += [ins(confine.JEQ, confine.SYS[name], 0, 1)]
-        prog += [ins(confine.RET, confine.RET_ERRNO | confine.EPERM)]
-    prog.append(ins(confine.RET, confine.RET_ALLOW))
+        prog += [ins(seccomp.JEQ, seccomp.SYS[name], 0, 1)]
+        prog += [ins(seccomp.RET, seccomp.RET_ERRNO | seccomp.EPERM)]
+    prog.append(ins(seccomp.RET, seccomp.RET_ALLOW))
     return b"".join(prog)
 
 
@@ -92,9 +92,9 @@ def main(argv: list[str]) -> None:
     code = program()
     buffer = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(buffer))
-    confine.no_new_privs()
+    privileges.no_new_privs()
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(confine.PR_SET_SECCOMP, confine.SECCOMP_MODE_FILTER, fprog, 0, 0) != 0:
+    if libc.prctl(privileges.PR_SET_SECCOMP, privileges.SECCOMP_MODE_FILTER, fprog, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "seccomp")
     os.execvp(argv[0], argv)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grader.child import worker
+from grader.child import interpreter, objects
 
 
 class Node:
@@ -22,11 +22,11 @@ class Node:
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Any:
-    saved = dict(worker.learned)
-    worker.learned.clear()
+    saved = dict(objects.learned)
+    objects.learned.clear()
     yield
-    worker.learned.clear()
-    worker.learned.update(saved)
+    objects.learned.clear()
+    objects.learned.update(saved)
 
 
 @pytest.mark.parametrize("holder", [list, tuple, set, frozenset, dict.fromkeys])
@@ -36,10 +36,10 @@ def test_parents_are_found_by_identity_under_any_name_in_any_container(holder: A
 
     a, b = Value(1.0, holder=holder), Value(2.0, holder=holder)
     c = Value(3.0, (a, b), holder=holder)
-    worker.learn(c, [a, b])
-    assert worker.learned[Value] == "prevs"
-    assert {id(p) for p in worker.parents(c)} == {id(a), id(b)}
-    assert worker.parents_attr(a) == "prevs" and worker.parents(a) == []
+    objects.learn(c, [a, b])
+    assert objects.learned[Value] == "prevs"
+    assert {id(p) for p in objects.parents(c)} == {id(a), id(b)}
+    assert objects.parents_attr(a) == "prevs" and objects.parents(a) == []
 
 
 def test_a_composed_op_teaches_the_name_through_its_middle_node() -> None:
@@ -49,33 +49,33 @@ def test_a_composed_op_teaches_the_name_through_its_middle_node() -> None:
     a, b = Value(1.0), Value(2.0)
     negated = Value(-2.0, (b,))
     c = Value(-1.0, (a, negated))  # a - b built as a + (-b)
-    worker.learn(c, [a, b])
-    assert worker.learned[Value] == "prevs"
-    assert [n.data for n in worker.nodes_under(c)] == [-1.0, 1.0, -2.0, 2.0]
+    objects.learn(c, [a, b])
+    assert objects.learned[Value] == "prevs"
+    assert [n.data for n in objects.nodes_under(c)] == [-1.0, 1.0, -2.0, 2.0]
 
 
 def test_a_leaf_names_where_it_keeps_its_no_parents() -> None:
     class Value(Node):
         pass
 
-    assert worker.leaf_parents_attr(Value(1.0)) == "prevs"
+    assert objects.leaf_parents_attr(Value(1.0)) == "prevs"
 
 
 def test_the_walk_says_when_it_cannot_drive_the_graph() -> None:
     class Value(Node):
         pass
 
-    program = worker.Interpreter()
+    program = interpreter.Interpreter()
     program.env = {"a": Value(1.0), "b": Value(2.0)}
     program.leaves = ["a", "b"]
     program.env["c"] = Value(3.0, (program.env["a"], program.env["b"]))
-    worker.learn(program.env["c"], [program.env["a"], program.env["b"]])
-    with pytest.raises(worker.WalkImpossible, match="no _backward"):
+    objects.learn(program.env["c"], [program.env["a"], program.env["b"]])
+    with pytest.raises(objects.WalkImpossible, match="no _backward"):
         program.do_walk_backward("c")
     program.env["lonely"] = Value(5.0)
     program.leaves.append("lonely")
     program.env["c"]._backward = lambda: None
-    with pytest.raises(worker.WalkImpossible, match="lonely cannot be reached"):
+    with pytest.raises(objects.WalkImpossible, match="lonely cannot be reached"):
         program.do_walk_backward("c")
 
 
@@ -84,7 +84,7 @@ def test_sets_of_values_iterate_in_the_order_asked_for() -> None:
         pass
 
     def order(reversed_order: bool) -> list[float]:
-        worker.order_sets(Value, reversed_order)
+        objects.order_sets(Value, reversed_order)
         a, b, c = Value(1.0), Value(2.0), Value(3.0)
         return [v.data for v in {a, b, c}]
 
@@ -94,7 +94,7 @@ def test_sets_of_values_iterate_in_the_order_asked_for() -> None:
         a = Value(1.0)
         assert a in {a} and len({a, Value(1.0)}) == 2  # still identity
     finally:
-        worker.hashing.update(sign=1, next=0)
+        objects.hashing.update(sign=1, next=0)
 
 
 def test_a_hash_of_the_engines_own_is_left_alone() -> None:
@@ -105,6 +105,6 @@ def test_a_hash_of_the_engines_own_is_left_alone() -> None:
         def __hash__(self) -> int:
             return hash(self.data)
 
-    worker.order_sets(ByValue, False)
-    assert ByValue.__hash__ is not worker._ordered_hash
+    objects.order_sets(ByValue, False)
+    assert ByValue.__hash__ is not objects._ordered_hash
     assert len({ByValue(1.0), ByValue(1.0)}) == 1

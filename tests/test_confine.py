@@ -15,7 +15,9 @@ import pytest
 
 from grader import cli, escape, integrity, pipeline, sandbox
 from grader.child.channel import parse as parse_reply
-from grader.child.confine import LANDLOCK, NAMESPACES, NOBODY, available, seccomp_program
+from grader.child.confine import LANDLOCK, NAMESPACES, available
+from grader.child.privileges import NOBODY
+from grader.child.seccomp import seccomp_program
 from grader.discover import find, unsafe
 from grader.sandbox import TRUST_ENV, prepare_code
 
@@ -24,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import ctypes, json, os, resource, socket, sys, threading, time
 sys.path.insert(0, sys.argv[1] + "/code")
-from grader.child import confine
-from grader.child.worker import enter_confinement
+from grader.child import confine, privileges
+from grader.child.limits import enter_confinement
 confine.hand_over(sys.argv[1], [sys.argv[1] + "/work"])  # as the sandbox does
-tasks = confine.tasks_of(confine.NOBODY)
+tasks = privileges.tasks_of(privileges.NOBODY)
 root = enter_confinement(sys.argv[1])
 confine.lock_down(read=[root + "/code"], write=[root + "/work"])
 limit = 32 + tasks
@@ -181,7 +183,7 @@ def test_replies_too_deep_or_not_json_are_refused() -> None:
 
 
 def test_only_a_well_formed_reply_to_the_request_passes_the_vetting() -> None:
-    from grader.child.worker import Faulty, vet
+    from grader.child.driver import Faulty, vet
 
     request = {"id": 7, "steps": []}
     good = {"id": 7, "ok": True, "reads": {"a": 1.0}, "error": None, "extra": "dropped"}
@@ -343,9 +345,9 @@ def test_test_ids_are_the_names_the_student_wrote() -> None:
 def test_where_the_kernel_refuses_the_grader_says_why() -> None:
     # A process under our own seccomp filter may neither fork nor unshare.
     probe = (
-        "from grader.child import confine\n"
-        "confine.no_new_privs()\n"
-        "confine.seccomp()\n"
+        "from grader.child import confine, privileges, seccomp\n"
+        "privileges.no_new_privs()\n"
+        "seccomp.seccomp()\n"
         "print(confine.available()[1])\n"
     )
     done = subprocess.run(

@@ -419,7 +419,7 @@ import gc, json, os, sys, types
 
 
 def replace_handle(new):
-    main = sys.modules["__main__"]
+    main = sys.modules["grader.child.interpreter"]
     code = main.handle.__code__
     sys.minigrad_answer = new
     bridge = {}
@@ -1134,7 +1134,7 @@ for fd in range(3, 40):
                 os.write(fd, json.dumps(line).encode() + b"\\n")
     except OSError:
         pass
-main = sys.modules.get("__main__")
+main = sys.modules.get("grader.child.interpreter")
 if main is not None and hasattr(main, "handle"):
     main.handle = lambda request: {"reads": {}, "error": None, "blocked_imports": []}
 """,
@@ -1144,7 +1144,7 @@ def forged(request):
     reads = forged_reads(request)
     write_everywhere(request, reads)
     return {"reads": reads, "error": None, "blocked_imports": [], "parents": ["_prev"]}
-main = sys.modules.get("__main__")
+main = sys.modules.get("grader.child.interpreter")
 if main is not None and hasattr(main, "serve"):
     replace_handle(forged)
 """,

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from grader.classview import class_stats, histogram, index_html, summary_md, write_class_view
+from grader.classview import class_stats, index_html, summary_md, write_class_view
 from grader.discover import Submission
 from grader.render import kit
 from grader.render.graph import graph_drawing, graph_text
+from grader.render.histogram import histogram
 from grader.render.html import report_html, write_html
 from grader.score import FAILED, NOT_RUN, PASSED, Graded, Outcome, run_checks
 

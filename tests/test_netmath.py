@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from grader import netmath, shapes
-from grader.child import worker
+from grader.child.objects import net_objects
 from grader.netmath import Act, Layout
 from grader.sandbox import StudentFault
 
@@ -158,7 +158,7 @@ class Layer:
 def test_a_network_is_read_by_the_labs_names_and_through_parameters() -> None:
     shared = Neuron(2, 10.0)
     layer = Layer([Neuron(2, 0.0), shared, shared])
-    objects, named, listed = worker.net_objects(layer)
+    objects, named, listed = net_objects(layer)
     assert named == [[[0, 1, 2], [3, 4, 5], [3, 4, 5]]]
     assert listed == [2, 0, 1, 5, 3, 4, 5, 3, 4]
     assert [o.data for o in objects] == [0.0, 1.0, 2.0, 10.0, 11.0, 12.0]
@@ -169,7 +169,7 @@ def test_a_part_that_raises_or_is_not_a_number_is_left_out() -> None:
         def parameters(self) -> list[P]:
             raise RuntimeError("no parameters today")
 
-    objects, named, listed = worker.net_objects(Broken([Neuron(1, 0.0)]))
+    objects, named, listed = net_objects(Broken([Neuron(1, 0.0)]))
     assert named == [[[0, 1]]] and listed is None and len(objects) == 2
 
     class Odd:
@@ -180,7 +180,7 @@ def test_a_part_that_raises_or_is_not_a_number_is_left_out() -> None:
         def parameters(self) -> list[P]:
             return list(self.w)
 
-    objects, named, listed = worker.net_objects(Odd())
+    objects, named, listed = net_objects(Odd())
     assert named is None and listed == [0] and len(objects) == 1
 
 

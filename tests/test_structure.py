@@ -101,3 +101,16 @@ def test_imports_inside_functions_are_only_the_listed_heavy_ones() -> None:
         if lines
     }
     assert late == LATE_IMPORTS
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_every_grader_module_is_of_a_readable_size() -> None:
+    """No Python file under grader/ is over MAX_MODULE_LINES lines (split it by topic)."""
+    long = {
+        str(path.relative_to(GRADER)): lines
+        for path in sorted(GRADER.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"over {MAX_MODULE_LINES} lines: {long}"

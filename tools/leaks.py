@@ -26,11 +26,11 @@ PUBLIC = "visible"
 INSTRUCTOR_ONLY = (MISTAKES_DIR, GRADER / "checks" / "hidden", GRADER / rubric.HIDDEN_NAME)
 
 # Solution lines that the PUBLIC grader contains on purpose, per released file. Reviewed:
-# grader/child/worker.py holds the grader's own textbook training loop (`train.engine_sgd`
+# grader/child/interpreter.py holds the grader's own textbook training loop (`train.engine_sgd`
 # runs it on the student's engine; lab04 describes it step by step), whose lines
 # coincide with lines of the reference `fit` and `zero_grad`.
 ALLOWED_SOLUTION_LINES: dict[str, frozenset[str]] = {
-    "grader/child/worker.py": frozenset(
+    "grader/child/interpreter.py": frozenset(
         {
             "for _ in range(epochs):",
             "p.grad = 0.0",

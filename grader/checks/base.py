@@ -192,7 +192,7 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # check id -> status so far
     last_run: Run | None = None  # the current check's latest program, for its example
-    order: str = ""  # "reversed": sets of Values iterate the other way (see worker.py)
+    order: str = ""  # "reversed": sets of Values iterate the other way (see child/objects.py)
 
     def forget_runs(self) -> None:
         """A new check starts: no program of its own has run yet."""

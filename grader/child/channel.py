@@ -2,7 +2,7 @@
 
 One implementation for every reader of an untrusted line protocol: the grader reading
 the worker (``grader.sandbox``) and the test runner (``grader.student_tests``), and the
-worker's driver reading the student's process (``grader.child.worker``). Every read has
+worker's driver reading the student's process (``grader.child.driver``). Every read has
 a deadline and a size cap, every JSON value a depth cap; nothing here trusts the writer.
 """
 

@@ -2,10 +2,10 @@
 
 Started by ``grader.student_tests`` as ``python -I -B <folder>/code/grader/child/runner.py
 CONFIG`` (site-packages on: it needs pytest), where ``<folder>`` holds ``code/`` (this
-file, worker.py, confine.py), ``tests/`` (the student's test files, copied) and
+file and the rest of ``grader/child/``), ``tests/`` (the student's test files, copied) and
 ``engines/<token>/minigrad`` (the reference or planted-bug variants, random names).
 
-This process confines itself like the engine's worker (``worker.enter_confinement``),
+This process confines itself like the engine's worker (``limits.enter_confinement``),
 imports pytest and warms it up (grader code only), then reads one engine's folder name
 at a time on stdin and forks a run of the tests for it, in new PID and mount
 namespaces where a fresh copy of that engine appears at ``<run>/engine`` and a fresh
@@ -109,7 +109,7 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
     import pytest
 
     from grader.child import confine
-    from grader.child.worker import set_limits
+    from grader.child.limits import set_limits
 
     sys.argv[:] = ["pytest"]
     os.chdir(scratch)
@@ -155,7 +155,7 @@ def _student(root: str, engine_dir: str, scratch: str, config: dict[str, Any], o
 
 def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, int]:
     """Fork the confined run of the engine in ``engines/<token>``: (pid, results fd)."""
-    from grader.child import confine
+    from grader.child import confine, namespaces, privileges
 
     engine_dir = os.path.join(root, "engines", token)
     scratch = os.path.join(root, "work", token)
@@ -168,17 +168,17 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
             most = max(1 << 16, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
             os.closerange(3, write_end)
             os.closerange(write_end + 1, most)
-            confine.die_with_parent()
+            privileges.die_with_parent()
             fixed = (os.path.join(root, "engine"), os.path.join(root, "scratch"))
             if config["confine"] == confine.NAMESPACES:
                 # New PID and mount namespaces; fresh tmpfs mounts hold a copy of the
                 # engine and the scratch at fixed paths: the same paths, inode numbers,
                 # times and PID (2) for every engine.
-                confine.unshare_pid_and_mount()
-                confine.mount_tmpfs(fixed[0], "16m")
-                confine.mount_tmpfs(fixed[1], f"{int(config['disk_mb'])}m")
+                namespaces.unshare_pid_and_mount()
+                namespaces.mount_tmpfs(fixed[0], "16m")
+                namespaces.mount_tmpfs(fixed[1], f"{int(config['disk_mb'])}m")
                 if os.geteuid() == 0:  # the run becomes NOBODY: its scratch is its own
-                    os.chown(fixed[1], confine.NOBODY, confine.NOBODY)
+                    os.chown(fixed[1], privileges.NOBODY, privileges.NOBODY)
             elif config["confine"] == confine.LANDLOCK:
                 # No namespaces: the same fixed paths, the engine's files rewritten in
                 # place (the same inode numbers), the scratch emptied in place, and
@@ -194,7 +194,7 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
             if init:
                 os.waitpid(init, 0)
                 os._exit(0)
-            confine.die_with_parent()
+            privileges.die_with_parent()
             if config["confine"] == confine.LANDLOCK:
                 os.setsid()  # then at once the run: its PID follows its parent's
             child = os.fork()
@@ -202,7 +202,7 @@ def _start_engine(root: str, token: str, config: dict[str, Any]) -> tuple[int, i
                 os.close(write_end)
                 os.waitpid(child, 0)
                 os._exit(0)
-            confine.die_with_parent()
+            privileges.die_with_parent()
             _student(root, *fixed, config, write_end)
         finally:
             os._exit(CONFINE_FAILED)
@@ -322,14 +322,14 @@ def main() -> None:
     from grader.child import pyview
 
     pyview.apply(config.get("view", {}))  # the installation, where NOBODY can read it
-    from grader.child import confine
+    from grader.child import confine, privileges
 
     if config["confine"] and os.geteuid() == 0:  # RLIMIT_NPROC counts all the uid's tasks:
-        config["tasks"] = confine.tasks_of(confine.NOBODY)  # leave room for those it has now
+        config["tasks"] = privileges.tasks_of(privileges.NOBODY)  # leave room for those it has now
     elif config["confine"] == confine.LANDLOCK:
-        config["tasks"] = confine.tasks_of(os.getuid())
+        config["tasks"] = privileges.tasks_of(os.getuid())
     if config["confine"] == confine.NAMESPACES:
-        from grader.child.worker import enter_confinement
+        from grader.child.limits import enter_confinement
 
         try:
             root = enter_confinement(root)
