@@ -168,17 +168,18 @@ def test_the_skeleton_scores_zero(tmp_path: Path, package: Path, host: str) -> N
     assert data["output"].startswith("Score 0 / 100")
 
 
-@pytest.mark.parametrize("host", HOSTS)
 def test_a_repository_with_the_reference_tests_earns_the_extra_credit(
-    tmp_path: Path, package: Path, host: str
+    tmp_path: Path, package: Path
 ) -> None:
     """A GitHub upload (one folder) of a correct engine with the reference's own tests:
-    every point, and at least 4 of the 5 extra points within the default budgets."""
+    every point, and at least 4 of the 5 extra points within the default budgets. As in
+    Gradescope's container (Docker refuses user namespaces); the same suite runs with
+    namespaces in tests/test_student_tests.py."""
     root = autograder(tmp_path, package)
     repo = root / "submission" / "minigrad-bob-main"
     shutil.copytree(ENGINE, repo / "src" / "minigrad")
     shutil.copytree(ROOT / "reference" / "tests", repo / "tests")
-    data = run_autograder(root, without_userns=host == "no user namespaces")
+    data = run_autograder(root, without_userns=True)
     bonus = next(t for t in data["tests"] if "tests.catch_mistakes" in t["name"])
     assert data["score"] >= 104, bonus["output"]
     assert bonus["score"] >= 4
