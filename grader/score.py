@@ -162,6 +162,9 @@ def run_checks(
             blocked = _blocked(cid, outcomes, rubric, public)
             outcomes[cid] = blocked if blocked is not None else _run_both(cid, ctx, rubric)
             ctx.statuses[cid] = outcomes[cid].status
+            curve = ctx.cache.get("curves", {}).pop(cid, None)
+            if curve is not None and outcomes[cid].status in (PASSED, FAILED):
+                outcomes[cid].observed["curve"] = curve  # the HTML report draws it
             for why in sandbox.stuck.values():  # what hangs now is charged to this check
                 ctx.cache.setdefault("stuck_by", {}).setdefault(why, cid)
         if any(o.status == FAILED for o in outcomes.values()):

@@ -380,6 +380,14 @@ def test_reference_and_skeleton_end_to_end(tmp_path: Path) -> None:
     reference = pages["reference"].read_text(encoding="utf-8")
     assert '<div class="total full">Score 100 / 100</div>' in reference
     assert "Every check passed." in reference
+    # Both fits drawn: the reference's losses and a correct SGD's from the same start,
+    # which for the reference are the same numbers.
+    curves = re.findall(r'<svg class="curve".*?</svg>', reference, re.S)
+    assert len(curves) == 2 and "<h2>Training</h2>" in reference
+    for svg in curves:
+        correct, mine = (line.split() for line in re.findall(r'<polyline points="([^"]*)"', svg))
+        # the same losses, drawn at the same places, until the correct run reaches the goal
+        assert len(correct) > 1 and mine[: len(correct)] == correct
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert 'href="reference/report.html"' in index and 'href="skeleton/report.html"' in index
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
@@ -414,3 +422,19 @@ def test_every_report_says_the_same_headline_the_costliest_even_a_plain_crash() 
     assert HOSTILE not in page
     props = junit(g).find("properties")
     assert props is not None and props[0].get("value") == said
+
+
+def test_the_loss_curve_draws_both_runs_and_the_goal_and_survives_bad_numbers() -> None:
+    from grader.render.curve import loss_curve_svg
+
+    svg = loss_curve_svg(
+        {"seed": 1, "goal": 0.5, "losses": [4.0, 2.0, 1.0, 0.4], "correct": [4.0, 1.0, 0.3]}
+    )
+    assert svg.startswith('<svg class="curve"') and svg.endswith("</svg>")
+    assert svg.count("<polyline") == 2 and 'stroke="#cf222e"' in svg  # both runs, the goal
+    assert ">1</text>" in svg and "goal: loss &lt; 0.5" in svg  # a decade tick; escaped
+    odd = loss_curve_svg(
+        {"seed": "<b>", "goal": 0.1, "losses": [float("nan"), float("inf"), "x", 0.0, 2.0]}
+    )
+    assert "<b>" not in odd and "nan" not in odd and "inf" not in odd
+    assert odd.count("<polyline") == 1  # the one run with two numbers to join

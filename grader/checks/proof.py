@@ -478,3 +478,36 @@ def check_fit(
 
 def _same(got: list[float], want: list[float]) -> bool:
     return all(netmath.close(w, g, 1e-6) for w, g in zip(want, got, strict=True))
+
+
+CURVE_POINTS = 300  # at most this many losses of a curve are kept for a report
+
+
+def correct_curve(
+    start: dict[str, Any], xs: Any, ys: Any, lr: float, sizes: list[int], epochs: int, goal: float
+) -> list[float] | None:
+    """The losses a correct engine's SGD (tanh neurons, the lab's sum of squared errors)
+    gives from the parameters a network started with (its ``net`` read), epoch by epoch
+    until one is below ``goal`` or ``epochs`` have run; None when the grader cannot read
+    that network or the data is not plain rows of numbers. The grader's own arithmetic:
+    the report draws it beside the student's curve."""
+    layout = layout_of(start, sizes)
+    try:
+        xs_rows, ys_rows = rows(xs), rows(ys)
+        fits = all(len(x) == sizes[0] for x in xs_rows) and all(
+            len(y) == sizes[-1] for y in ys_rows
+        )
+    except TypeError:
+        return None
+    if layout is None or not fits or not xs_rows or len(xs_rows) != len(ys_rows):
+        return None
+    tanh = netmath.FAMILY[0]
+    losses: list[float] = []
+    for _ in range(min(epochs, CURVE_POINTS)):
+        loss, grad = netmath.sse_grad(layout, tanh, xs_rows, ys_rows)
+        losses.append(loss)
+        if not loss < goal:
+            layout = layout.with_data([d - lr * g for d, g in zip(layout.data, grad, strict=True)])
+        else:
+            break
+    return losses

@@ -27,10 +27,12 @@ def _train_seeds(
     timeout: float,
     what: str,
     verify: Callable[[Run], None],
+    curve: Callable[[Run, list[float]], None] | None = None,
 ) -> list[str]:
     """Train on each seed (its program reads ``losses``) until the verdict is settled;
     the seeds that missed the goal when too many did, else nothing. When enough seeds
-    reached it, ``verify`` checks every run was the network's own (else it fails)."""
+    reached it, ``verify`` checks every run was the network's own (else it fails).
+    ``curve`` keeps the first seed's losses for the report's picture."""
     missed: list[str] = []
     runs: list[Run] = []
     for tried, seed in enumerate(SEEDS):
@@ -38,6 +40,8 @@ def _train_seeds(
             break
         runs.append(ctx.run_steps(steps(seed), timeout=timeout))
         losses = _losses(runs[-1].reads["losses"], what)
+        if curve is not None and tried == 0:
+            curve(runs[-1], losses)
         if not losses or not losses[-1] < goal:
             shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else "no loss"
             missed.append(f"seed {seed}: loss {shown} after {len(losses)} epochs")
@@ -142,6 +146,34 @@ def _one_hots(rows: Any) -> bool:
     return len(hots) == 5 and len(set(hots)) == 5
 
 
+def keep_curve(
+    ctx: Context,
+    cid: str,
+    run: Run,
+    losses: list[float],
+    xs: Any,
+    ys: Any,
+    lr: float,
+    sizes: list[int],
+    goal: float,
+) -> None:
+    """Keep, for the report of check ``cid``, the first seed's losses of the student's fit
+    and the losses a correct SGD gives from the same starting parameters (the grader's
+    own arithmetic), with the goal: the loss curve the HTML report draws."""
+    start = run.reads.get("n0")
+    most = TENSE_EPOCHS if cid == "train.fit_tense" else TOY_EPOCHS
+    try:  # the starting parameters are the student's process's report: any shape
+        correct = proof.correct_curve(start, xs, ys, lr, sizes, most, goal) if start else None
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+        correct = None  # the picture shows the student's run alone
+    ctx.cache.setdefault("curves", {})[cid] = {
+        "seed": SEEDS[0],
+        "goal": goal,
+        "losses": [round(v, 6) for v in losses[: proof.CURVE_POINTS]],
+        "correct": None if correct is None else [round(v, 6) for v in correct],
+    }
+
+
 def _losses(run_reads: Any, what: str) -> list[float]:
     if not isinstance(run_reads, list) or not all(isinstance(x, float) for x in run_reads):
         raise Fail(f"{what} must return a list of float losses", got=str(run_reads)[:200])
@@ -194,7 +226,10 @@ def fit_toy(ctx: Context) -> None:
     def verify(run: Run) -> None:
         proof.check_fit(ctx, run, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
 
-    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit", verify)
+    def curve(run: Run, losses: list[float]) -> None:
+        keep_curve(ctx, "train.fit_toy", run, losses, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES, TOY_GOAL)
+
+    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit", verify, curve)
     if missed:
         raise Fail(
             f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
@@ -282,7 +317,13 @@ def fit_tense(ctx: Context) -> None:
             )
         proof.check_fit(ctx, run, xs, ys, TENSE_LR, [5, 8, 5])
 
-    missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit", verify)
+    def curve(run: Run, losses: list[float]) -> None:
+        traced = run.reads.get("losses#trace") or {}
+        xs, ys = traced.get("xs"), traced.get("ys")
+        if _tense_rows(xs) and _tense_rows(ys):
+            keep_curve(ctx, "train.fit_tense", run, losses, xs, ys, TENSE_LR, [5, 8, 5], TENSE_GOAL)
+
+    missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit", verify, curve)
     if missed:
         raise Fail(
             f"the tense-identity loss stays above {TENSE_GOAL}",

@@ -1,16 +1,19 @@
 """report.html: the same content as ``report.md`` as one readable page.
 
 Every string on the page is HTML-escaped (``kit.esc``): exception messages and printed
-output come from the student's code. A failing check's graph is drawn by ``graph``.
+output come from the student's code. A failing check's graph is drawn by ``graph``, a
+training check's loss curve by ``curve``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from grader.render.curve import loss_curve_svg
 from grader.render.graph import graph_drawing
 from grader.render.kit import badge, code, esc, page, table, total_class
-from grader.render.model import Diagnosis, ReportModel, diagnosis_of, graph_of, of
+from grader.render.model import Diagnosis, ReportModel, curve_of, diagnosis_of, graph_of, of
 from grader.results import LABS, PASSED, Graded, Outcome, earned, points
 
 
@@ -68,6 +71,13 @@ def report_html(report: ReportModel | Graded) -> str:
         parts.append(f"<pre>{esc(m.output_tail)}</pre>\n")
     if m.all_passed:
         parts.append("<p><strong>Every check passed.</strong></p>\n")
+    shown = {o.id for _, group in m.groups for o in group}
+    trained = [o for o in m.outcomes if o.id not in shown and curve_of(o) is not None]
+    if trained:  # passed training checks: their curves (a failed one has its own above)
+        parts.append("<h2>Training</h2>\n")
+        for o in trained:
+            parts.append(f"<h3>{code(o.id)}: {esc(o.name)}</h3>\n")
+            parts += _curve(curve_of(o))
     parts.append("<h2>All checks</h2>\n")
     parts.append(
         table(
@@ -110,8 +120,9 @@ def _check(o: Outcome) -> str:
         f"<h3>{badge(o.status)} {esc(o.lab)} {code(o.id)}: {esc(o.name)} "
         f'<span class="muted">({esc(earned(o))})</span></h3>\n',
     ]
+    curve = curve_of(o)
     if o.status == PASSED:
-        return "".join([*parts, "</section>\n"])
+        return "".join([*parts, *_curve(curve), "</section>\n"])
     parts.append(f"<p>{esc(o.summary)}.</p>\n")
     found = diagnosis_of(o)
     if found:
@@ -124,6 +135,7 @@ def _check(o: Outcome) -> str:
     if o.counterexample:
         parts.append("<p>Smallest failing example (paste it into Python):</p>\n")
         parts.append(f'<pre><code class="language-python">{esc(o.counterexample)}</code></pre>\n')
+    parts.extend(_curve(curve))
     nodes = graph_of(o)
     if nodes:
         parts.append(
@@ -138,3 +150,15 @@ def _check(o: Outcome) -> str:
         parts.append(f'<p>Reread: <a href="{LABS}{link}">labs/{link}</a></p>\n')
     parts.append("</section>\n")
     return "".join(parts)
+
+
+def _curve(curve: dict[str, Any] | None) -> list[str]:
+    """The training loss picture of a check that kept one, with its caption."""
+    if curve is None:
+        return []
+    return [
+        f"<p>Your fit's loss, epoch by epoch, for seed {esc(str(curve.get('seed', '')))}, "
+        "beside the loss a correct SGD step gives from the same starting weights:</p>\n",
+        loss_curve_svg(curve),
+        "\n",
+    ]

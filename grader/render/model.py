@@ -122,6 +122,14 @@ def graph_of(o: Outcome) -> list[Any] | None:
     return nodes if isinstance(nodes, list) and nodes else None
 
 
+def curve_of(o: Outcome) -> dict[str, Any] | None:
+    """The training curve a check kept (``losses``, ``correct``, ``goal``, ``seed``)."""
+    curve = o.observed.get("curve") if isinstance(o.observed, Mapping) else None
+    if not isinstance(curve, Mapping) or not isinstance(curve.get("losses"), list):
+        return None
+    return dict(curve)
+
+
 def check_output(o: Outcome) -> str:
     """A check's result as plain text, for the tools' own viewers (JUnit, Gradescope)."""
     if o.status == PASSED:
