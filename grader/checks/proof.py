@@ -502,12 +502,12 @@ def correct_curve(
     if layout is None or not fits or not xs_rows or len(xs_rows) != len(ys_rows):
         return None
     tanh = netmath.FAMILY[0]
-    losses: list[float] = []
+    curve: list[float] = []
     for _ in range(min(epochs, CURVE_POINTS)):
         loss, grad = netmath.sse_grad(layout, tanh, xs_rows, ys_rows)
-        losses.append(loss)
+        curve.append(loss)
         if not loss < goal:
             layout = layout.with_data([d - lr * g for d, g in zip(layout.data, grad, strict=True)])
         else:
             break
-    return losses
+    return curve
