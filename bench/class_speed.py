@@ -28,7 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.mistakes import BASES, ONE_NODE, VARIANTS, base_files, variant_files  # noqa: E402
+from grader.mistakes import (  # noqa: E402
+    BASES,
+    ONE_NODE,
+    VARIANTS,
+    base_files,
+    variant_files,
+    write_engine,
+)
 
 CLASS, JOBS, SLOW = 100, 2, 3.0
 
@@ -40,11 +47,8 @@ def wall(cmd: list[str]) -> float:
 
 
 def write(dest: Path, files: dict[str, str], mark: str) -> None:
-    pkg = dest / "src" / "minigrad"
-    pkg.mkdir(parents=True)
-    for name, text in files.items():
-        extra = f"\n# {mark}\n" if name == "scalar.py" else ""
-        (pkg / name).write_text(text + extra, encoding="utf-8")
+    """The engine as a submission whose scalar.py ends with a comment of its own."""
+    write_engine({**files, "scalar.py": files["scalar.py"] + f"\n# {mark}\n"}, dest)
 
 
 def make_class(folder: Path, size: int) -> None:

@@ -147,10 +147,9 @@ def _tree_megabytes(folder: Path) -> float:
     return total / 1024 / 1024
 
 
-def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str, Any]:
-    """Fetch one student's repository and check out the deadline commit; its record."""
-    folder = out_dir / student.login
-    record: dict[str, Any] = {
+def _record(student: Student, deadline: datetime, problem: str = "") -> dict[str, Any]:
+    """A student's collect record, with no commit yet."""
+    return {
         "login": student.login,
         "repo": student.repo,
         "student_id": student.student_id,
@@ -159,8 +158,14 @@ def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str
         "deadline": deadline.isoformat(),
         "commit": "",
         "commit_time": "",
-        "problem": "",
+        "problem": problem,
     }
+
+
+def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str, Any]:
+    """Fetch one student's repository and check out the deadline commit; its record."""
+    folder = out_dir / student.login
+    record = _record(student, deadline)
     problem = _fetch(student, folder)
     sha, when = ("", "") if problem else _commit_before(folder, deadline)
     if not problem and not sha:
@@ -204,17 +209,8 @@ def _collect_safely(student: Student, out_dir: Path, deadline: datetime) -> dict
     except Exception as exc:  # one repository never stops the class
         with contextlib.suppress(OSError):
             _empty(out_dir / student.login)
-        return {
-            "login": student.login,
-            "repo": student.repo,
-            "student_id": student.student_id,
-            "email": student.email,
-            "name": student.name,
-            "deadline": deadline.isoformat(),
-            "commit": "",
-            "commit_time": "",
-            "problem": f"collect failed on this repository: {type(exc).__name__}: {exc}"[:300],
-        }
+        problem = f"collect failed on this repository: {type(exc).__name__}: {exc}"[:300]
+        return _record(student, deadline, problem)
 
 
 def collect(

@@ -156,14 +156,14 @@ def keep_curve(
     lr: float,
     sizes: list[int],
     goal: float,
+    epochs: int,
 ) -> None:
     """Keep, for the report of check ``cid``, the first seed's losses of the student's fit
     and the losses a correct SGD gives from the same starting parameters (the grader's
     own arithmetic), with the goal: the loss curve the HTML report draws."""
     start = run.reads.get("n0")
-    most = TENSE_EPOCHS if cid == "train.fit_tense" else TOY_EPOCHS
     try:  # the starting parameters are the student's process's report: any shape
-        correct = proof.correct_curve(start, xs, ys, lr, sizes, most, goal) if start else None
+        correct = proof.correct_curve(start, xs, ys, lr, sizes, epochs, goal) if start else None
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
         correct = None  # the picture shows the student's run alone
     ctx.cache.setdefault("curves", {})[cid] = {
@@ -227,7 +227,8 @@ def fit_toy(ctx: Context) -> None:
         proof.check_fit(ctx, run, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
 
     def curve(run: Run, losses: list[float]) -> None:
-        keep_curve(ctx, "train.fit_toy", run, losses, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES, TOY_GOAL)
+        toy = (TOY_XS, TOY_YS, TOY_LR, TOY_SIZES, TOY_GOAL, TOY_EPOCHS)
+        keep_curve(ctx, "train.fit_toy", run, losses, *toy)
 
     missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit", verify, curve)
     if missed:
@@ -321,7 +322,8 @@ def fit_tense(ctx: Context) -> None:
         traced = run.reads.get("losses#trace") or {}
         xs, ys = traced.get("xs"), traced.get("ys")
         if _tense_rows(xs) and _tense_rows(ys):
-            keep_curve(ctx, "train.fit_tense", run, losses, xs, ys, TENSE_LR, [5, 8, 5], TENSE_GOAL)
+            tense = (TENSE_LR, [5, 8, 5], TENSE_GOAL, TENSE_EPOCHS)
+            keep_curve(ctx, "train.fit_tense", run, losses, xs, ys, *tense)
 
     missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit", verify, curve)
     if missed:
