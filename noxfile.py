@@ -184,6 +184,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def i18n(session: nox.Session) -> None:
+    """Message catalogs: extract every message, update each language's .po, compile."""
+    python = grader_env(session)
+    session.run(python, "-m", "tools.i18n", *(session.posargs or ["update"]))
+
+
+@nox.session(venv_backend="none")
 def mutants(session: nox.Session) -> None:
     """Grade every planted-bug variant of the catalog and print the kill matrix."""
     session.run(grader_env(session), "-m", "grader.mistakes.matrix", *session.posargs)

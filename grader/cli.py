@@ -26,19 +26,20 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NoReturn
 
-from grader import answer_key, classbook, collect, keybuild, pipeline, similarity
+from grader import answer_key, classbook, collect, i18n, keybuild, pipeline, similarity
 from grader.classview import write_class_view
-from grader.discover import Submission, UsageError, find
+from grader.discover import Submission, UsageError, find, own_language
 from grader.escape import console
 from grader.integrity import Tampered, settle
 from grader.render.grades import grades_csv, ungraded
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
-from grader.roster import Roster, RosterError
+from grader.roster import LANGUAGE_COLUMNS, Roster, RosterError
 from grader.rubric import RUBRIC
 from grader.sandbox import TRUST_ENV, Unconfined, confinement, without_namespaces
 from grader.score import invalid
@@ -76,6 +77,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="grade only this lab (repeatable)",
     )
     parser.add_argument(
+        "--lang",
+        choices=i18n.LANGUAGES,
+        help="write every report in this language (default: each student's own choice in "
+        "their pyproject.toml, else the roster's language column, else the course's, "
+        f"[course] language in the rubric: {RUBRIC.language})",
+    )
+    parser.add_argument(
         "--public",
         action="store_true",
         help="only the checks students see (visibility = visible): fast local feedback",
@@ -110,6 +118,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    with i18n.language(args.lang or RUBRIC.language):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     settle()  # nothing written into the grader's folders while grading
     default = ROOT / "skeleton" if (ROOT / "skeleton").is_dir() else Path(".")
     paths = args.submissions or [default]
@@ -125,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     except RosterError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
+    submissions = _languages(submissions, args.lang, _class_roster(roster, submissions, out_dir)[1])
     if args.trust_submissions:
         os.environ[TRUST_ENV] = "1"  # read by the sandbox, in the pool's processes too
     try:
@@ -251,6 +265,28 @@ class _Ahead:
         if self.thread.ident is not None:  # started
             self.thread.join()
         return self.prints
+
+
+def _languages(
+    submissions: list[Submission], flag: str | None, roster: Roster | None
+) -> list[Submission]:
+    """Each submission with the language its reports are written in: --lang, else the
+    student's own choice (their pyproject.toml), else the roster's column, else the
+    course's. A language the grader has no catalog for is named in a warning."""
+    out = []
+    for sub in submissions:
+        student = roster.find(sub.name) if roster is not None else None
+        listed = (student.get(*LANGUAGE_COLUMNS) or "") if student is not None else ""
+        lang, warnings = i18n.choose(
+            (flag or "", "--lang"),
+            (own_language(sub.path), f"{sub.name}'s pyproject.toml [tool.minigrad] language"),
+            (listed, f"the roster's language for {sub.name}"),
+            default=RUBRIC.language,
+        )
+        for warning in warnings:
+            print(f"grader: {console(warning)} (using {lang})", file=sys.stderr)
+        out.append(replace(sub, lang=lang))
+    return out
 
 
 def _bundled_skeleton(path: str | Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ class Submission:
     name: str
     path: Path
     problem: str = ""  # non-empty: not gradable (the report says why)
+    lang: str = ""  # the language its reports are written in ("": the course's)
 
 
 def is_submission(path: Path) -> bool:
@@ -145,3 +147,21 @@ def read_tests(submission: Path) -> dict[str, bytes]:
             if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 found[path.name] = handle.read(MAX_FILE_BYTES)
     return found
+
+
+def own_language(submission: Path) -> str:
+    """The language a student chose in their repository: ``language`` under
+    ``[tool.minigrad]`` in its pyproject.toml, as written ('' when none). Read as data,
+    never followed through a link."""
+    path = submission / "pyproject.toml"
+    try:
+        if path.is_symlink() or not path.is_file():
+            return ""
+        with path.open("rb") as handle:
+            raw = tomllib.loads(handle.read(MAX_FILE_BYTES).decode("utf-8", "replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    tool = raw.get("tool", {})
+    table = tool.get("minigrad", {}) if isinstance(tool, dict) else {}
+    value = table.get("language", "") if isinstance(table, dict) else ""
+    return value.strip() if isinstance(value, str) else ""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from grader import collect, late
+from grader import collect, i18n, late
 from grader.discover import Submission
 from grader.integrity import Tampered, changes, fingerprint
 from grader.report import write_all
@@ -36,7 +36,8 @@ def grade_one(
     """Grade and write reports for one submission. Raises only ``Tampered``: the
     grader's own files changed while this submission was graded."""
     before = fingerprint()
-    graded = _stages(submission, out_dir, labs, public)
+    with i18n.language(submission.lang or RUBRIC.language):
+        graded = _stages(submission, out_dir, labs, public)
     changed = changes(before, fingerprint())
     if changed:
         raise Tampered(

@@ -74,6 +74,8 @@ NAME = ("name", "student", "student_name", "full_name", "display_name")
 FIRST_NAME = ("first_name", "given_name")
 LAST_NAME = ("surname", "last_name", "family_name")
 SECTION = ("section", "sections", "group")
+# The language a student's reports are written in (en, es, English, Español, ...).
+LANGUAGE_COLUMNS = ("language", "lang", "locale", "preferred_language", "idioma")
 
 # Rows a Canvas gradebook export carries that are not students.
 NOT_STUDENTS = {"points possible"}

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from grader import i18n
+from grader.i18n import ENGLISH
 from grader.sandbox import Limits
 
 RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
@@ -63,6 +65,7 @@ class Rubric:
     late: Late = field(default_factory=Late)
     zone: tzinfo = UTC  # [course] time_zone: what a date or time without an offset means
     roster: RosterColumns = field(default_factory=RosterColumns)
+    language: str = ENGLISH  # [course] language: what reports are written in by default
 
     def max_score(self, lab: str | None = None) -> float:
         return sum(
@@ -131,7 +134,12 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
         if item.visibility not in VISIBILITIES:
             raise RubricError(f"{path}: check {item.id!r} has visibility {item.visibility!r}")
         items[item.id] = item
-    zone = _zone(_table(raw, "course", {"time_zone"}, path), path)
+    course = _table(raw, "course", {"time_zone", "language"}, path)
+    zone = _zone(course, path)
+    try:
+        language = i18n.check(str(course.get("language", ENGLISH)), "[course] language")
+    except i18n.LanguageError as exc:
+        raise RubricError(f"{path}: {exc}") from None
     return Rubric(
         labs,
         items,
@@ -139,6 +147,7 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
         _late(_table(raw, "late", {"deadline", "penalty_per_day", "cap"}, path), path, zone),
         zone,
         _roster(_table(raw, "roster", {f.name for f in fields(RosterColumns)}, path), path),
+        language,
     )
 
 
