@@ -273,7 +273,7 @@ def _languages(
     """Each submission with the language its reports are written in: --lang, else the
     student's own choice (their pyproject.toml), else the roster's column, else the
     course's. A language the grader has no catalog for is named in a warning."""
-    out = []
+    chosen = []
     for sub in submissions:
         student = roster.find(sub.name) if roster is not None else None
         listed = (student.get(*LANGUAGE_COLUMNS) or "") if student is not None else ""
@@ -285,8 +285,8 @@ def _languages(
         )
         for warning in warnings:
             print(f"grader: {console(warning)} (using {lang})", file=sys.stderr)
-        out.append(replace(sub, lang=lang))
-    return out
+        chosen.append(replace(sub, lang=lang))
+    return chosen
 
 
 def _bundled_skeleton(path: str | Path) -> bool:

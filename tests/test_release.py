@@ -112,6 +112,24 @@ def test_the_released_rubric_lists_exactly_the_visible_checks(out: Path) -> None
         assert cid not in text
 
 
+def test_the_released_catalogs_hold_no_hidden_check_text(out: Path) -> None:
+    hidden = tomllib.loads((ROOT / "grader" / "rubric_hidden.toml").read_text())
+    texts = [c[f] for c in hidden["check"] for f in ("name", "message") if c.get(f)]
+    assert texts
+    course = (ROOT / "grader" / "locale" / "grader.pot").read_text()
+    assert all(text[:40] in course for text in texts)  # the course's catalog has them
+    for path in (out / "grader" / "locale").rglob("*.po*"):
+        shipped = path.read_text()
+        assert "msgid" in shipped
+        leaked = [text for text in texts if text[:40] in shipped]
+        assert not leaked, f"{path.name} ships hidden checks' text: {leaked[:2]}"
+    for path in (out / "grader" / "locale").rglob("*.mo"):
+        assert not [t for t in texts if t[:40].encode() in path.read_bytes()], path.name
+    assert "checks/hidden" not in (out / "grader" / "locale" / "grader.pot").read_text()
+    released = tomllib.loads((out / "pyproject.toml").read_text())
+    assert released["tool"]["minigrad"]["language"] == "en"  # the course's default
+
+
 def test_the_planted_bug_catalog_is_not_released(out: Path) -> None:
     assert leaks.MISTAKES_CATALOG.exists()
     assert not (out / "grader" / "mistakes").exists()

@@ -169,6 +169,33 @@ def merge(parts: list[Path], lang: str = "es") -> int:
     return filled
 
 
+def drop_private(locale_dir: Path, private: tuple[str, ...]) -> int:
+    """Remove from the catalogs under ``locale_dir`` every message used only in files
+    under ``private`` (paths such as ``grader/checks/hidden``): the student release
+    ships no text of the hidden checks. Recompiles; returns how many were removed."""
+    removed = 0
+
+    def public(m: Message) -> bool:
+        return not m.locations or any(not where.startswith(private) for where, _ in m.locations)
+
+    for path in [
+        locale_dir / TEMPLATE.name,
+        *(po_path(lang, locale_dir) for lang in translated_languages()),
+    ]:
+        if not path.exists():
+            continue
+        lang = None if path.suffix == ".pot" else path.parent.parent.name
+        catalog = read(path, lang)
+        for m in list(catalog):
+            if m.id and not public(m):
+                catalog.delete(m.id)
+                removed += 1
+        _write_po(catalog, path)
+        if lang is not None:
+            mo_path(lang, locale_dir).write_bytes(compiled(catalog))
+    return removed
+
+
 def compile_all() -> None:
     for lang in translated_languages():
         mo_path(lang).write_bytes(compiled(read(po_path(lang), lang)))

@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from grader import answer_key, keybuild, rubric
-from tools import skeleton
+from tools import i18n, skeleton
 from tools.leaks import (
     GRADER,
+    INSTRUCTOR_ONLY,
     ROOT,
     RUBRIC,
     files,
@@ -84,6 +85,7 @@ def _values(raw: dict[str, Any]) -> dict[str, str]:
         "public_count": str(len(public)),
         "later_points": f"{total - shown:g}",
         "later_count": str(len(later)),
+        "language": rubric.RUBRIC.language,
     }
 
 
@@ -137,6 +139,9 @@ def build(out_dir: Path) -> None:
                 dest = out_dir / target / path.relative_to(folder)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, dest)
+    # The catalogs without the hidden checks' text (its messages name what they test).
+    private = tuple(str(p.relative_to(ROOT)) for p in INSTRUCTOR_ONLY)
+    i18n.drop_private(out_dir / "grader" / "locale", private)
     # The answer key of the public checks, so that a student's check needs no PyTorch
     # (none when this grader has no key and no PyTorch to build one: still correct).
     key = keybuild.public_key(set(ids(raw, public=True)), out_dir / "grader")
