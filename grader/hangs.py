@@ -128,6 +128,8 @@ def modules(steps: Sequence[Sequence[Any]]) -> list[str]:
 
 LONG = 1000  # a program this long is built once and sent to every submission as is
 LONG_KEPT = 8  # how many long programs' needs are remembered at most
+# (their labels are in the language of the submission that worked them out: the sandbox
+# reads only the kinds of what a request needs; a label it shows comes from ``where``)
 _LONG_NEEDS: dict[tuple[int, int], tuple[list[Any], dict[str, str]]] = {}
 
 
