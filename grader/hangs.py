@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from grader.i18n import _
 from grader.optable import OPS
 from grader.program import Program
 
@@ -42,11 +43,19 @@ READS = {
 
 
 def import_kind(module: str) -> tuple[str, str]:
-    return f"import:{module}", f"importing minigrad/{module}.py"
+    return f"import:{module}", _("importing {file}").format(file=f"minigrad/{module}.py")
 
 
 def _op_label(op: str) -> str:
     return OPS[op].label if op in OPS else f"a.{op}()"
+
+
+def _backward_of(op: str) -> str:
+    return _("the _backward() of {op}").format(op=_op_label(op))
+
+
+def _forward() -> str:
+    return _("a forward pass (calling a Neuron, Layer or MLP)")
 
 
 def _classes(steps: Sequence[Sequence[Any]]) -> dict[str, str]:
@@ -69,11 +78,11 @@ def step_kind(steps: Sequence[Sequence[Any]], i: int) -> tuple[str, str] | None:
     if kind == "op" and len(s) > 2:
         return f"op:{s[2]}", _op_label(str(s[2]))
     if kind == "sum":
-        return "sum", "sum() of Values"
+        return "sum", _("sum() of Values")
     if kind in ("local_backward", "walk_backward") and len(s) > 1:
         made = _classes(steps[:i]).get(str(s[1]), "")
         op = made.removeprefix("op:") if made.startswith("op:") else "?"
-        label = f"the _backward() of {_op_label(op)}" if op != "?" else "_backward()"
+        label = _backward_of(op) if op != "?" else "_backward()"
         return f"local_backward:{op}", label
     if kind == "backward":
         return "backward", "backward()"
@@ -83,21 +92,21 @@ def step_kind(steps: Sequence[Sequence[Any]], i: int) -> tuple[str, str] | None:
         target = str(s[2])
         if ":" in target:
             return f"call:{target}", f"{target.split(':')[-1]}()"
-        return "forward", "a forward pass (calling a Neuron, Layer or MLP)"
+        return "forward", _forward()
     if kind == "method" and len(s) > 3:
         return f"method:{s[3]}", f".{s[3]}()"
     if kind == "net":  # reads the network's parameters, parameters() among them
         return "method:parameters", ".parameters()"
     if kind == "param_effect":
-        return "forward", "a forward pass (calling a Neuron, Layer or MLP)"
+        return "forward", _forward()
     if kind == "sgd":
-        return "sgd", "training (forward and backward passes)"
+        return "sgd", _("training (forward and backward passes)")
     if kind == "fit_until":
         return "fit", "fit()"
     if kind == "to_dot":
         return "to_dot", "to_dot()"
     if kind in READS:
-        return "read", "reading .data, .grad or the graph"
+        return "read", _("reading .data, .grad or the graph")
     return None
 
 
@@ -119,6 +128,8 @@ def modules(steps: Sequence[Sequence[Any]]) -> list[str]:
 
 LONG = 1000  # a program this long is built once and sent to every submission as is
 LONG_KEPT = 8  # how many long programs' needs are remembered at most
+# (their labels are in the language of the submission that worked them out: the sandbox
+# reads only the kinds of what a request needs; a label it shows comes from ``where``)
 _LONG_NEEDS: dict[tuple[int, int], tuple[list[Any], dict[str, str]]] = {}
 
 
@@ -147,7 +158,7 @@ def _needs(steps: list[Any]) -> dict[str, str]:
         if kind is not None:
             found.setdefault(*kind)
         if step and step[0] in ("sgd", "fit_until"):  # both run the model and backward()
-            found.setdefault("forward", "a forward pass (calling a Neuron, Layer or MLP)")
+            found.setdefault("forward", _forward())
             found.setdefault("backward", "backward()")
         if step and step[0] == "sum":  # Python's sum() adds with the student's a + b
             found.setdefault("op:add", _op_label("add"))
@@ -160,7 +171,7 @@ def _needs(steps: list[Any]) -> dict[str, str]:
             ):
                 ops += ["mul", "add"]
             for op in dict.fromkeys(ops):
-                found.setdefault(f"local_backward:{op}", f"the _backward() of {_op_label(op)}")
+                found.setdefault(f"local_backward:{op}", _backward_of(op))
     return found
 
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.i18n import _
 from grader.optable import OPS
 
 Operand = str | float
@@ -196,7 +197,7 @@ def render(step: list[Any]) -> list[str]:
         "sum": "{0} = sum([{1}], {2})",
         "set_grad": "{0}.grad = {1}",
         "set_data": "{0}.data = {1}",
-        "local_backward": "{0}._backward()  # this node's own step only",
+        "local_backward": "{0}._backward()  # " + _("this node's own step only"),
         "walk_backward": "walk_backward({0})",
         "backward": "{0}.backward()",
         "seed": "random.seed({0})",
@@ -226,24 +227,25 @@ def render(step: list[Any]) -> list[str]:
         fn = rest[1].split(":")[-1]
         return [f"{rest[0]} = {fn}({', '.join(shown[2:])})"]
     if kind == "fit_until":
-        name, model, xs, ys, _, most, lr, goal, *_ = shown
+        name, model, xs, ys, _chunk, most, lr, goal, *_rest = shown
         return [
-            f"{name} = fit({model}, {xs}, {ys}, {most}, {lr})  # the grader stops early "
-            f"once a loss is < {goal}",
+            f"{name} = fit({model}, {xs}, {ys}, {most}, {lr})  # "
+            + _("the grader stops early once a loss is < {goal}").format(goal=goal),
             f"print({name}[-1])",
         ]
     if kind == "param_effect":
-        _, model, x, delta = shown
+        _name, model, x, delta = shown
         return [
-            f"for p in {model}.parameters():  # move each parameter; does the output change?",
+            f"for p in {model}.parameters():  # "
+            + _("move each parameter; does the output change?"),
             f"    p.data += {delta}",
             f"    print({model}({x}))",
             f"    p.data -= {delta}",
         ]
     if kind == "sgd":
-        _, model, xs, ys, epochs, lr, *_ = shown
+        _name, model, xs, ys, epochs, lr, *_rest = shown
         return [
-            f"params = {model}.parameters()  # the grader's own training loop",
+            f"params = {model}.parameters()  # " + _("the grader's own training loop"),
             f"for epoch in range({epochs}):",
             "    loss = Value(0.0)",
             f"    for x, y in zip({xs}, {ys}):",
@@ -253,13 +255,15 @@ def render(step: list[Any]) -> list[str]:
             "        for o, t in zip(outs, targets):",
             "            loss = loss + (o - t) * (o - t)",
             "    for p in params:",
-            "        p.grad = 0  # the grader resets every gradient itself",
+            "        p.grad = 0  # " + _("the grader resets every gradient itself"),
             "    Value.backward(loss)",
             "    for p in params:",
             f"        p.data = p.data - {lr} * p.grad",
             "    print(epoch, loss.data)",
         ]
-    return [f"# the grader's {kind} step on {', '.join(shown[:3])}"]
+    return [
+        "# " + _("the grader's {kind} step on {args}").format(kind=kind, args=", ".join(shown[:3]))
+    ]
 
 
 def _show(a: Any) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from grader.i18n import N_, _
 from grader.sandbox import StudentFault
 
 Shape = Callable[[Any], bool]
@@ -142,19 +143,19 @@ def _fit_trace(x: Any) -> bool:
 
 
 SAYS: dict[Shape, str] = {
-    _read: "a Value's data and grad (floats), or a list of them",
-    _node: "a node's op, parents, id and data",
-    _graph: "a list of nodes (op, data, grad, parents)",
-    _plain: "plain numbers, strings and lists",
-    _eq: "True, False or a type name",
-    _count: "a count",
-    _floats: "a list of floats",
-    _optional_floats: "a list of floats, or nothing",
-    _effects: "a list of outputs (floats)",
-    _net: "the network's parameters (data, grad) and where they sit",
-    _sgd_trace: "every epoch's parameters and gradients (floats)",
-    _fit_trace: "every epoch's parameters (floats) and the data fitted",
-    _text: "a string",
+    _read: N_("a Value's data and grad (floats), or a list of them"),
+    _node: N_("a node's op, parents, id and data"),
+    _graph: N_("a list of nodes (op, data, grad, parents)"),
+    _plain: N_("plain numbers, strings and lists"),
+    _eq: N_("True, False or a type name"),
+    _count: N_("a count"),
+    _floats: N_("a list of floats"),
+    _optional_floats: N_("a list of floats, or nothing"),
+    _effects: N_("a list of outputs (floats)"),
+    _net: N_("the network's parameters (data, grad) and where they sit"),
+    _sgd_trace: N_("every epoch's parameters and gradients (floats)"),
+    _fit_trace: N_("every epoch's parameters (floats) and the data fitted"),
+    _text: N_("a string"),
 }
 
 
@@ -225,23 +226,34 @@ def check_reads(
                 wanted[name] = (i, str(step[0]), shape)
     for name in reads:
         if name not in wanted:
-            raise StudentFault(f"your code sent back a value nobody asked for ({name[:60]!r})")
+            raise StudentFault(
+                _("your code sent back a value nobody asked for ({name})").format(
+                    name=repr(name[:60])
+                )
+            )
     for name, (i, kind, shape) in wanted.items():
         if name not in reads:
             if error is not None and (stopped is None or stopped <= i):
                 continue  # the student's code raised before it could read this
-            raise StudentFault(f"your code sent back no value for {name!r}")
+            raise StudentFault(_("your code sent back no value for {name}").format(name=repr(name)))
         if not shape(reads[name]):
             raise StudentFault(
-                f"your code sent back {_outline(reads[name])} for {name!r}, where the "
-                f"grader's `{kind}` step reads {SAYS[shape]}"
+                _(
+                    "your code sent back {what} for {name}, where the grader's {step} step "
+                    "reads {shape}"
+                ).format(
+                    what=_outline(reads[name]),
+                    name=repr(name),
+                    step=f"`{kind}`",
+                    shape=_(SAYS[shape]),
+                )
             )
 
 
 def _outline(x: Any) -> str:
     """What a value is, in a few words (never the value itself, which may be huge)."""
     if type(x) is list:
-        return f"a list of {len(x)}"
+        return _("a list of {n}").format(n=len(x))
     if type(x) is dict:
-        return "an object with " + ", ".join(sorted(map(str, x))[:6])
+        return _("an object with {keys}").format(keys=", ".join(sorted(map(str, x))[:6]))
     return f"{type(x).__name__} {str(x)[:40]!r}"

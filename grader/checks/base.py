@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.classic import Facts
+from grader.i18n import _
 from grader.program import Program, close, fmt, render
 from grader.sandbox import Sandbox, StudentFault
 from grader.shapes import check_reads
@@ -140,7 +141,7 @@ class Reads(dict[str, Any]):
     protocol (a forged or replaced reply), never the grader's error."""
 
     def __missing__(self, key: str) -> Any:
-        raise StudentFault(f"no value came back for {key!r}")
+        raise StudentFault(_("no value came back for {key}").format(key=repr(key)))
 
 
 @dataclass
@@ -160,10 +161,12 @@ class Run:
         """(data, grad) of a read Value, type-checked: only real floats come back."""
         item = self.reads.get(name)
         if not isinstance(item, dict):
-            raise StudentFault(f"no value came back for {name!r}")
+            raise StudentFault(_("no value came back for {name}").format(name=repr(name)))
         data, grad = item.get("data"), item.get("grad")
         if type(data) not in (float, int) or type(grad) not in (float, int):
-            raise StudentFault(f"the value read for {name!r} is not a plain number")
+            raise StudentFault(
+                _("the value read for {name} is not a plain number").format(name=repr(name))
+            )
         assert isinstance(data, float | int) and isinstance(grad, float | int)
         return float(data), float(grad)
 
@@ -174,12 +177,16 @@ class Run:
     def describe_error(self) -> str:
         assert self.error is not None
         step = self.error.get("step")
-        where = ""
         if isinstance(step, int) and 0 <= step < len(self.program.steps):
             lines = render(self.program.steps[step])
             if lines:
-                where = f" at `{lines[0].split('  #')[0]}`"
-        return f"{self.error.get('type')}: {self.error.get('message')}{where}"
+                code = lines[0].split("  #")[0]
+                # i18n: {error} is the exception (type: message); {code} a line of code
+                return _("{error} at {code}").format(
+                    error=f"{self.error.get('type')}: {self.error.get('message')}",
+                    code=f"`{code}`",
+                )
+        return f"{self.error.get('type')}: {self.error.get('message')}"
 
 
 @dataclass
@@ -204,11 +211,13 @@ class Context:
             payload["order"] = self.order
         reply = self.sandbox.request(payload, timeout)
         if not reply.get("ok"):
-            raise StudentFault(f"the request failed in your code: {reply.get('error')}")
+            raise StudentFault(
+                _("the request failed in your code: {error}").format(error=reply.get("error"))
+            )
         reads = reply.get("reads")
         error = reply.get("error")
         if not isinstance(reads, dict) or not (error is None or isinstance(error, dict)):
-            raise StudentFault("your code wrote over the grader's reply channel")
+            raise StudentFault(_("your code wrote over the grader's reply channel"))
         check_reads(program.steps, reads, error)  # every value in its step's shape
         self.cache.setdefault("blocked_imports", set()).update(reply.get("blocked_imports") or [])
         seen = reply.get("parents")
@@ -233,7 +242,7 @@ def raised(run: Run) -> Fail:
     """The failure of a check whose program the student's code raised in."""
     assert run.error is not None
     return Fail(
-        f"your code raised {run.describe_error()}",
+        _("your code raised {error}").format(error=run.describe_error()),
         counterexample=run.python(),
         observed={
             "raised": run.raised(),
@@ -260,10 +269,11 @@ def compare(
     *,
     what: Sequence[str] = ("data", "grad"),
     tol: float = 1e-9,
-    source: str = "PyTorch float64",
+    summary: str = "",
     observed: dict[str, Any] | None = None,
 ) -> None:
-    """Fail with every mismatching number when the student's reads differ from expected."""
+    """Fail with every mismatching number when the student's reads differ from expected
+    (``summary``: the failure's sentence, by default that they differ from PyTorch)."""
     wrong_expected: list[str] = []
     wrong_got: list[str] = []
     seen: dict[str, list[float]] = {}
@@ -276,7 +286,7 @@ def compare(
                 wrong_got.append(f"{name}.{field_name} = {fmt(got)}")
     if wrong_expected:
         raise Fail(
-            f"the numbers differ from {source}",
+            summary or _("the numbers differ from PyTorch float64"),
             expected=", ".join(wrong_expected),
             got=", ".join(wrong_got),
             counterexample=run.python(),

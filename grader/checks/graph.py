@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from grader.checks.base import Context, Fail, NotRun, check, compare
 from grader.classic import Facts, Observed, graph_mistake
+from grader.i18n import _
 from grader.optable import CORE, OPS
 from grader.program import Operand, Program
 
@@ -33,8 +34,10 @@ def working(ctx: Context) -> set[str]:
 def waits_for(op: str) -> NotRun:
     """Not run: the check's graph needs ``op``, which fails its own check."""
     return NotRun(
-        f"not run: this graph needs {OPS[op].label}, which fails its own check "
-        f"({OPS[op].check}); it runs once that one passes",
+        _(
+            "not run: this graph needs {op}, which fails its own check ({check}); it runs "
+            "once that one passes"
+        ).format(op=OPS[op].label, check=OPS[op].check),
         blocked_by=OPS[op].check,
     )
 
@@ -78,7 +81,11 @@ def backward_runs(ctx: Context) -> None:
     c = g.op("add", a, b)
     p.backward(c)
     p.read(a, b)
-    compare(ctx.run_ok(p), {a: (2.0, 1.0), b: (-3.0, 1.0)}, source="what backward() should give")
+    compare(
+        ctx.run_ok(p),
+        {a: (2.0, 1.0), b: (-3.0, 1.0)},
+        summary=_("the numbers differ from what backward() should give"),
+    )
 
 
 @check("graph.seed", diagnoses=graph_mistake, uses=OP_CHECKS)
@@ -90,11 +97,15 @@ def seed(ctx: Context) -> None:
     c = g.op("add", a, b)
     p.backward(c)
     p.read(c)
-    compare(ctx.run_ok(p), {c: (1.0, 1.0)}, source="a seeded output (c.grad = 1.0)")
+    compare(
+        ctx.run_ok(p),
+        {c: (1.0, 1.0)},
+        summary=_("the numbers differ from a seeded output (c.grad = 1.0)"),
+    )
 
 
 def worked(ctx: Context, p: Program, want: dict[str, tuple[float, float]]) -> None:
-    compare(ctx.run_ok(p), want, source="the worked example in the lab")
+    compare(ctx.run_ok(p), want, summary=_("the numbers differ from the worked example in the lab"))
 
 
 @check("graph.worked_example", depends=BACKWARD, uses=OP_CHECKS, diagnoses=graph_mistake)
@@ -216,7 +227,7 @@ def accumulate(ctx: Context) -> None:
     compare(
         ctx.run_ok(p),
         {a: (2.0, -6.0), b: (-3.0, 4.0)},
-        source="two backward() calls (grads add up)",
+        summary=_("the numbers differ from two backward() calls (grads add up)"),
     )
 
 
@@ -236,7 +247,7 @@ def _chain(op: str) -> tuple[Program, str]:
     p = Program()
     a = p.const(0.5)
     node = a
-    for _ in range(CHAIN):
+    for _step in range(CHAIN):
         node = p.op(op, node, 1.0 if op == "add" else -1.0)
     p.backward(node)
     p.read(a)
@@ -258,9 +269,16 @@ def deep_chain(ctx: Context) -> None:
     run = ctx.run(p, timeout=30.0)
     if run.error is not None:
         raise Fail(
-            f"backward() on a {CHAIN:,}-node chain raised {run.error.get('type')}",
-            expected="a.grad = 1.0 with Python's default recursion limit",
+            _("backward() on a {n}-node chain raised {error}").format(
+                n=f"{CHAIN:,}", error=run.error.get("type")
+            ),
+            expected=_("a.grad = 1.0 with Python's default recursion limit"),
             got=run.describe_error(),
             observed={"raised": run.raised()},
         )
-    compare(run, {a: (0.5, 1.0)}, what=("grad",), source=f"a {CHAIN:,}-node chain")
+    compare(
+        run,
+        {a: (0.5, 1.0)},
+        what=("grad",),
+        summary=_("the numbers differ from a {n}-node chain").format(n=f"{CHAIN:,}"),
+    )

@@ -8,6 +8,7 @@ from grader.checks import proof
 from grader.checks.base import Context, Fail, NotRun, Run, check
 from grader.checks.proof import GRADIENT_CHECKS, Proof, outs_of, prove
 from grader.classic import Facts, Observed
+from grader.i18n import N_, _
 from grader.program import close, fmt
 
 # Only true roots: a wrong gradient in an op does not stop a network from being built,
@@ -63,20 +64,23 @@ def build(ctx: Context) -> None:
     if kind == "list":
         count = len(run.reads["out"].get("items", []))
         raise Fail(
-            "MLP(3, [4, 4, 1]) must return one Value, not a list",
-            expected="a Value",
-            got=f"a list of {count}",
+            _("{call} must return one Value, not a list").format(call="MLP(3, [4, 4, 1])"),
+            expected=_("a Value"),
+            got=_("a list of {n}").format(n=count),
             counterexample=run.python(),
             observed={"list_of": count},
         )
     moved = _responds(ctx, run, effect_steps(mlp_steps(), "m", X))
     if moved is None:
         raise Fail(
-            "MLP(3, [4, 4, 1]) computes a constant: its output moves neither with its "
-            "input nor with any of its parameters",
-            expected="an output that depends on x and on the weights",
-            got=f"out = {fmt(run.pair('out')[0])} for x = {X} and for x = {NEG_X}, "
-            "and whichever parameter moves",
+            _(
+                "{call} computes a constant: its output moves neither with its input nor "
+                "with any of its parameters"
+            ).format(call="MLP(3, [4, 4, 1])"),
+            expected=_("an output that depends on x and on the weights"),
+            got=_("{out} for {x} and for {neg_x}, and whichever parameter moves").format(
+                out=f"out = {fmt(run.pair('out')[0])}", x=f"x = {X}", neg_x=f"x = {NEG_X}"
+            ),
             counterexample=run.python(),
         )
     # The numbers are the network's own: its outputs (and the moved ones, when they
@@ -133,9 +137,9 @@ def param_count(ctx: Context) -> None:
         if run.reads["n"] != want:
             shown = ", ".join(map(str, args))
             raise Fail(
-                f"{cls}({shown}).parameters() has the wrong length",
-                expected=f"{want} parameters",
-                got=f"{run.reads['n']} parameters",
+                _("{call} has the wrong length").format(call=f"{cls}({shown}).parameters()"),
+                expected=_("{n} parameters").format(n=want),
+                got=_("{n} parameters").format(n=run.reads["n"]),
                 observed={"class": cls, "count": run.reads["n"], "want": want},
             )
         # The count of a real network's parameter objects, not a number reported.
@@ -143,7 +147,7 @@ def param_count(ctx: Context) -> None:
         proof.same_count(f"{cls}(...).parameters()", len(network.layout.listed or []), want)
 
 
-EMPTY = "not run: parameters() is empty, so there is nothing to judge (see nn.param_count)"
+EMPTY = N_("not run: parameters() is empty, so there is nothing to judge (see nn.param_count)")
 
 
 @check("nn.distinct_params", depends=BUILT, diagnoses="repeated-neuron", uses=GRADIENT_CHECKS)
@@ -157,7 +161,7 @@ def distinct_params(ctx: Context) -> None:
         ]
     )
     if not run.reads["n"]:
-        raise NotRun(EMPTY, blocked_by="nn.param_count")
+        raise NotRun(_(EMPTY), blocked_by="nn.param_count")
     n, k = run.reads["n"], run.reads["k"]
     if k == n:  # the student's process says so: the grader counts for itself
         listed = mlp_proof(ctx).layout.listed or []
@@ -165,9 +169,9 @@ def distinct_params(ctx: Context) -> None:
         k = len(set(listed))
     if k != n:
         raise Fail(
-            "some parameters are the same object listed more than once",
-            expected=f"{n} distinct objects",
-            got=f"{k} distinct objects",
+            _("some parameters are the same object listed more than once"),
+            expected=_("{n} distinct objects").format(n=n),
+            got=_("{n} distinct objects").format(n=k),
         )
 
 
@@ -194,10 +198,14 @@ def bias_included(ctx: Context) -> None:
     if not any(not close(out, base, 1e-12) for out in moved):
         *on_x, at_x = ctx.run_steps([*steps, ["param_effect", "e", "n", nums(X), SHIFT]]).reads["e"]
         raise Fail(
-            "with input [0, 0, 0] only the bias can move a neuron's output, "
-            "and moving each parameter changes nothing",
-            expected="the bias among Neuron(3).parameters()",
-            got=f"{len(moved)} parameters; the output stays {fmt(base)} whichever moves",
+            _(
+                "with input {x} only the bias can move a neuron's output, and moving each "
+                "parameter changes nothing"
+            ).format(x="[0, 0, 0]"),
+            expected=_("the bias among {call}").format(call="Neuron(3).parameters()"),
+            got=_("{n} parameters; the output stays {out} whichever moves").format(
+                n=len(moved), out=fmt(base)
+            ),
             counterexample=run.python(),
             observed={"weights_move": any(not close(out, at_x, 1e-12) for out in on_x)},
         )
@@ -230,17 +238,23 @@ def zero_grad(ctx: Context) -> None:
     before: list[float] = run.reads["before"]
     after: list[float] = run.reads["after"]
     if not any(before):
-        raise Fail("backward() through the MLP left every parameter gradient at 0")
+        raise Fail(_("backward() through the MLP left every parameter gradient at 0"))
     if any(after):
         raise Fail(
-            "after zero_grad() some parameters still have a gradient",
-            expected="every parameter grad = 0.0",
-            got=f"{sum(g != 0.0 for g in after)} of {len(after)} parameters have grad != 0",
+            _("after zero_grad() some parameters still have a gradient"),
+            expected=_("every parameter grad = 0.0"),
+            got=_("{k} of {n} parameters have grad != 0").format(
+                k=sum(g != 0.0 for g in after), n=len(after)
+            ),
         )
     # The gradients it found are those backward() left: the network's output is its
     # parameters' own and (strict) so are their gradients.
     layout = proof.own(run, SIZES)
-    proof.same_values("the gradients read", [layout.grad[i] for i in layout.listed or []], before)
+    proof.same_values(
+        _("the gradients read differ from the network's own parameters read in the same run"),
+        [layout.grad[i] for i in layout.listed or []],
+        before,
+    )
     act = proof.explained(layout, [(X, outs_of(run.reads["out"]))], run)
     if proof.strict(ctx):
         proof.gradients_hold(layout, act, X, run)
@@ -254,7 +268,7 @@ def _layer_single(obs: Observed, facts: Facts) -> str | None:
 def layer_single(ctx: Context) -> None:
     responds = False
     checked: list[tuple[int, Run, Run | bool | None]] = []
-    for nout, want in ((1, "a Value"), (2, "a list of 2 Values")):
+    for nout, want in ((1, None), (2, 2)):
         run = ctx.run_steps(
             [
                 ["seed", 1],
@@ -267,12 +281,12 @@ def layer_single(ctx: Context) -> None:
             ]
         )
         out = run.reads["out"]
-        got = f"a list of {len(out['items'])} Values" if out.get("kind") == "list" else "a Value"
+        got = len(out["items"]) if out.get("kind") == "list" else None
         if got != want:
             raise Fail(
-                f"Layer(3, {nout}) returns the wrong kind of result",
-                expected=want,
-                got=got,
+                _("{call} returns the wrong kind of result").format(call=f"Layer(3, {nout})"),
+                expected=_kind(want),
+                got=_kind(got),
                 observed={"nout": nout, "kind": out.get("kind")},
             )
         moved = effect_steps([["seed", 1], ["new", "l", "Layer", 3, 1]], "l", X)
@@ -281,10 +295,12 @@ def layer_single(ctx: Context) -> None:
         checked.append((nout, run, effects))
     if not responds:
         raise Fail(
-            "Layer(3, 1) and Layer(3, 2) compute constants: their outputs are the same "
-            f"for x = {X} and for x = {NEG_X}, and whichever parameter moves",
-            expected="outputs that depend on the input and the weights",
-            got="the same outputs",
+            _(
+                "{one} and {two} compute constants: their outputs are the same for {x} and "
+                "for {neg_x}, and whichever parameter moves"
+            ).format(one="Layer(3, 1)", two="Layer(3, 2)", x=f"x = {X}", neg_x=f"x = {NEG_X}"),
+            expected=_("outputs that depend on the input and the weights"),
+            got=_("the same outputs"),
         )
     for nout, run, effects in checked:
         cases = [(X, outs_of(run.reads["out"])), (NEG_X, outs_of(run.reads["back"]))]
@@ -292,6 +308,13 @@ def layer_single(ctx: Context) -> None:
         if isinstance(effects, Run):
             proof.effects_hold(effects, X, [3, 1], SHIFT)
         prove(ctx, 1, "Layer", [3, nout], X, [3, nout])
+
+
+def _kind(items: int | None) -> str:
+    """What a layer returned: a Value (None) or a list of ``items`` Values."""
+    if items is None:
+        return _("a Value")
+    return _("a list of {n} Values").format(n=items)
 
 
 def _weights_random(obs: Observed, facts: Facts) -> str | None:
@@ -310,18 +333,25 @@ def weights_random(ctx: Context) -> None:
     )
     weights: list[float] = run.reads["w"]
     if not weights:
-        raise NotRun(EMPTY, blocked_by="nn.param_count")
+        raise NotRun(_(EMPTY), blocked_by="nn.param_count")
     outside = [w for w in weights if not -1.0 <= w <= 1.0]
     if outside or len(set(weights)) < len(weights) // 2:
         observed = {"distinct": len(set(weights)), "count": len(weights)}
         raise Fail(
-            "weights must start as different random numbers in [-1, 1]",
-            expected="random.uniform(-1, 1) for every weight and bias",
-            got=f"{len(set(weights))} different values among {len(weights)}"
-            + (f", {len(outside)} outside [-1, 1]" if outside else ""),
+            _("weights must start as different random numbers in [-1, 1]"),
+            expected=_("random.uniform(-1, 1) for every weight and bias"),
+            got=(
+                _("{k} different values among {n}, {out} outside [-1, 1]")
+                if outside
+                else _("{k} different values among {n}")
+            ).format(k=len(set(weights)), n=len(weights), out=len(outside)),
             observed=observed,
         )
     # The weights of a network whose output and gradients the grader reproduces.
     layout = proof.own(run, SIZES)
-    proof.same_values("the weights read", [layout.data[i] for i in layout.listed or []], weights)
+    proof.same_values(
+        _("the weights read differ from the network's own parameters read in the same run"),
+        [layout.data[i] for i in layout.listed or []],
+        weights,
+    )
     mlp_proof(ctx)

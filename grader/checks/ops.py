@@ -21,6 +21,7 @@ import ast
 from grader.checks.base import Context, Fail, NotRun, Run, check, mismatch, raised
 from grader.classic import Facts, Observed, op_mistake, when_raised
 from grader.expect import evaluate
+from grader.i18n import _
 from grader.optable import CORE, OPS, Op
 from grader.program import Program, fmt
 
@@ -121,7 +122,7 @@ def construct(ctx: Context) -> None:
     node = run.reads[a + "#node"]
     if data != 2.0 or grad != 0.0:
         raise Fail(
-            "a new Value must hold its data and a zero gradient",
+            _("a new Value must hold its data and a zero gradient"),
             expected="a.data = 2.0, a.grad = 0.0",
             got=f"a.data = {fmt(data)}, a.grad = {fmt(grad)}",
             counterexample=run.python(),
@@ -129,18 +130,23 @@ def construct(ctx: Context) -> None:
     attr = node.get("parents_attr")
     if attr != "_prev":
         raise Fail(
-            "the lab names a Value's parents `_prev`"
-            + (f"; your Value keeps them in `{attr}`" if attr else "; your Value has no `_prev`"),
-            expected="a._prev (an empty tuple or set for a leaf)",
-            got=f"a.{attr}" if attr else "no _prev attribute",
+            (
+                _("the lab names a Value's parents {prev}; your Value keeps them in {attr}")
+                if attr
+                else _("the lab names a Value's parents {prev}; your Value has no {prev}")
+            ).format(prev="`_prev`", attr=f"`{attr}`"),
+            expected=_("a._prev (an empty tuple or set for a leaf)"),
+            got=f"a.{attr}" if attr else _("no _prev attribute"),
             counterexample=run.python(),
             observed={"parents_attr": attr},
         )
     if node.get("prev") != [] or node.get("op") not in ("", "None"):
         raise Fail(
-            "a leaf Value has no parents and an empty _op",
-            expected="a._prev empty, a._op == ''",
-            got=f"{len(node.get('prev') or [])} parent(s), _op == {node.get('op')!r}",
+            _("a leaf Value has no parents and an empty _op"),
+            expected=_("a._prev empty, a._op == ''"),
+            got=_("{n} parent(s), _op == {op}").format(
+                n=len(node.get("prev") or []), op=repr(node.get("op"))
+            ),
             counterexample=run.python(),
         )
 
@@ -168,10 +174,12 @@ def expect_raise(ctx: Context, program: Program, exc: str, rule: str, op: str) -
     if raised != exc:
         raise Fail(
             rule,
-            expected=f"{exc} is raised",
-            got=f"{raised} was raised: {run.error and run.error.get('message')}"
+            expected=_("{exc} is raised").format(exc=exc),
+            got=_("{raised} was raised: {message}").format(
+                raised=raised, message=run.error and run.error.get("message")
+            )
             if raised
-            else "no exception",
+            else _("no exception"),
             counterexample=run.python(),
             observed={"raised": raised, "op_works": ctx.statuses.get(op, "passed") == "passed"},
         )
@@ -204,7 +212,7 @@ def pow_value_exponent(ctx: Context) -> None:
     p = Program()
     a, n = p.const(2.0), p.const(3.0)
     p.op("pow", a, n)
-    expect_raise(ctx, p, "TypeError", "a Value exponent must be refused", "ops.pow")
+    expect_raise(ctx, p, "TypeError", _("a Value exponent must be refused"), "ops.pow")
 
 
 @check(
@@ -217,7 +225,8 @@ def log_nonpositive(ctx: Context) -> None:
     for x in (0.0, -1.0):
         p = Program()
         p.op("log", p.const(x))
-        expect_raise(ctx, p, "ValueError", f"log({fmt(x)}) must raise, not clamp", "ops.log")
+        rule = _("{call} must raise, not clamp").format(call=f"log({fmt(x)})")
+        expect_raise(ctx, p, "ValueError", rule, "ops.log")
 
 
 @check(
@@ -229,7 +238,8 @@ def log_nonpositive(ctx: Context) -> None:
 def div_by_zero(ctx: Context) -> None:
     p = Program()
     p.op("truediv", p.const(1.0), p.const(0.0))
-    expect_raise(ctx, p, "ZeroDivisionError", "division by a zero Value must raise", "ops.div")
+    rule = _("division by a zero Value must raise")
+    expect_raise(ctx, p, "ZeroDivisionError", rule, "ops.div")
 
 
 @check(
@@ -276,17 +286,21 @@ def identity(ctx: Context) -> None:
     na, nb, nc = (run.reads[n + "#node"] for n in (a, b, c))
     if na.get("id") == nb.get("id") or nc.get("prev") != sorted([na.get("id"), nb.get("id")]):
         raise Fail(
-            "two Values with equal data must stay two separate nodes",
-            expected="c's parents are a and b, two different objects",
-            got=f"c's parents hold {len(nc.get('prev') or [])} object(s)",
+            _("two Values with equal data must stay two separate nodes"),
+            expected=_("c's parents are a and b, two different objects"),
+            got=_("c's parents hold {n} object(s)").format(n=len(nc.get("prev") or [])),
             counterexample=run.python(),
         )
     eq = ctx.run(_eq_probe())
     if eq.error is not None or eq.reads.get("eq") is not False or eq.reads.get("set_size") != 2:
         raise Fail(
-            "Value must keep identity equality and hashing (do not define __eq__ or __hash__)",
-            expected="Value(2.0) == Value(2.0) is False and {Value(2.0), Value(2.0)} has 2 members",
-            got=f"== gives {eq.reads.get('eq')!r}, the set has {eq.reads.get('set_size')!r} members"
+            _("Value must keep identity equality and hashing (do not define __eq__ or __hash__)"),
+            expected=_("{eq} is False and {set} has 2 members").format(
+                eq="Value(2.0) == Value(2.0)", set="{Value(2.0), Value(2.0)}"
+            ),
+            got=_("== gives {eq}, the set has {size} members").format(
+                eq=repr(eq.reads.get("eq")), size=repr(eq.reads.get("set_size"))
+            )
             if eq.error is None
             else f"{eq.describe_error()}",
             observed={"eq": eq.reads.get("eq")},
@@ -316,7 +330,7 @@ def imports(ctx: Context) -> None:
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError) as exc:  # the crash itself costs the points
-        raise NotRun(f"not run: scalar.py could not be read ({exc})") from exc
+        raise NotRun(_("not run: scalar.py could not be read ({error})").format(error=exc)) from exc
     found: set[str] = set()
     dynamic: set[str] = set()  # imports by call: the static list cannot name what they load
     for node in ast.walk(tree):
@@ -337,13 +351,23 @@ def imports(ctx: Context) -> None:
     if not (extra or blocked) and not any(
         ctx.statuses.get(cid) == "passed" for cid in LAB01_FUNCTIONAL
     ):
-        raise NotRun("not run yet: it counts once at least one op of lab 1 works")
+        raise NotRun(_("not run yet: it counts once at least one op of lab 1 works"))
     if extra or blocked:
         raise Fail(
-            "the engine may import math and random only",
-            expected="imports: math, random (typing helpers allowed)",
+            _("the engine may import math and random only"),
+            expected=_("imports: math, random (typing helpers allowed)"),
             got=", ".join(
-                [f"scalar.py {'calls' if m.endswith(')') else 'imports'} {m}" for m in extra]
-                + [f"at run time your code tried to import {m}" for m in blocked]
+                [
+                    (
+                        _("scalar.py calls {name}")
+                        if m.endswith(")")
+                        else _("scalar.py imports {name}")
+                    ).format(name=m)
+                    for m in extra
+                ]
+                + [
+                    _("at run time your code tried to import {name}").format(name=m)
+                    for m in blocked
+                ]
             ),
         )

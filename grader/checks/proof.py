@@ -39,6 +39,7 @@ from typing import Any
 
 from grader import netmath
 from grader.checks.base import REGISTRY, Context, Fail, Run
+from grader.i18n import N_, _
 from grader.netmath import Act, Layout
 from grader.program import Program, fmt
 from grader.results import PASSED
@@ -106,12 +107,12 @@ def outs_of(read: dict[str, Any]) -> list[float]:
     return [float(read["data"])]
 
 
-UNREADABLE = (
+UNREADABLE = N_(
     "the grader cannot read this network's parameters (by the lab's names `layers`, "
     "`neurons`, `w` and `b`, or through `parameters()`), so it cannot check the numbers "
     "it reports"
 )
-NOT_ITS_OWN = "the network's output is not what its own parameters compute"
+NOT_ITS_OWN = N_("the network's output is not what its own parameters compute")
 Cases = Sequence[tuple[Sequence[float], Sequence[float]]]  # (input, outputs)
 
 
@@ -119,7 +120,7 @@ def own(run: Run, sizes: Sequence[int] | None, name: str = "net") -> Layout:
     """The network a check's own program read (its ``net`` step), or fail."""
     layout = layout_of(run.reads[name], sizes)
     if layout is None:
-        raise Unverified(UNREADABLE, counterexample=run.python())
+        raise Unverified(_(UNREADABLE), counterexample=run.python())
     return layout
 
 
@@ -131,9 +132,10 @@ def explained(layout: Layout, cases: Cases, run: Run | None = None) -> Act:
         x, outs = cases[0]
         want = netmath.outputs(layout, netmath.FAMILY[0], x) if fits else []
         raise Unverified(
-            NOT_ITS_OWN,
-            expected=f"for x = {list(x)}: {_shown(want)} (tanh neurons; ReLU, sigmoid or "
-            "linear neurons would do too)",
+            _(NOT_ITS_OWN),
+            expected=_(
+                "for {x}: {outputs} (tanh neurons; ReLU, sigmoid or linear neurons would do too)"
+            ).format(x=f"x = {list(x)}", outputs=_shown(want)),
             got=_shown(outs),
             counterexample=None if run is None else run.python(),
         )
@@ -141,7 +143,7 @@ def explained(layout: Layout, cases: Cases, run: Run | None = None) -> Act:
 
 
 def _shown(values: Sequence[float]) -> str:
-    return ", ".join(fmt(v) for v in values[:4]) or "no output"
+    return ", ".join(fmt(v) for v in values[:4]) or _("no output")
 
 
 def effects_hold(run: Run, x: Sequence[float], sizes: Sequence[int] | None, delta: float) -> None:
@@ -153,9 +155,9 @@ def effects_hold(run: Run, x: Sequence[float], sizes: Sequence[int] | None, delt
     listed = layout.listed or []
     if len(effects) != len(listed) + 1 or len(x) != layout.sizes[0]:
         raise Unverified(
-            NOT_ITS_OWN,
-            expected=f"{len(listed) + 1} outputs (one per parameter, then unmoved)",
-            got=f"{len(effects)} outputs",
+            _(NOT_ITS_OWN),
+            expected=_("{n} outputs (one per parameter, then unmoved)").format(n=len(listed) + 1),
+            got=_("{n} outputs").format(n=len(effects)),
             counterexample=run.python(),
         )
     settings = []
@@ -172,9 +174,11 @@ def effects_hold(run: Run, x: Sequence[float], sizes: Sequence[int] | None, delt
             return
     want = netmath.outputs(layout, netmath.FAMILY[0], x)[0]
     raise Unverified(
-        NOT_ITS_OWN,
-        expected=f"unmoved, for x = {list(x)}: {fmt(want)} (tanh neurons; ReLU, sigmoid or "
-        "linear neurons would do too), and each parameter's effect",
+        _(NOT_ITS_OWN),
+        expected=_(
+            "unmoved, for {x}: {output} (tanh neurons; ReLU, sigmoid or linear neurons would "
+            "do too), and each parameter's effect"
+        ).format(x=f"x = {list(x)}", output=fmt(want)),
         got=fmt(effects[-1]),
         counterexample=run.python(),
     )
@@ -187,8 +191,10 @@ def gradients_hold(layout: Layout, act: Act, x: Sequence[float], run: Run | None
     wrong = differ(layout, want, layout.grad)
     if wrong:
         raise Unverified(
-            "after backward() from the network's output, the gradients on its parameters "
-            "are not the derivatives of that output",
+            _(
+                "after backward() from the network's output, the gradients on its parameters "
+                "are not the derivatives of that output"
+            ),
             expected=", ".join(f"p{i}.grad = {fmt(want[i])}" for i in wrong[:3]),
             got=", ".join(f"p{i}.grad = {fmt(layout.grad[i])}" for i in wrong[:3]),
             counterexample=None if run is None else run.python(),
@@ -253,8 +259,9 @@ def _prove(
     run = ctx.run(Program(steps))
     if run.error is not None:
         raise Unverified(
-            "checking the network's numbers, the grader ran into an error in your code: "
-            + run.describe_error(),
+            _(
+                "checking the network's numbers, the grader ran into an error in your code: {error}"
+            ).format(error=run.describe_error()),
             counterexample=run.python(),
         )
     layout = own(run, sizes)
@@ -268,18 +275,21 @@ def same_count(what: str, want: int, got: int) -> None:
     """Fail unless a count the check read is the one the grader counted itself."""
     if want != got:
         raise Unverified(
-            f"{what}: the count your code reports is not that of the network's own "
-            "parameter objects",
+            _(
+                "{what}: the count your code reports is not that of the network's own "
+                "parameter objects"
+            ).format(what=what),
             expected=str(want),
             got=str(got),
         )
 
 
-def same_values(what: str, want: Sequence[float], got: Sequence[float]) -> None:
-    """Fail unless values a check read twice in one program agree."""
+def same_values(summary: str, want: Sequence[float], got: Sequence[float]) -> None:
+    """Fail unless values a check read twice in one program agree (``summary``: the
+    failure's sentence, that they differ from the network's own parameters)."""
     if list(want) != list(got):
         raise Unverified(
-            f"{what} differ from the network's own parameters read in the same run",
+            summary,
             expected=_shown(want),
             got=_shown(got),
         )
@@ -310,7 +320,7 @@ def trace_of(run: Run, name: str, sizes: list[int], start: str = "n0") -> Trace:
     more, the first the network's own as read before training)."""
     layout = layout_of(run.reads[start], sizes)
     if layout is None:
-        raise Unverified(UNREADABLE)
+        raise Unverified(_(UNREADABLE))
     traced = run.reads[name + "#trace"]
     losses: list[float] = run.reads[name]
     datas: list[list[float]] = traced["data"]
@@ -321,10 +331,15 @@ def trace_of(run: Run, name: str, sizes: list[int], start: str = "n0") -> Trace:
         fits = fits and len(grads) == len(losses) and all(len(row) == n for row in grads)
     if not fits or (datas and datas[0] != layout.data):
         raise Unverified(
-            "the training run's parameters do not come back one set per epoch, starting "
-            "from the network's own: the numbers your code reports are not its own"
+            _(
+                "the training run's parameters do not come back one set per epoch, starting "
+                "from the network's own: the numbers your code reports are not its own"
+            )
         )
     return Trace(layout, datas, losses, grads)
+
+
+LOSSES_NOT_OWN = N_("the training losses are not the losses of the network's own parameters")
 
 
 def _loss_model(
@@ -335,9 +350,13 @@ def _loss_model(
     sizes = first.sizes
     if not all(len(x) == sizes[0] for x in xs) or not all(len(y) == sizes[-1] for y in ys):
         raise Unverified(
-            "the network trained does not fit its data: the grader cannot check its losses",
-            expected=f"{len(xs[0])} inputs and {len(ys[0])} outputs",
-            got=f"{sizes[0]} inputs and {sizes[-1]} outputs",
+            _("the network trained does not fit its data: the grader cannot check its losses"),
+            expected=_("{inputs} inputs and {outputs} outputs").format(
+                inputs=len(xs[0]), outputs=len(ys[0])
+            ),
+            got=_("{inputs} inputs and {outputs} outputs").format(
+                inputs=sizes[0], outputs=sizes[-1]
+            ),
         )
     for act in netmath.FAMILY:
         total = netmath.sse(first, act, xs, ys)
@@ -345,18 +364,21 @@ def _loss_model(
             if trace.losses and netmath.close(scale * total, trace.losses[0]):
                 return act, scale
     raise Unverified(
-        "the training losses are not the losses of the network's own parameters",
-        expected=f"epoch 0: the sum of squared errors = "
-        f"{fmt(netmath.sse(first, netmath.FAMILY[0], xs, ys))} (tanh neurons)",
-        got=f"epoch 0: {fmt(trace.losses[0])}" if trace.losses else "no loss",
+        _(LOSSES_NOT_OWN),
+        expected=_("epoch {t}: the sum of squared errors = {loss} (tanh neurons)").format(
+            t=0, loss=fmt(netmath.sse(first, netmath.FAMILY[0], xs, ys))
+        ),
+        got=_("epoch {t}: {loss}").format(t=0, loss=fmt(trace.losses[0]))
+        if trace.losses
+        else _("no loss"),
     )
 
 
 def _wrong_loss(t: int, want: float, got: float) -> Fail:
     return Unverified(
-        "the training losses are not the losses of the network's own parameters",
-        expected=f"epoch {t}: {fmt(want)}",
-        got=f"epoch {t}: {fmt(got)}",
+        _(LOSSES_NOT_OWN),
+        expected=_("epoch {t}: {loss}").format(t=t, loss=fmt(want)),
+        got=_("epoch {t}: {loss}").format(t=t, loss=fmt(got)),
     )
 
 
@@ -394,10 +416,10 @@ def check_sgd(
     (at ``spot_epochs``)."""
     trace = trace_of(run, "losses", sizes)
     ys = rows(ys)
-    act, _ = _loss_model(trace, xs, ys, (1.0,))
+    act, _scale = _loss_model(trace, xs, ys, (1.0,))
     listed = trace.layout.listed
     if listed is None or trace.grads is None:
-        raise Unverified(UNREADABLE)
+        raise Unverified(_(UNREADABLE))
     times = [listed.count(i) for i in range(len(trace.layout.data))]
     for t, loss in enumerate(trace.losses):
         want = netmath.sse(trace.layout.with_data(trace.datas[t]), act, xs, ys)
@@ -407,9 +429,13 @@ def check_sgd(
         off = _moved_off(trace.datas[t], trace.datas[t + 1], reported, lr, times)
         if off is not None:
             raise Unverified(
-                "the training run's updates are not -lr times the gradients it reports",
-                expected=f"epoch {t}, parameter {off}: {fmt(trace.datas[t][off])} -> "
-                f"{fmt(trace.datas[t][off] - lr * times[off] * reported[off])}",
+                _("the training run's updates are not -lr times the gradients it reports"),
+                expected=_("epoch {t}, parameter {i}: {change}").format(
+                    t=t,
+                    i=off,
+                    change=f"{fmt(trace.datas[t][off])} -> "
+                    f"{fmt(trace.datas[t][off] - lr * times[off] * reported[off])}",
+                ),
                 got=f"{fmt(trace.datas[t][off])} -> {fmt(trace.datas[t + 1][off])}",
             )
     if not strict(ctx):
@@ -421,9 +447,13 @@ def check_sgd(
         wrong = [i for i in placed if not netmath.close(grad[i], reported[i], 1e-6)]
         if wrong:
             raise Unverified(
-                "the gradients of the training loss are not the derivatives of the "
-                "network's own loss",
-                expected=f"epoch {t}, parameter {wrong[0]}: grad = {fmt(grad[wrong[0]])}",
+                _(
+                    "the gradients of the training loss are not the derivatives of the "
+                    "network's own loss"
+                ),
+                expected=_("epoch {t}, parameter {i}: {change}").format(
+                    t=t, i=wrong[0], change=f"grad = {fmt(grad[wrong[0]])}"
+                ),
                 got=f"grad = {fmt(reported[wrong[0]])}",
             )
 
@@ -469,10 +499,11 @@ def check_fit(
         )
         if not any(ways.values()):
             raise Unverified(
-                "fit's updates are not -lr times the gradient of its loss",
-                expected=f"epoch {t}: p.data -= {lr} * p.grad, p.grad the derivative of "
-                "that epoch's loss",
-                got="parameters that moved otherwise",
+                _("fit's updates are not -lr times the gradient of its loss"),
+                expected=_(
+                    "epoch {t}: {update}, p.grad the derivative of that epoch's loss"
+                ).format(t=t, update=f"p.data -= {lr} * p.grad"),
+                got=_("parameters that moved otherwise"),
             )
 
 
@@ -503,7 +534,7 @@ def correct_curve(
         return None
     tanh = netmath.FAMILY[0]
     curve: list[float] = []
-    for _ in range(min(epochs, CURVE_POINTS)):
+    for _epoch in range(min(epochs, CURVE_POINTS)):
         loss, grad = netmath.sse_grad(layout, tanh, xs_rows, ys_rows)
         curve.append(loss)
         if not loss < goal:

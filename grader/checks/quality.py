@@ -21,6 +21,7 @@ from pathlib import Path
 from grader import clock, workspace
 from grader.checks import graph, nn, ops, train, viz  # noqa: F401  (register them first)
 from grader.checks.base import REGISTRY, Context, Fail, check, import_hidden
+from grader.i18n import _
 from grader.rubric import RUBRIC
 
 RUFF_RULES = ["--select", "E,F,W,I,B,UP,SIM,RUF", "--ignore", "UP007", "--line-length", "100"]
@@ -89,13 +90,17 @@ class _Tool:
             except subprocess.TimeoutExpired:  # retrying loses no output
                 if self.watch.used() >= TOOL_SECONDS:
                     self.stop()
-                    late = f"{self.name} did not finish within {TOOL_SECONDS:g} s on your code"
+                    late = _("{tool} did not finish within {seconds} s on your code").format(
+                        tool=self.name, seconds=f"{TOOL_SECONDS:g}"
+                    )
                     raise Fail(late) from None
                 if time.monotonic() >= net:
                     self.stop()
                     raise clock.MachineBusy(
-                        f"the machine was too busy to run {self.name} on your code (not your "
-                        "fault; grade it again)"
+                        _(
+                            "the machine was too busy to run {tool} on your code (not your "
+                            "fault; grade it again)"
+                        ).format(tool=self.name)
                     ) from None
         if self.proc.returncode not in (0, 1):
             tail = (errors or printed).strip().splitlines()[-1:]
@@ -192,14 +197,16 @@ def findings(ctx: Context) -> dict[str, list[str]]:
 def _quality(ctx: Context, filename: str) -> None:
     problems = findings(ctx).get(filename)
     if problems is None:
-        raise Fail(f"{filename} is missing")
+        raise Fail(_("{file} is missing").format(file=filename))
     if problems:
         shown = "\n".join(problems[:15]) + (
-            f"\n... and {len(problems) - 15} more" if len(problems) > 15 else ""
+            "\n" + _("... and {n} more").format(n=len(problems) - 15) if len(problems) > 15 else ""
         )
         raise Fail(
-            f"ruff / mypy --strict report {len(problems)} finding(s) in {filename}",
-            expected="no findings",
+            _("ruff / mypy --strict report {n} finding(s) in {file}").format(
+                n=len(problems), file=filename
+            ),
+            expected=_("no findings"),
             got=shown,
         )
 

@@ -10,6 +10,7 @@ from grader.checks import proof
 from grader.checks.base import Context, Fail, Run, check
 from grader.checks.proof import GRADIENT_CHECKS
 from grader.classic import Facts, Observed, activation_mistake, training_mistake
+from grader.i18n import _
 from grader.program import close, fmt
 
 TOY_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -43,8 +44,12 @@ def _train_seeds(
         if curve is not None and tried == 0:
             curve(runs[-1], losses)
         if not losses or not losses[-1] < goal:
-            shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else "no loss"
-            missed.append(f"seed {seed}: loss {shown} after {len(losses)} epochs")
+            shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else _("no loss")
+            missed.append(
+                _("seed {seed}: loss {loss} after {n} epochs").format(
+                    seed=seed, loss=shown, n=len(losses)
+                )
+            )
     if len(SEEDS) - len(missed) < MOST:
         return missed
     for run in runs:
@@ -111,7 +116,9 @@ def datasets(ctx: Context) -> None:
     )
     if run.reads["h"] != [0.0, 0.0, 1.0, 0.0, 0.0]:
         raise Fail(
-            "one_hot(2, 5) is wrong", expected="[0.0, 0.0, 1.0, 0.0, 0.0]", got=str(run.reads["h"])
+            _("{call} is wrong").format(call="one_hot(2, 5)"),
+            expected="[0.0, 0.0, 1.0, 0.0, 0.0]",
+            got=str(run.reads["h"]),
         )
     dataset = run.reads["d"]
     ok = isinstance(dataset, list) and len(dataset) == 2
@@ -120,9 +127,11 @@ def datasets(ctx: Context) -> None:
         ok = all(_one_hots(rows) for rows in (xs, ys)) and len(xs) == len(ys) == 5
     if not ok:
         raise Fail(
-            "tense_dataset() must return (xs, ys): five distinct one-hot inputs and "
-            "five distinct one-hot targets",
-            expected="two lists of five one-hot rows of length 5",
+            _(
+                "tense_dataset() must return (xs, ys): five distinct one-hot inputs and "
+                "five distinct one-hot targets"
+            ),
+            expected=_("two lists of five one-hot rows of length 5"),
             got=str(dataset)[:300],
         )
 
@@ -176,7 +185,10 @@ def keep_curve(
 
 def _losses(run_reads: Any, what: str) -> list[float]:
     if not isinstance(run_reads, list) or not all(isinstance(x, float) for x in run_reads):
-        raise Fail(f"{what} must return a list of float losses", got=str(run_reads)[:200])
+        raise Fail(
+            _("{what} must return a list of float losses").format(what=what),
+            got=str(run_reads)[:200],
+        )
     return run_reads
 
 
@@ -201,12 +213,13 @@ def engine_sgd(ctx: Context) -> None:
     def verify(run: Run) -> None:
         proof.check_sgd(ctx, run, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
 
-    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "the grader's loop", verify)
+    missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, _("the grader's loop"), verify)
     if missed:
         raise Fail(
-            "the grader's own SGD loop on your engine does not fit the toy set",
-            expected=f"loss < {TOY_GOAL} after {TOY_EPOCHS} steps at lr {TOY_LR}, "
-            f"for {MOST} of {len(SEEDS)} seeds",
+            _("the grader's own SGD loop on your engine does not fit the toy set"),
+            expected=_(
+                "loss < {goal} after {epochs} steps at lr {lr}, for {most} of {seeds} seeds"
+            ).format(goal=TOY_GOAL, epochs=TOY_EPOCHS, lr=TOY_LR, most=MOST, seeds=len(SEEDS)),
             got="; ".join(missed),
         )
 
@@ -233,10 +246,12 @@ def fit_toy(ctx: Context) -> None:
     missed = _train_seeds(ctx, steps, TOY_GOAL, 60.0, "fit", verify, curve)
     if missed:
         raise Fail(
-            f"fit(MLP(3, [4, 4, 1]), toy data, {TOY_EPOCHS}, {TOY_LR}) does not bring "
-            "the loss near 0",
-            expected=f"a loss < {TOY_GOAL} within {TOY_EPOCHS} epochs, "
-            f"for {MOST} of {len(SEEDS)} seeds",
+            _(
+                "fit(MLP(3, [4, 4, 1]), toy data, {epochs}, {lr}) does not bring the loss near 0"
+            ).format(epochs=TOY_EPOCHS, lr=TOY_LR),
+            expected=_(
+                "a loss < {goal} within {epochs} epochs, for {most} of {seeds} seeds"
+            ).format(goal=TOY_GOAL, epochs=TOY_EPOCHS, most=MOST, seeds=len(SEEDS)),
             got="; ".join(missed),
         )
 
@@ -277,14 +292,23 @@ def fit_matches_sgd(ctx: Context) -> None:
             min(len(want), len(got)),
         )
         raise Fail(
-            "fit's losses differ from forward / zero_grad / backward / step on the same model",
-            expected=f"{len(want)} losses; epoch {first}: {at(want, first)}",
-            got=f"{len(got)} losses; epoch {first}: {at(got, first)}",
+            _("fit's losses differ from forward / zero_grad / backward / step on the same model"),
+            expected=_("{n} losses; epoch {t}: {loss}").format(
+                n=len(want), t=first, loss=at(want, first)
+            ),
+            got=_("{n} losses; epoch {t}: {loss}").format(n=len(got), t=first, loss=at(got, first)),
             observed={"want_losses": want[:5], "got_losses": got[:5]},
         )
     # Equal to the grader's loop, whose run is checked step by step on the same network.
     mine, theirs = (proof.own(r, TOY_SIZES, "n0").data for r in (ours, fitted))
-    proof.same_values("the starting parameters of the two runs", mine, theirs)
+    proof.same_values(
+        _(
+            "the starting parameters of the two runs differ from the network's own parameters "
+            "read in the same run"
+        ),
+        mine,
+        theirs,
+    )
     proof.check_sgd(ctx, ours, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)
 
 
@@ -312,8 +336,10 @@ def fit_tense(ctx: Context) -> None:
         xs, ys = traced.get("xs"), traced.get("ys")
         if not (_tense_rows(xs) and _tense_rows(ys)):
             raise proof.Unverified(
-                "the grader cannot check the tense-identity losses: the data fit is not "
-                "five distinct rows of five 0.0 or 1.0 inputs and targets",
+                _(
+                    "the grader cannot check the tense-identity losses: the data fit is not "
+                    "five distinct rows of five 0.0 or 1.0 inputs and targets"
+                ),
                 got=f"xs = {str(xs)[:100]}, ys = {str(ys)[:100]}",
             )
         proof.check_fit(ctx, run, xs, ys, TENSE_LR, [5, 8, 5])
@@ -328,8 +354,11 @@ def fit_tense(ctx: Context) -> None:
     missed = _train_seeds(ctx, steps, TENSE_GOAL, 120.0, "fit", verify, curve)
     if missed:
         raise Fail(
-            f"the tense-identity loss stays above {TENSE_GOAL}",
-            expected=f"loss < {TENSE_GOAL} within {TENSE_EPOCHS} epochs at lr {TENSE_LR}, "
-            f"for {MOST} of {len(SEEDS)} seeds",
+            _("the tense-identity loss stays above {goal}").format(goal=TENSE_GOAL),
+            expected=_(
+                "loss < {goal} within {epochs} epochs at lr {lr}, for {most} of {seeds} seeds"
+            ).format(
+                goal=TENSE_GOAL, epochs=TENSE_EPOCHS, lr=TENSE_LR, most=MOST, seeds=len(SEEDS)
+            ),
             got="; ".join(missed),
         )

@@ -9,6 +9,7 @@ from grader.checks.base import Context, Fail, check
 from grader.checks.graph import OP_CHECKS, waits_for, working
 from grader.classic import graph_mistake
 from grader.expect import evaluate
+from grader.i18n import _
 from grader.program import Program
 
 NEURON = ["graph.backward_runs"]
@@ -44,10 +45,15 @@ def graph_recorded(ctx: Context) -> None:
     unlabeled = [n for n in nodes if n["prev"] and not n["op"]]
     if got != want or unlabeled:
         raise Fail(
-            "the recorded graph of the neuron is not 5 leaves and 5 ops with their parents",
-            expected=f"{len(want)} nodes; parents per node {want}; every op node has an _op",
-            got=f"{len(nodes)} nodes; parents per node {got}"
-            + (f"; {len(unlabeled)} op node(s) with an empty _op" if unlabeled else ""),
+            _("the recorded graph of the neuron is not 5 leaves and 5 ops with their parents"),
+            expected=_("{n} nodes; parents per node {parents}; every op node has an _op").format(
+                n=len(want), parents=want
+            ),
+            got=(
+                _("{n} nodes; parents per node {parents}; {k} op node(s) with an empty _op")
+                if unlabeled
+                else _("{n} nodes; parents per node {parents}")
+            ).format(n=len(nodes), parents=got, k=len(unlabeled)),
             counterexample=p.python(),
         )
     expected = evaluate(p)
@@ -55,7 +61,7 @@ def graph_recorded(ctx: Context) -> None:
         got_data, got_grad = run.pair(name)
         if abs(got_data - data) > 1e-9 or abs(got_grad - grad) > 1e-9:
             raise Fail(
-                "the neuron example's values or gradients are wrong",
+                _("the neuron example's values or gradients are wrong"),
                 expected=f"{name}.data = {data:.6g}, {name}.grad = {grad:.6g}",
                 got=f"{name}.data = {got_data:.6g}, {name}.grad = {got_grad:.6g}",
                 counterexample=p.python(),
@@ -73,12 +79,15 @@ def to_dot(ctx: Context) -> None:
     run = ctx.run_ok(p)
     text = run.reads["dot"]
     if not isinstance(text, str):
-        raise Fail("to_dot must return DOT text (a str)")
+        raise Fail(_("to_dot must return DOT text (a str)"))
     nodes, edges = len(set(NODE.findall(text))), len(EDGE.findall(text))
     if nodes != 15 or edges != 14 or "0.7071" not in text:
         raise Fail(
-            "to_dot of the neuron must show 10 Values and 5 ops, wired by 14 edges, with data",
-            expected="15 nodes, 14 edges, the output's data 0.7071 shown",
-            got=f"{nodes} nodes, {edges} edges"
-            + ("" if "0.7071" in text else ", 0.7071 not shown"),
+            _("to_dot of the neuron must show 10 Values and 5 ops, wired by 14 edges, with data"),
+            expected=_("15 nodes, 14 edges, the output's data 0.7071 shown"),
+            got=(
+                _("{nodes} nodes, {edges} edges")
+                if "0.7071" in text
+                else _("{nodes} nodes, {edges} edges, 0.7071 not shown")
+            ).format(nodes=nodes, edges=edges),
         )

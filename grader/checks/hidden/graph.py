@@ -19,6 +19,7 @@ from grader.checks.base import Context, Fail, NotRun, check, compare, mismatch, 
 from grader.checks.graph import BACKWARD, OP_CHECKS, working
 from grader.classic import graph_mistake
 from grader.expect import evaluate
+from grader.i18n import _
 from grader.optable import CORE
 from grader.program import Program, close, fmt
 from grader.sandbox import StepSkipped, StudentFault
@@ -53,12 +54,12 @@ def build_dag(
     usable = [op for op in CORE if op.name in ops]
     # the op a guard falls back on (a bounded one-operand op), if the engine has one
     spare = next((name for name in ("tanh", "relu", "neg") if name in ops), None)
-    for _ in range(pick(1, max_leaves)):
+    for _leaf in range(pick(1, max_leaves)):
         x = pick(0, LEAF_STEPS - 1) / 2 - 4 + offset
         name = p.const(x)
         values[name] = x
         nodes.append(name)
-    for _ in range(pick(1, max_ops)):
+    for _node in range(pick(1, max_ops)):
         op = usable[pick(0, len(usable) - 1)].name
         a = nodes[pick(0, len(nodes) - 1)]
         b = nodes[pick(0, len(nodes) - 1)]
@@ -124,7 +125,7 @@ def usable_ops(ctx: Context) -> tuple[frozenset[str], bool]:
     ok = frozenset(working(ctx)) & ALL
     if not ok:
         raise NotRun(
-            "not run: no op of lab 1 passes its own check yet, so no graph can be built",
+            _("not run: no op of lab 1 passes its own check yet, so no graph can be built"),
             blocked_by=CORE[0].check,
         )
     return ok, ctx.statuses.get("ops.reflected", "passed") == "passed"
@@ -190,7 +191,9 @@ def random_dags(ctx: Context) -> None:
         except StepSkipped:
             raise
         except StudentFault as fault:
-            raise StudentFault(f"while checking random graphs, {fault}") from fault
+            raise StudentFault(
+                _("while checking random graphs, {fault}").format(fault=fault)
+            ) from fault
     _search(ctx, ops, reflected)
 
 
@@ -225,15 +228,17 @@ def _search(ctx: Context, ops: frozenset[str], reflected: bool) -> None:
         _SEARCHED[(ops, reflected)] = tried
         return
     except _Aborted as aborted:
-        raise StudentFault(f"while checking random graphs, {aborted}") from aborted
+        raise StudentFault(
+            _("while checking random graphs, {fault}").format(fault=aborted)
+        ) from aborted
     failed = _mismatch(ctx, smallest)
     if failed is not None and failed.observed.get("raised"):
-        failed.summary = f"on a random expression graph, {failed.summary}"
+        failed.summary = _("on a random expression graph, {failure}").format(failure=failed.summary)
         raise failed
     raise Fail(
-        "a random expression graph gives different numbers than PyTorch",
+        _("a random expression graph gives different numbers than PyTorch"),
         expected=failed.expected if failed else "",
-        got=failed.got if failed else "the result differs from PyTorch",
+        got=failed.got if failed else _("the result differs from PyTorch"),
         counterexample=smallest.python(),
         observed=failed.observed if failed else {},
     )
@@ -258,7 +263,7 @@ def gradcheck(ctx: Context) -> None:
             if step[0] != "const":
                 continue
             leaf = step[1]
-            _, analytic = run.pair(leaf)
+            _data, analytic = run.pair(leaf)
             sides = []
             for sign in (1, -1):
                 shifted = copy.deepcopy(p)
@@ -269,8 +274,12 @@ def gradcheck(ctx: Context) -> None:
             numeric = (sides[0] - sides[1]) / (2 * H)
             if not close(numeric, analytic, tol=1e-4):
                 raise Fail(
-                    f"{leaf}.grad disagrees with the finite difference of your own forward pass",
-                    expected=f"{leaf}.grad = {fmt(numeric)} (central difference, h = {H})",
+                    _(
+                        "{grad} disagrees with the finite difference of your own forward pass"
+                    ).format(grad=f"{leaf}.grad"),
+                    expected=_("{grad} (central difference, h = {h})").format(
+                        grad=f"{leaf}.grad = {fmt(numeric)}", h=H
+                    ),
                     got=f"{leaf}.grad = {fmt(analytic)}",
                     counterexample=p.python(),
                 )

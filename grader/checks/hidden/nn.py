@@ -10,6 +10,7 @@ from grader.checks.base import Context, Fail, NotRun, check
 from grader.checks.nn import BUILT, NETWORK_OPS, X, mlp_proof, mlp_steps, nums
 from grader.checks.proof import GRADIENT_CHECKS
 from grader.classic import Facts, Observed, activation_mistake
+from grader.i18n import _
 from grader.program import close, fmt
 
 
@@ -44,17 +45,19 @@ def forward(ctx: Context) -> None:
     weights: list[float] = by_name if plain and by_name else run.reads["w"]
     if len(weights) != sum((a + 1) * b for a, b in itertools.pairwise(sizes)):
         raise NotRun(
-            "not run: the forward pass cannot be recomputed from a parameter list of the "
-            "wrong length (see nn.param_count)"
+            _(
+                "not run: the forward pass cannot be recomputed from a parameter list of the "
+                "wrong length (see nn.param_count)"
+            )
         )
     want = chain(weights, sizes, math.tanh)
-    got, _ = run.pair("out")
+    got, _grad = run.pair("out")
     if not close(want, got):
         others = {name: chain(weights, sizes, *acts) for name, acts in ACTIVATIONS.items()}
         raise Fail(
-            "the MLP output differs from tanh(w.x + b) chained through its own parameters",
-            expected=f"output = {fmt(want)}",
-            got=f"output = {fmt(got)}",
+            _("the MLP output differs from tanh(w.x + b) chained through its own parameters"),
+            expected=_("output = {value}").format(value=fmt(want)),
+            got=_("output = {value}").format(value=fmt(got)),
             counterexample=run.python(),
             observed={
                 "got": got,
@@ -95,7 +98,7 @@ def chain(
     for layer, (nin, nout) in enumerate(pairs):
         f = last if last is not None and layer == len(pairs) - 1 else act
         nxt = []
-        for _ in range(nout):
+        for _neuron in range(nout):
             w, b = weights[i : i + nin], weights[i + nin]
             i += nin + 1
             nxt.append(f(sum(wi * xi for wi, xi in zip(w, acts, strict=True)) + b))
