@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import _
 from grader.optable import OPS
 from grader.program import close
 
@@ -206,4 +207,4 @@ def crash_mistake(obs: Observed, facts: Facts) -> str | None:
 
 def explain(code: str) -> dict[str, str]:
     mistake = MISTAKES[code]
-    return {"code": code, "explanation": mistake.explain, "reread": mistake.reread}
+    return {"code": code, "explanation": _(mistake.explain), "reread": mistake.reread}

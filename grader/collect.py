@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from grader.i18n import N_
 from grader.roster import Roster, RosterError, Student, no_login
 from grader.roster import read as read_roster
 from grader.rubric import RUBRIC, parse_time
@@ -94,24 +95,44 @@ def _last_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[-1] if lines else f"git exited with status {done.returncode}"
 
 
+# Why a student's repository gave no folder to grade: the record keeps it in English and
+# the student's report says it in the student's language (grader.discover.translated).
+NO_REPOSITORY = N_("no repository in the roster")
+CANNOT_FETCH = N_("cannot fetch {repo}: {error}")
+CANNOT_CLONE = N_("cannot clone {repo}: {error}")
+NO_COMMIT = N_("no commit at or before the deadline {deadline}")
+TOO_BIG = N_("the files of {sha} take more than {megabytes} MB")
+CANNOT_CHECK_OUT = N_("cannot check out {sha}: {error}")
+COLLECT_FAILED = N_("collect failed on this repository: {error}")
+PROBLEMS = (
+    NO_REPOSITORY,
+    CANNOT_FETCH,
+    CANNOT_CLONE,
+    NO_COMMIT,
+    TOO_BIG,
+    CANNOT_CHECK_OUT,
+    COLLECT_FAILED,
+)
+
+
 def _fetch(student: Student, folder: Path) -> str:
     """Clone or update ``folder`` from the student's repository; '' or the problem."""
     if not student.repo:
-        return "no repository in the roster"
+        return NO_REPOSITORY
     if (folder / ".git").is_dir():
         _git("remote", "set-url", "origin", student.repo, cwd=folder)
         done = _git("fetch", "--quiet", "--prune", "origin", cwd=folder)
         if done.returncode == 0:
             _git("remote", "set-head", "origin", "--auto", cwd=folder)
             return ""
-        return f"cannot fetch {student.repo}: {_last_line(done)}"
+        return CANNOT_FETCH.format(repo=student.repo, error=_last_line(done))
     if folder.exists():
         shutil.rmtree(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     done = _git("clone", "--quiet", "--no-checkout", student.repo, str(folder))
     if done.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        return f"cannot clone {student.repo}: {_last_line(done)}"
+        return CANNOT_CLONE.format(repo=student.repo, error=_last_line(done))
     return ""
 
 
@@ -169,15 +190,15 @@ def collect_one(student: Student, out_dir: Path, deadline: datetime) -> dict[str
     problem = _fetch(student, folder)
     sha, when = ("", "") if problem else _commit_before(folder, deadline)
     if not problem and not sha:
-        problem = f"no commit at or before the deadline {deadline.isoformat()}"
+        problem = NO_COMMIT.format(deadline=deadline.isoformat())
     if not problem:
         done = _git("checkout", "--quiet", "--force", "--detach", sha, cwd=folder)
         if done.returncode == 0:
             _git("clean", "-qffdx", cwd=folder)
             if _tree_megabytes(folder) > MAX_CHECKOUT_MB:
-                problem = f"the files of {sha[:12]} take more than {MAX_CHECKOUT_MB} MB"
+                problem = TOO_BIG.format(sha=sha[:12], megabytes=MAX_CHECKOUT_MB)
         else:
-            problem = f"cannot check out {sha[:12]}: {_last_line(done)}"
+            problem = CANNOT_CHECK_OUT.format(sha=sha[:12], error=_last_line(done))
     if problem:
         _empty(folder)
         record["problem"] = problem
@@ -209,7 +230,7 @@ def _collect_safely(student: Student, out_dir: Path, deadline: datetime) -> dict
     except Exception as exc:  # one repository never stops the class
         with contextlib.suppress(OSError):
             _empty(out_dir / student.login)
-        problem = f"collect failed on this repository: {type(exc).__name__}: {exc}"[:300]
+        problem = COLLECT_FAILED.format(error=f"{type(exc).__name__}: {exc}")[:300]
         return _record(student, deadline, problem)
 
 

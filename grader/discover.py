@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+import string
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+from grader.i18n import N_, _
 
 # Files the grader writes beside the per-submission folders in the report folder.
 CLASS_FILES = frozenset({"grades.csv", "summary.md", "index.html", "class.html", "report.md"})
@@ -50,14 +56,7 @@ def find(paths: list[Path]) -> list[Submission]:
                 f"A submission is a folder with src/minigrad/scalar.py in it."
             )
         for child in children:
-            problem = (
-                unsafe(child)
-                if is_submission(child)
-                else (
-                    f"{child.name}/ has no src/minigrad/ folder: put the package at "
-                    f"{child.name}/src/minigrad/ and grade again"
-                )
-            )
+            problem = unsafe(child) if is_submission(child) else NO_PACKAGE.format(name=child.name)
             found.append(Submission(child.name, child, problem))
     return _unique(found)
 
@@ -77,24 +76,57 @@ def unsafe(folder: Path) -> str:
     socket) in the parts the grader reads, ``src/`` and ``tests/`` (git stores symlinks;
     one could point into the grader)."""
     if folder.is_symlink():
-        return f"{folder.name} is a symlink: submissions may hold only regular files and folders"
+        return SYMLINK.format(path=folder.name)
     for part in GRADED_PARTS:
         if (folder / part).is_symlink():
-            return f"{part} is a symlink: submissions may hold only regular files and folders"
+            return SYMLINK.format(path=part)
         for top, dirs, files in os.walk(folder / part):
             dirs[:] = [d for d in dirs if d not in TOOL_CACHES]
             for name in dirs + files:
                 path = Path(top) / name
                 mode = path.lstat().st_mode
                 if stat.S_ISLNK(mode):
-                    kind = "a symlink"
+                    problem = SYMLINK
                 elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
                     continue
                 else:
-                    kind = "a special file"
-                where = path.relative_to(folder)
-                return f"{where} is {kind}: submissions may hold only regular files and folders"
+                    problem = SPECIAL
+                return problem.format(path=path.relative_to(folder))
     return ""
+
+
+# Why a submission is not gradable, as its report says it: written in English here (the
+# discovery runs before a submission's language is known) and put into the submission's
+# language by ``translated`` when its report is written.
+NO_PACKAGE = N_(
+    "{name}/ has no src/minigrad/ folder: put the package at {name}/src/minigrad/ and grade again"
+)
+SYMLINK = N_("{path} is a symlink: submissions may hold only regular files and folders")
+SPECIAL = N_("{path} is a special file: submissions may hold only regular files and folders")
+PROBLEMS = (NO_PACKAGE, SYMLINK, SPECIAL)
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regex matching ``template`` filled in (each {name} a group; repeats must agree)."""
+    parts, seen = [], set()
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is None:
+            continue
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+        seen.add(name)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def translated(problem: str, templates: Iterable[str] = PROBLEMS) -> str:
+    """``problem`` (English, made from one of ``templates``) in the current language;
+    as is when no template made it."""
+    for template in templates:
+        found = _pattern(template).fullmatch(problem)
+        if found:
+            return _(template).format(**found.groupdict())
+    return problem
 
 
 def _unique(subs: list[Submission]) -> list[Submission]:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from grader.escape import MAX_FIELD, MAX_NOTES, MAX_REPORT, MAX_TAIL, clean
+from grader.i18n import _
 
 
 class Status(StrEnum):
@@ -105,7 +106,9 @@ class Graded:
         score, top = self.lab_score(lab)
         extra = sum(o.extra_max for o in self.outcomes if o.lab == lab)
         if top == 0 and extra:
-            return f"+{score:g} of {extra:g} extra"
+            return "+" + _("{score} of {extra} extra").format(
+                score=f"{score:g}", extra=f"{extra:g}"
+            )
         return f"{score:g} / {top:g}"
 
     @property
@@ -217,21 +220,29 @@ def _plain(lost: list[Outcome], cost: float) -> dict[str, str]:
     """A headline for a failure no diagnosis names: what failed, plainly, with its cost."""
     first = next(o for o in lost if o.status == FAILED)
     ids = list(dict.fromkeys(o.id for o in lost))
-    more = f" and {len(ids) - 4} more" if len(ids) > 4 else ""
-    where = ", ".join(f"`{i}`" for i in ids[:4]) + more
+    shown = ", ".join(f"`{i}`" for i in ids[:4])
+    where = (
+        _("{checks} and {count} more").format(checks=shown, count=len(ids) - 4)
+        if len(ids) > 4
+        else shown
+    )
     raised = str(first.observed.get("raised") or "")
     found = UNREADABLE.match(str(first.observed.get("message", "")))
     if raised in ("SyntaxError", "IndentationError", "TabError") and found:
         message, file, line = found.groups()
-        what = f"{file}, line {line}: {raised}: {message}. Python cannot read that file"
+        what = _("{file}, line {line}: {raised}: {message}. Python cannot read that file").format(
+            file=file, line=line, raised=raised, message=message
+        )
     elif raised:
         what = first.summary[:1].upper() + first.summary[1:]
     else:
-        what = f"{first.name} fails: {first.summary}"
+        what = _("{check} fails: {summary}").format(check=first.name, summary=first.summary)
     what = clean(what, MAX_WHAT)  # the student's own exception text: no escapes, capped
     return {
         "code": clean(raised, 100) or first.id,
-        "explanation": f"{what.rstrip('.')}. This costs {points(cost)} points ({where}).",
+        "explanation": _("{failure}. This costs {points} points ({checks}).").format(
+            failure=what.rstrip("."), points=points(cost), checks=where
+        ),
         "reread": first.reread,
     }
 
@@ -262,36 +273,57 @@ def points(x: float) -> str:
 
 def summary_line(graded: Graded) -> str:
     if graded.status == "invalid":
-        return f"Not graded: {graded.problem}"
+        return _("Not graded: {problem}").format(problem=graded.problem)
     if graded.status == "grader_error":
-        return f"Grader error (not your fault; your instructor has been told): {graded.problem}"
-    line = f"Score {points(graded.final_score)} / {points(graded.max_score)}"
-    if graded.late and graded.late.get("points"):
-        line += (
-            f" ({points(graded.score)} less {points(graded.late['percent'])}% "
-            f"for {graded.late['days']} day(s) late)"
+        return _("Grader error (not your fault; your instructor has been told): {problem}").format(
+            problem=graded.problem
         )
-    return line
+    score = {"score": points(graded.final_score), "max": points(graded.max_score)}
+    if graded.late and graded.late.get("points"):
+        return _("Score {score} / {max} ({earned} less {percent}% for {days} day(s) late)").format(
+            **score,
+            earned=points(graded.score),
+            percent=points(graded.late["percent"]),
+            days=graded.late["days"],
+        )
+    return _("Score {score} / {max}").format(**score)
 
 
 def late_line(graded: Graded) -> str:
     """Which commit was graded and whether it was on time ('' when unknown)."""
     if not graded.commit:
         return ""
-    line = f"Graded commit {graded.commit['sha'][:12]}"
-    if graded.commit.get("time"):
-        line += f" of {graded.commit['time']}"
+    sha, time = graded.commit["sha"][:12], graded.commit.get("time")
     late = graded.late
-    if late:
-        if late["days"]:
-            line += (
-                f": {late['days']} day(s) after the deadline {late['deadline']}, "
-                f"late penalty {points(late['percent'])}% "
-                f"(-{points(late['points'])} points)"
+    if not late:
+        if time:
+            return _("Graded commit {sha} of {time}.").format(sha=sha, time=time)
+        return _("Graded commit {sha}.").format(sha=sha)
+    if not late["days"]:
+        if time:
+            return _("Graded commit {sha} of {time}: on time (deadline {deadline}).").format(
+                sha=sha, time=time, deadline=late["deadline"]
             )
-        else:
-            line += f": on time (deadline {late['deadline']})"
-    return line + "."
+        return _("Graded commit {sha}: on time (deadline {deadline}).").format(
+            sha=sha, deadline=late["deadline"]
+        )
+    facts = {
+        "sha": sha,
+        "time": time,
+        "days": late["days"],
+        "deadline": late["deadline"],
+        "percent": points(late["percent"]),
+        "points": points(late["points"]),
+    }
+    if time:
+        return _(
+            "Graded commit {sha} of {time}: {days} day(s) after the deadline {deadline}, "
+            "late penalty {percent}% (-{points} points)."
+        ).format(**facts)
+    return _(
+        "Graded commit {sha}: {days} day(s) after the deadline {deadline}, "
+        "late penalty {percent}% (-{points} points)."
+    ).format(**facts)
 
 
 def waiting(graded: Graded) -> list[Outcome]:
@@ -310,15 +342,17 @@ def unclaimed(graded: Graded) -> list[Outcome]:
 
 def sections(graded: Graded) -> list[tuple[str, list[Outcome]]]:
     """The report's sections after "Points lost": extra credit, and 0-point checks."""
-    return [("Extra credit", graded.extra), ("Worth a look (0 points)", graded.remarks)]
+    return [(_("Extra credit"), graded.extra), (_("Worth a look (0 points)"), graded.remarks)]
 
 
 def earned(o: Outcome) -> str:
     """What a check earned, as its heading shows it."""
     if o.extra_max:
-        return f"+{points(o.score)} of {points(o.extra_max)} extra credit"
+        return "+" + _("{score} of {extra} extra credit").format(
+            score=points(o.score), extra=points(o.extra_max)
+        )
     if o.max_score == 0:
-        return "worth 0 points"
+        return _("worth 0 points")
     return f"{points(o.score)} / {points(o.max_score)}"
 
 
@@ -340,7 +374,9 @@ def cap_graded(graded: Graded) -> Graded:
         )
     notes = [clean(n, MAX_FIELD) for n in graded.notes[:MAX_NOTES]]
     if len(graded.notes) > MAX_NOTES:
-        notes.append(f"... and {len(graded.notes) - MAX_NOTES} more notes (cut)")
+        notes.append(
+            _("... and {count} more notes (cut)").format(count=len(graded.notes) - MAX_NOTES)
+        )
     return dataclasses.replace(
         graded,
         problem=clean(graded.problem),

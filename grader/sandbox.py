@@ -29,6 +29,7 @@ from grader.child import channel, pyview
 from grader.child.confine import available, hand_over
 from grader.child.driver import FAULT, Faulty, vet
 from grader.discover import MAX_FILE_BYTES, read_tests
+from grader.i18n import _
 
 GRADER = Path(__file__).resolve().parent
 REPOSITORY = GRADER.parent  # the course repository: reference/, the catalog
@@ -155,7 +156,7 @@ def without_namespaces() -> str:
 
 
 def unconfined_note(why: str) -> str:
-    return f"(grader) your code ran UNCONFINED (--trust-submissions): {why}"
+    return _("(grader) your code ran UNCONFINED (--trust-submissions): {why}").format(why=why)
 
 
 def prepare_code(folder: Path) -> Path:
@@ -202,7 +203,12 @@ class BudgetExhausted(StudentFault):
 
 
 class StepSkipped(StudentFault):
-    """Not sent: the request needs a step the student's code already failed to finish."""
+    """Not sent: the request needs a step the student's code already failed to finish
+    (``why``: the sentence saying which and how, as ``Sandbox.stuck`` keeps it)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(_("not run: {why}").format(why=why))
+        self.why = why
 
 
 CRASH_MEMO_SECONDS = 1.0  # a crash that slow is not retried for the same kind of step
@@ -210,7 +216,7 @@ CRASH_MEMO_SECONDS = 1.0  # a crash that slow is not retried for the same kind o
 
 def _running(spot: tuple[str, str, str]) -> str:
     """'running `c = a + b`' or 'importing minigrad/nn.py', for a message."""
-    return f"running `{spot[2]}`" if spot[2] else spot[1]
+    return _("running `{code}`").format(code=spot[2]) if spot[2] else spot[1]
 
 
 def copy_package(submission: Path, dest: Path) -> list[str]:
@@ -226,7 +232,7 @@ def copy_package(submission: Path, dest: Path) -> list[str]:
     for path in sorted(source.glob("*.py")):
         copied = _copy_regular(path, target / path.name)
         if copied:
-            notes.append(f"{path.name} was not copied: {copied}")
+            notes.append(_("{file} was not copied: {why}").format(file=path.name, why=copied))
     if not (target / "__init__.py").exists():
         (target / "__init__.py").write_text("")
     return notes
@@ -238,16 +244,26 @@ def _copy_regular(source: Path, dest: Path) -> str:
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return "only regular files are graded"
+        return _("only regular files are graded")
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            return "only regular files are graded"
+            return _("only regular files are graded")
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        return f"larger than {MAX_FILE_BYTES} bytes"
+        return _("larger than {bytes} bytes").format(bytes=MAX_FILE_BYTES)
     dest.write_bytes(data)
     return ""
+
+
+def _faulted(fault: str) -> str:
+    """The report's sentence for a fault the child's driver reported (in English: the
+    child has no catalog): '{FAULT} (why)' said in the current language."""
+    if fault.startswith(f"{FAULT} (") and fault.endswith(")"):
+        return _("your code wrote over the grader's reply channel ({why})").format(
+            why=fault[len(FAULT) + 2 : -1]
+        )
+    return f"your code {fault}"
 
 
 class Sandbox:
@@ -341,9 +357,11 @@ class Sandbox:
     def close(self) -> None:
         self._kill()
         if reap_orphans():
-            self.events.append("left processes running after grading; they were killed")
+            self.events.append(
+                _("your code left processes running after grading; they were killed")
+            )
         if not workspace.remove(self.root):
-            self.events.append("(grader) left files the grader could not remove")
+            self.events.append(_("your code (grader) left files the grader could not remove"))
 
     def output_tail(self, limit: int = 1500) -> str:
         """The end of what the student's code printed so far."""
@@ -363,14 +381,20 @@ class Sandbox:
         if code == CONFINE_FAILED:  # before any student code ran: a grader error
             raise RuntimeError("the worker could not confine itself (see grader/child/confine.py)")
         if code == -signal.SIGXFSZ:
-            return f"printed more than {self.limits.output_kb:g} KB of output and was stopped"
+            return _("your code printed more than {kb} KB of output and was stopped").format(
+                kb=f"{self.limits.output_kb:g}"
+            )
         if code == -signal.SIGXCPU:
-            return "used up its CPU time limit and was stopped"
+            return _("your code used up its CPU time limit and was stopped")
         if code == -signal.SIGKILL:
-            return "was killed (most likely it ran out of memory)"
+            return _("your code was killed (most likely it ran out of memory)")
         if code < 0:
-            return f"died from signal {signal.Signals(-code).name}"
-        return f"exited with status {code} (os._exit or a crash of the interpreter)"
+            return _("your code died from signal {signal}").format(
+                signal=signal.Signals(-code).name
+            )
+        return _(
+            "your code exited with status {code} (os._exit or a crash of the interpreter)"
+        ).format(code=code)
 
     # -- requests ---------------------------------------------------------------------
     def request(self, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
@@ -382,11 +406,13 @@ class Sandbox:
         needed = hangs.needs(payload)
         for kind in needed:
             if kind in self.stuck:
-                raise StepSkipped(f"not run: {self.stuck[kind]}")
+                raise StepSkipped(self.stuck[kind])
         remaining = self.limits.submission_seconds - self.used
         if remaining <= 0:
             raise BudgetExhausted(
-                f"the submission used up its {self.limits.submission_seconds:g} s time budget"
+                _("the submission used up its {seconds} s time budget").format(
+                    seconds=f"{self.limits.submission_seconds:g}"
+                )
             )
         if time.monotonic() > self.net:
             raise clock.MachineBusy(self._busy(self.limits.submission_seconds))
@@ -418,15 +444,31 @@ class Sandbox:
         if outcome == "disk":
             self._kill()
             spot = self._where(payload, message["id"])
-            what = f"wrote more than {self.limits.disk_mb:g} MB (or {MAX_FILES} files) to disk"
-            what += f" while {_running(spot)}" if spot else ""
-            if spot:  # as for a hang: later steps of that kind are not tried again
-                self.stuck.setdefault(spot[0], f"your code {what}")
-            self.events.append(what + " and was stopped")
-            raise StudentFault(f"your code {what} and was stopped")
+            disk = {"mb": f"{self.limits.disk_mb:g}", "files": MAX_FILES}
+            if spot:
+                what = _(
+                    "your code wrote more than {mb} MB (or {files} files) to disk while {step}"
+                ).format(**disk, step=_running(spot))
+                stopped = _(
+                    "your code wrote more than {mb} MB (or {files} files) to disk while {step} "
+                    "and was stopped"
+                ).format(**disk, step=_running(spot))
+                # as for a hang: later steps of that kind are not tried again
+                self.stuck.setdefault(spot[0], what)
+            else:
+                stopped = _(
+                    "your code wrote more than {mb} MB (or {files} files) to disk and was stopped"
+                ).format(**disk)
+            self.events.append(stopped)
+            raise StudentFault(stopped)
         if line is None and replies.overflow:
             self._kill()
-            raise StudentFault(f"your code {FAULT} (a reply longer than {MAX_REPLY_BYTES} bytes)")
+            raise StudentFault(
+                _(
+                    "your code wrote over the grader's reply channel (a reply longer than "
+                    "{bytes} bytes)"
+                ).format(bytes=MAX_REPLY_BYTES)
+            )
         if line is None:
             code = None
             if closed:
@@ -436,39 +478,66 @@ class Sandbox:
                     code = None
             self._kill()
             spot = self._where(payload, message["id"])
-            at = f": it was still {_running(spot)}" if spot else ""
             if code is None and limit < asked:  # the submission's budget ran out first
+                budget = f"{self.limits.submission_seconds:g}"
                 what = (
-                    f"used up the submission's {self.limits.submission_seconds:g} s time "
-                    f"budget{at}, and was stopped"
+                    _(
+                        "your code used up the submission's {seconds} s time budget: it was "
+                        "still {step}, and was stopped"
+                    ).format(seconds=budget, step=_running(spot))
+                    if spot
+                    else _(
+                        "your code used up the submission's {seconds} s time budget, and was "
+                        "stopped"
+                    ).format(seconds=budget)
                 )
             elif code is None:
-                what = f"did not answer within {limit:g} s{at} (an endless loop?) and was stopped"
+                what = (
+                    _(
+                        "your code did not answer within {seconds} s: it was still {step} (an "
+                        "endless loop?) and was stopped"
+                    ).format(seconds=f"{limit:g}", step=_running(spot))
+                    if spot
+                    else _(
+                        "your code did not answer within {seconds} s (an endless loop?) and was "
+                        "stopped"
+                    ).format(seconds=f"{limit:g}")
+                )
                 if spot:
                     self.stuck.setdefault(
-                        spot[0], f"your code did not finish {spot[1]} within {limit:g} s"
+                        spot[0],
+                        _("your code did not finish {step} within {seconds} s").format(
+                            step=spot[1], seconds=f"{limit:g}"
+                        ),
                     )
             else:
-                what = self._death(code) + (f" while {_running(spot)}" if spot else "")
+                what = self._death(code)
+                if spot:
+                    what = _("{fault} while {step}").format(fault=what, step=_running(spot))
                 slow = spent >= CRASH_MEMO_SECONDS
                 if spot and (slow or spot[0].startswith("import:")):
-                    where = spot[1] if spot[0].startswith("import:") else f"running {spot[1]}"
-                    self.stuck.setdefault(spot[0], f"your code crashed while {where}")
+                    self.stuck.setdefault(
+                        spot[0],
+                        _("your code crashed while {step}").format(step=spot[1])
+                        if spot[0].startswith("import:")
+                        else _("your code crashed while running {step}").format(step=spot[1]),
+                    )
             self.events.append(what)
-            raise StudentFault(f"your code {what}")
+            raise StudentFault(what)
         # The worker's driver vetted the student's reply (or reports why it could not);
         # the same check again here: nothing but a clean reply to this request passes.
         reply = channel.parse(line)
         fault = reply.get("fault") if isinstance(reply, dict) else None
         if isinstance(fault, str) and reply.get("id") == message["id"]:
             self._kill()
-            self.events.append(fault[:300])
-            raise StudentFault(f"your code {fault[:300]}")
+            said = _faulted(fault[:300])
+            self.events.append(said)
+            raise StudentFault(said)
         try:
             return vet(reply, message)
         except Faulty as why:
             self._kill()
-            raise StudentFault(f"your code {FAULT} ({why})") from None
+            raise StudentFault(_faulted(f"{FAULT} ({why})")) from None
 
     def _await(
         self, replies: channel.Lines, watch: clock.Stopwatch, limit: float
@@ -492,10 +561,10 @@ class Sandbox:
 
     @staticmethod
     def _busy(limit: float) -> str:
-        return (
-            f"the machine was too busy to grade this fairly: {clock.net(limit):g} s went by "
-            f"before your code could use its {limit:g} s (not your fault; grade it again)"
-        )
+        return _(
+            "the machine was too busy to grade this fairly: {wall} s went by before your code "
+            "could use its {seconds} s (not your fault; grade it again)"
+        ).format(wall=f"{clock.net(limit):g}", seconds=f"{limit:g}")
 
     def _where(self, payload: dict[str, Any], request_id: int) -> tuple[str, str, str] | None:
         """The kind, label and code of the step the child was on (from its progress file)."""

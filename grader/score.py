@@ -12,11 +12,13 @@ import time
 import traceback
 from typing import Any
 
+from grader import collect
 from grader.checks import REGISTRY, Context, Fail, quality
 from grader.checks.base import NotRun
 from grader.clock import MachineBusy
 from grader.diagnose import diagnose_failures
-from grader.discover import Submission
+from grader.discover import PROBLEMS, Submission, translated
+from grader.i18n import N_, _
 from grader.program import Program
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, Outcome
 from grader.rubric import RUBRIC, Rubric
@@ -67,16 +69,18 @@ def _blocked(
         o = outcomes[dep]
         if o.status in (NOT_RUN, GRADER_ERROR) or (o.status == FAILED and o.blocks):
             if o.status == GRADER_ERROR:
-                reason = "the grader failed on it"
+                reason = _("the grader failed on it")
             elif o.status == NOT_RUN:
-                reason = "that check could not run"
+                reason = _("that check could not run")
             else:
-                reason = "your code raised or stopped there"
+                reason = _("your code raised or stopped there")
             return _outcome(
                 cid,
                 rubric,
                 NOT_RUN,
-                summary=f"not run because '{o.name}' ({dep}) did not finish: {reason}",
+                summary=_("not run because '{check}' ({id}) did not finish: {reason}").format(
+                    check=o.name, id=dep, reason=reason
+                ),
                 blocked_by=dep,
             )
     first = attempted(cid, rubric, public)
@@ -85,7 +89,7 @@ def _blocked(
             cid,
             rubric,
             NOT_RUN,
-            summary="not run yet: it counts once at least one of the lab's other checks passes",
+            summary=_("not run yet: it counts once at least one of the lab's other checks passes"),
         )
     return None
 
@@ -129,13 +133,13 @@ def _outcome(cid: str, rubric: Rubric, status: str, partial: float = 0.0, **extr
     return Outcome(
         id=cid,
         lab=item.lab,
-        name=item.name,
+        name=_(item.name),
         status=status,
         score=round(item.points * share, 2),
         max_score=0.0 if item.extra_credit else item.points,
         extra_max=item.points if item.extra_credit else 0.0,
         visibility=item.visibility,
-        hint="" if status == PASSED else item.message,
+        hint="" if status == PASSED else _(item.message),
         reread=item.reread,
         **extra,
     )
@@ -174,14 +178,14 @@ def run_checks(
             diagnose_failures(ctx, outcomes)
         quality.stop(ctx)
         tail = sandbox.output_tail()
-        notes.extend(f"your code {event}" for event in dict.fromkeys(sandbox.events))
+        notes.extend(dict.fromkeys(sandbox.events))  # whole sentences ("your code ...")
     return Graded(
         name=submission.name,
         path=str(submission.path),
         status="graded",
         problem="",
         outcomes=[outcomes[cid] for cid in ids if cid in shown],
-        labs={lab: title for lab, title in rubric.labs.items() if labs is None or lab in labs},
+        labs={lab: _(title) for lab, title in rubric.labs.items() if labs is None or lab in labs},
         seconds=time.monotonic() - start,
         notes=notes,
         output_tail=tail,
@@ -193,7 +197,7 @@ PROBE_SECONDS = 15.0  # the diagnosis probes' own time, after the checks
 # on the engine (quality, extra credit: the order cannot matter), and the training checks
 # (hundreds of epochs each: their verdict in the fixed order stands, the same every run).
 NOT_TWICE = quality.IDS | {cid for cid in REGISTRY if cid.startswith("train.")}
-SET_ORDER = (
+SET_ORDER = N_(
     "passes or fails with the order in which a set of Values iterates (graded here as "
     "failed, the same on every run)"
 )
@@ -240,7 +244,7 @@ def _run_both(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
     if second.status == first.status and (first.status == PASSED or _said(first) == _said(second)):
         return first
     failed = first if first.status == FAILED else second
-    failed.summary = f"{failed.summary} ({SET_ORDER})" if failed.summary else SET_ORDER
+    failed.summary = f"{failed.summary} ({_(SET_ORDER)})" if failed.summary else _(SET_ORDER)
     failed.observed["set_order"] = True
     return failed
 
@@ -283,7 +287,7 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             seconds=time.monotonic() - t0,
         )
     except StepSkipped as skipped:  # needs a step the student's code already hung in
-        why = str(skipped).removeprefix("not run: ")
+        why = skipped.why
         return _outcome(
             cid,
             rubric,
@@ -309,8 +313,9 @@ def _run_one(cid: str, ctx: Context, rubric: Rubric) -> Outcome:
             cid,
             rubric,
             GRADER_ERROR,
-            summary="the grader itself failed on this check (not your fault): "
-            + traceback.format_exc(limit=3).strip().splitlines()[-1],
+            summary=_("the grader itself failed on this check (not your fault): {error}").format(
+                error=traceback.format_exc(limit=3).strip().splitlines()[-1]
+            ),
             observed={"traceback": traceback.format_exc(limit=6)},
             seconds=time.monotonic() - t0,
         )
@@ -322,13 +327,16 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
     try:
         reply = sandbox.request({"kind": "hello"})
     except StudentFault as fault:
-        return [f"importing your package failed: {fault}"]
+        return [_("importing your package failed: {fault}").format(fault=fault)]
     notes = []
     if not reply.get("hidden"):
-        notes.append("(grader) your code could see the file system: no mount namespace here")
+        notes.append(_("(grader) your code could see the file system: no mount namespace here"))
     if reply.get("network_isolated") is False:
         notes.append(
-            "(grader) your code ran with network access: this machine refused a network namespace"
+            _(
+                "(grader) your code ran with network access: this machine refused a network "
+                "namespace"
+            )
         )
     modules = reply.get("modules")
     if isinstance(modules, dict):
@@ -339,13 +347,21 @@ def _import_notes(sandbox: Sandbox) -> list[str]:
                 what = f"{error.get('type')}: {error.get('message')}"
                 failing.setdefault(what, []).append(f"minigrad/{name}.py")
         for what, names in failing.items():
-            also = f" (nor, with the same error, {', '.join(names[1:])})" if names[1:] else ""
-            notes.append(f"{names[0]} does not import: {what}{also}")
+            if names[1:]:
+                notes.append(
+                    _("{file} does not import: {error} (nor, with the same error, {files})").format(
+                        file=names[0], error=what, files=", ".join(names[1:])
+                    )
+                )
+            else:
+                notes.append(_("{file} does not import: {error}").format(file=names[0], error=what))
             if what.split(":")[0] in SYNTAX_ERRORS:
                 notes.append(
-                    "the grader runs Python 3.11: syntax that is new in 3.12 or later "
-                    "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
-                    "f-string) does not parse here"
+                    _(
+                        "the grader runs Python 3.11: syntax that is new in 3.12 or later "
+                        "(`type X = ...`, `def f[T](...)`, the same quotes nested in an "
+                        "f-string) does not parse here"
+                    )
                 )
     return notes
 
@@ -363,6 +379,8 @@ def invalid(
 ) -> Graded:
     """A report for a submission that could not be graded at all (score 0 or error)."""
     ids = selected(rubric, labs, public)
+    if status == "invalid":  # written in English when found: the student's language here
+        problem = translated(problem, (*PROBLEMS, *collect.PROBLEMS))
     outcomes = [
         _outcome(cid, rubric, NOT_RUN if status == "invalid" else GRADER_ERROR, summary=problem)
         for cid in ids

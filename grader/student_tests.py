@@ -8,6 +8,7 @@ valid test fails is "caught"). Only pass/fail per test comes back from those run
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from grader import clock, workspace
 from grader.child import channel
 from grader.child.confine import LANDLOCK, hand_over
 from grader.discover import read_tests
+from grader.i18n import _
 from grader.sandbox import (
     CHILD_ENV,
     Limits,
@@ -128,15 +130,20 @@ def grade_tests(
         if not one_runner:  # two runners share the variants (and what is left of the time)
             halves = [every[1::2], every[2::2]]
             left = max(0.0, budget - first.used) / 2
+            # each thread writes in this submission's language (a copy of this context each)
+            contexts = [contextvars.copy_context() for _half in halves]
             with ThreadPoolExecutor(max_workers=2) as pool:
                 runs += list(
                     pool.map(
-                        lambda part: _run(tests, part, every, valid, limits, left, first.order),
+                        lambda context, part: context.run(
+                            _run, tests, part, every, valid, limits, left, first.order
+                        ),
+                        contexts,
                         halves,
                     )
                 )
         results = {k: v for run in runs for k, v in run.results.items()}
-        for vid, _ in planted:
+        for vid, _write in planted:
             passed = results.get(vid)
             caught = passed is not None and any(
                 ok is not True for test, ok in passed.items() if test in valid
@@ -328,8 +335,10 @@ def _one_engine(
         if item is None and not lines.ended:
             if time.monotonic() >= net:
                 raise clock.MachineBusy(
-                    "the machine was too busy to run your tests fairly (not your fault; "
-                    "grade it again)"
+                    _(
+                        "the machine was too busy to run your tests fairly (not your fault; "
+                        "grade it again)"
+                    )
                 )
             used = watch.used()
             flooded = scratch is not None and over_disk(*scratch)
@@ -402,9 +411,10 @@ def known_test(nodeid: str, tests: dict[str, bytes]) -> str:
     parts = nodeid.split("[", 1)[0].split("::")
     file = parts[0].rsplit("/", 1)[-1]
     if file not in tests:
-        return "<a test outside your test files>"
+        return _("<a test outside your test files>")
     source = tests[file].decode("utf-8", "replace")
     for name in parts[1:]:
         if not re.search(rf"\b(?:def|class)\s+{re.escape(name)}\b", source):
-            return f"{file}::<a test made at run time>"
+            made = _("<a test made at run time>")
+            return f"{file}::{made}"
     return "::".join([file, *parts[1:]])
