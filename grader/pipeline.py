@@ -23,6 +23,7 @@ from pathlib import Path
 
 from grader import collect, i18n, late
 from grader.discover import Submission
+from grader.i18n import _
 from grader.integrity import Tampered, changes, fingerprint
 from grader.report import write_all
 from grader.results import Graded, cap_graded
@@ -58,17 +59,19 @@ def _stages(
         try:
             graded = run_checks(submission, labs=labs, public=public)
         except Exception as exc:  # a bug of ours: say so, never a silent student zero
-            graded = _grader_error(submission, "the grader crashed", exc, labs, public)
+            graded = _grader_error(submission, _("the grader crashed"), exc, labs, public)
     graded = cap_graded(graded)  # student text: escaped and capped before any report
     try:
         late.apply(graded, RUBRIC.late, record)
     except Exception as exc:  # a bug of ours: the grade stands, the report says so
-        graded.notes.append(f"(grader) the late penalty could not be computed: {exc}")
+        graded.notes.append(
+            _("(grader) the late penalty could not be computed: {error}").format(error=exc)
+        )
     try:
         write_all(graded, out_dir)
     except Exception as exc:  # a report writer bug: keep the batch going, say so plainly
         graded = _grader_error(
-            submission, "the grader could not write this report", exc, labs, public
+            submission, _("the grader could not write this report"), exc, labs, public
         )
         write_all(graded, out_dir)
     return graded
