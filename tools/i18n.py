@@ -88,9 +88,7 @@ def _toml_messages() -> Iterator[tuple[str, int, str, list[str]]]:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
         for key, value in _strings(data):
-            if key in wanted or (name == "rubric.toml" and key.startswith("lab")):
-                if key.startswith("lab") and key not in data.get("labs", {}):
-                    continue
+            if key in wanted or value in data.get("labs", {}).values():
                 yield f"grader/{name}", _line_of(text, value), value, [f"{name}: {key}"]
 
 
