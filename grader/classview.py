@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from grader.i18n import N_, _
 from grader.render.histogram import BINS, bin_labels, histogram, histogram_svg
 from grader.render.kit import code, esc, page, table, total_class
 from grader.render.model import diagnosis_of
@@ -184,26 +185,32 @@ def write_class_view(
 def headline(g: Graded) -> str:
     """What a TA reads first about a submission: its likely mistake, or why it has none."""
     if g.status == "invalid":
-        return g.problem or "not gradable"
+        return g.problem or _("not gradable")
     if effective_status(g) == GRADER_ERROR:
-        return "grader error, regrade: " + (g.problem or "see the report")
+        return _("grader error, regrade: {problem}").format(
+            problem=g.problem or _("see the report")
+        )
     likely = g.diagnosis
     if likely and likely.get("explanation"):
-        return str(likely["explanation"])
+        return _(str(likely["explanation"]))
     lost = [o for o in g.outcomes if o.status in (FAILED, GRADER_ERROR) and o.max_score > 0]
     if lost:
-        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
-        return f"fails {lost[0].id}: {lost[0].name}{more}"
+        first = lost[0]
+        if len(lost) > 1:
+            return _("fails {check}: {name} (and {more} more)").format(
+                check=first.id, name=_(first.name), more=len(lost) - 1
+            )
+        return _("fails {check}: {name}").format(check=first.id, name=_(first.name))
     if any(o.status == NOT_RUN and o.max_score > 0 for o in g.outcomes):
-        return "checks not run"
-    return "every check passed"
+        return _("checks not run")
+    return _("every check passed")
 
 
-UNTOUCHED = "attempted no lab: every TODO stub of the skeleton is still there"
+UNTOUCHED = N_("attempted no lab: every TODO stub of the skeleton is still there")
 
 
 def _headline(g: Graded, stats: ClassStats) -> str:
-    return UNTOUCHED if g.name in stats.untouched else headline(g)
+    return _(UNTOUCHED) if g.name in stats.untouched else headline(g)
 
 
 def lateness(g: Graded) -> str:
@@ -212,8 +219,10 @@ def lateness(g: Graded) -> str:
     if not late:
         return ""
     if not late.get("days"):
-        return "on time"
-    return f"{late['days']} d late, -{points(float(late['percent']))}%"
+        return _("on time")
+    return _("{days} d late, -{percent}%").format(
+        days=late["days"], percent=points(float(late["percent"]))
+    )
 
 
 def _num(x: float) -> str:
@@ -224,9 +233,28 @@ def _num(x: float) -> str:
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
-NO_SUBMISSION = "no submission"
-CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "attempted", "failed", "not run"]
-STATS_COLUMNS = ["graded", "mean", "median", "min", "max", "out of", "not graded"]
+# a submission's status as the pages word it (the badge, and summary.md's code)
+STATUS_WORDS = {"graded": N_("graded"), "invalid": N_("invalid"), GRADER_ERROR: N_("grader error")}
+STATUS_CODES = {"graded": N_("graded"), "invalid": N_("invalid"), GRADER_ERROR: N_("grader_error")}
+NO_SUBMISSION = N_("no submission")
+CHECK_COLUMNS = [
+    N_("check"),
+    N_("lab"),
+    N_("name"),
+    N_("pass rate"),
+    N_("attempted"),
+    N_("failed"),
+    N_("not run"),
+]
+STATS_COLUMNS = [
+    N_("graded"),
+    N_("mean"),
+    N_("median"),
+    N_("min"),
+    N_("max"),
+    N_("out of"),
+    N_("not graded"),
+]
 
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
@@ -240,7 +268,18 @@ svg.histogram { max-width: 100%; height: auto; }
 
 def _status_badge(status: str) -> str:
     kind = STATUS_BADGE.get(status, NOT_RUN)
-    return f'<span class="badge {kind}">{esc(status.replace("_", " "))}</span>'
+    word = _(STATUS_WORDS.get(status, status.replace("_", " ")))
+    return f'<span class="badge {kind}">{esc(word)}</span>'
+
+
+def status_text(status: str) -> str:
+    """A submission's status in text tables (summary.md, the console): the code itself
+    in English (``grader_error``), its words in another language."""
+    return _(STATUS_CODES.get(status, status))
+
+
+def _columns(names: Sequence[str]) -> list[str]:
+    return [_(name) for name in names]
 
 
 def _href(name: str, file: str) -> str:
@@ -253,19 +292,21 @@ def index_html(
     similar: Report | None = None,
     missing: Sequence[tuple[str, str]] = (),
 ) -> str:
-    parts = ["<h1>minigrad class view</h1>\n"]
+    title = _("minigrad class view")
+    parts = [f"<h1>{esc(title)}</h1>\n"]
     parts.append(f"<p>{esc(_count_line(stats))} {esc(_mean_line(stats))}</p>\n")
     parts.append(_students_html(results, stats, missing))
     if similar is not None:
         parts.append(_similar_html(similar))
     parts.append(_hardest_html(stats))
     parts.append(_diagnoses_html(stats))
-    parts.append("<h2>Score distribution</h2>\n")
-    parts.append(table(STATS_COLUMNS, [_stats_row(stats)], num=STATS_COLUMNS, css_class="stats"))
+    parts.append("<h2>" + esc(_("Score distribution")) + "</h2>\n")
+    columns = _columns(STATS_COLUMNS)
+    parts.append(table(columns, [_stats_row(stats)], num=columns, css_class="stats"))
     parts.append(f'<p class="muted">{esc(_stats_note(stats))}</p>\n')
     parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
     parts.append(_checks_html(stats))
-    return page("minigrad class view", "".join(parts), CSS)
+    return page(title, "".join(parts), CSS)
 
 
 def _stats_row(stats: ClassStats) -> list[str]:
@@ -276,84 +317,133 @@ def _stats_row(stats: ClassStats) -> list[str]:
 
 def _count_line(stats: ClassStats) -> str:
     """'5 submission(s): 3 graded, 2 not graded (1 not gradable, 1 with a grader error).'"""
-    line = f"{stats.count} submission(s): {stats.counted} graded"
+    line = _("{count} submission(s): {graded} graded").format(
+        count=stats.count, graded=stats.counted
+    )
     if stats.not_graded:
         why = []
         if stats.invalid:
-            why.append(f"{stats.invalid} not gradable")
+            why.append(_("{count} not gradable").format(count=stats.invalid))
         if stats.grader_errors:
-            why.append(f"{stats.grader_errors} with a grader error")
-        line += f", {stats.not_graded} not graded ({', '.join(why)})"
+            why.append(_("{count} with a grader error").format(count=stats.grader_errors))
+        line += ", " + _("{count} not graded ({why})").format(
+            count=stats.not_graded, why=", ".join(why)
+        )
     if stats.missing:
-        line += f"; {stats.missing} student(s) on the roster without a submission"
+        line += "; " + _("{count} student(s) on the roster without a submission").format(
+            count=stats.missing
+        )
     return line + "."
 
 
 def _mean_line(stats: ClassStats) -> str:
     if not stats.counted:
-        return "Nothing was graded, so there is no mean."
-    line = (
-        f"Mean {_num(stats.mean)}, median {_num(stats.median)} of {_num(stats.max_score)}, "
-        f"over the {stats.counted} graded submission(s)"
+        return _("Nothing was graded, so there is no mean.")
+    line = _("Mean {mean}, median {median} of {top}, over the {count} graded submission(s)").format(
+        mean=_num(stats.mean),
+        median=_num(stats.median),
+        top=_num(stats.max_score),
+        count=stats.counted,
     )
     if stats.not_graded or stats.missing:
-        line += "; those not graded are left out, never counted as 0"
+        line += "; " + _("those not graded are left out, never counted as 0")
     return line + "."
 
 
 def _stats_note(stats: ClassStats) -> str:
-    return (
-        f"Mean, median, min, max and the bars count the {stats.counted} graded "
-        "submission(s), each after any late penalty. Not graded (not gradable or a grader "
-        f"error, left out): {stats.not_graded}"
-        + (f"; on the roster without a submission: {stats.missing}" if stats.missing else "")
-        + "."
-    )
+    note = _(
+        "Mean, median, min, max and the bars count the {count} graded submission(s), each "
+        "after any late penalty. Not graded (not gradable or a grader error, left out): "
+        "{not_graded}"
+    ).format(count=stats.counted, not_graded=stats.not_graded)
+    if stats.missing:
+        note += "; " + _("on the roster without a submission: {count}").format(count=stats.missing)
+    return note + "."
 
 
-CHECKS_NOTE = (
+CHECKS_NOTE = N_(
     "A check's pass rate is the share that passed it among the graded submissions that "
     "attempted its lab (attempted: left fewer of the lab's TODO stubs than the skeleton "
     "has; for a lab without stubs, ran one of its checks). Submissions not graded are "
     "not counted."
 )
-DIAGNOSES_NOTE = (
+DIAGNOSES_NOTE = N_(
     "Times: the failed checks that name the mistake; students: the graded submissions that made it."
 )
 
 
 def _similar_text(similar: Report) -> str:
     if similar.problem:
-        return f"Not checked: {similar.problem}."
-    text = f"{len(similar.compared)} engine(s) compared with each other"
-    if similar.archive:
-        text += f" and with {len(similar.archive)} archive entr(ies)"
-    return text + (
-        f"; {len(similar.flagged)} pair(s) unusually alike (the skeleton's code not counted)."
-        if similar.flagged
-        else "; none unusually alike."
-    )
+        return _("Not checked: {problem}.").format(problem=similar.problem)
+    counts = {
+        "engines": len(similar.compared),
+        "entries": len(similar.archive),
+        "pairs": len(similar.flagged),
+    }
+    if similar.archive and similar.flagged:
+        text = _(
+            "{engines} engine(s) compared with each other and with {entries} archive "
+            "entr(ies); {pairs} pair(s) unusually alike (the skeleton's code not counted)."
+        )
+    elif similar.archive:
+        text = _(
+            "{engines} engine(s) compared with each other and with {entries} archive "
+            "entr(ies); none unusually alike."
+        )
+    elif similar.flagged:
+        text = _(
+            "{engines} engine(s) compared with each other; {pairs} pair(s) unusually alike "
+            "(the skeleton's code not counted)."
+        )
+    else:
+        text = _("{engines} engine(s) compared with each other; none unusually alike.")
+    return text.format(**counts)
+
+
+SIMILAR_COLUMNS = [
+    N_("submission"),
+    N_("alike"),
+    N_("its code matched"),
+    N_("other matched"),
+    N_("side by side"),
+]
+DIAGNOSIS_COLUMNS = [
+    N_("diagnosis"),
+    N_("times"),
+    N_("students"),
+    N_("in checks"),
+    N_("explanation"),
+]
+STUDENT_COLUMNS = [
+    N_("name"),
+    N_("score"),
+    N_("late"),
+    N_("headline mistake"),
+    N_("status"),
+    N_("report"),
+]
 
 
 def _similar_html(similar: Report) -> str:
     parts = [
-        '<h2 id="similarity">Possible copies</h2>\n',
+        '<h2 id="similarity">' + esc(_("Possible copies")) + "</h2>\n",
         f"<p>{esc(_similar_text(similar))}</p>\n",
     ]
+    archive, compare = esc(_("archive")), esc(_("compare"))
     if not similar.flagged:
         return "".join(parts)
     rows = []
     for m in similar.flagged:
         other = (
-            f'<span class="badge failed">archive</span> {esc(m.right)}'
+            f'<span class="badge failed">{archive}</span> {esc(m.right)}'
             if m.kind == "archive"
             else f'<a href="{_href(m.right, "report.html")}">{esc(m.right)}</a>'
         )
-        link = f'<a href="{esc(m.page)}">compare</a>' if m.page else ""
+        link = f'<a href="{esc(m.page)}">{compare}</a>' if m.page else ""
         left = f'<a href="{_href(m.left, "report.html")}">{esc(m.left)}</a>'
         rows.append([left, other, f"{m.left_share:.0%}", f"{m.right_share:.0%}", link])
-    columns = ["submission", "alike", "its code matched", "other matched", "side by side"]
-    parts.append(table(columns, rows, num={"its code matched", "other matched"}))
+    columns = _columns(SIMILAR_COLUMNS)
+    parts.append(table(columns, rows, num=columns[2:4]))
     return "".join(parts)
 
 
@@ -362,7 +452,7 @@ def _checks_table(checks: Sequence[CheckStats]) -> str:
         [
             code(c.id),
             esc(c.lab),
-            esc(c.name),
+            esc(_(c.name)),
             f"{c.pass_rate:.0f}%" if c.total else "-",
             str(c.total),
             str(c.failed),
@@ -370,41 +460,44 @@ def _checks_table(checks: Sequence[CheckStats]) -> str:
         ]
         for c in checks
     )
-    return table(CHECK_COLUMNS, rows, num=CHECK_COLUMNS[3:])
+    columns = _columns(CHECK_COLUMNS)
+    return table(columns, rows, num=columns[3:])
 
 
 def _hardest_html(stats: ClassStats) -> str:
-    head = '<h2 id="hardest">Checks the class fails most</h2>\n'
+    head = '<h2 id="hardest">' + esc(_("Checks the class fails most")) + "</h2>\n"
     if not stats.hardest:
-        return head + '<p class="muted">Every graded check passed for everyone.</p>\n'
-    return head + f'<p class="muted">{esc(CHECKS_NOTE)}</p>\n' + _checks_table(stats.hardest)
+        everyone = esc(_("Every graded check passed for everyone."))
+        return head + f'<p class="muted">{everyone}</p>\n'
+    return head + f'<p class="muted">{esc(_(CHECKS_NOTE))}</p>\n' + _checks_table(stats.hardest)
 
 
 def _checks_html(stats: ClassStats) -> str:
+    every, rates = esc(_("Every check, hardest first")), esc(_("pass rate of each check"))
     return (
-        '<h2 id="checks">Every check, hardest first</h2>\n<details><summary>pass rate of '
-        f'each check</summary>\n<p class="muted">{esc(CHECKS_NOTE)}</p>\n'
+        f'<h2 id="checks">{every}</h2>\n<details><summary>{rates}'
+        f'</summary>\n<p class="muted">{esc(_(CHECKS_NOTE))}</p>\n'
         f"{_checks_table(stats.checks)}</details>\n"
     )
 
 
 def _diagnoses_html(stats: ClassStats) -> str:
+    head = "<h2>" + esc(_("Most frequent mistakes")) + "</h2>\n"
     if not stats.diagnoses:
-        return '<h2>Most frequent mistakes</h2>\n<p class="muted">No diagnosis recorded.</p>\n'
+        return head + '<p class="muted">' + esc(_("No diagnosis recorded.")) + "</p>\n"
     rows = (
         [
             code(d.code),
             str(d.count),
             str(len(d.students)),
             ", ".join(code(c) for c in d.checks),
-            esc(d.explanation),
+            esc(_(d.explanation)),
         ]
         for d in stats.diagnoses
     )
-    columns = ["diagnosis", "times", "students", "in checks", "explanation"]
-    return f'<h2>Most frequent mistakes</h2>\n<p class="muted">{esc(DIAGNOSES_NOTE)}</p>\n' + table(
-        columns, rows, num={"times", "students"}
-    )
+    columns = _columns(DIAGNOSIS_COLUMNS)
+    note = f'<p class="muted">{esc(_(DIAGNOSES_NOTE))}</p>\n'
+    return head + note + table(columns, rows, num=columns[1:3])
 
 
 def _students_html(
@@ -438,12 +531,13 @@ def _students_html(
                 '<span class="score none">&mdash;</span>',
                 "",
                 esc(why),
-                f'<span class="badge {NOT_RUN}">{NO_SUBMISSION}</span>',
+                f'<span class="badge {NOT_RUN}">{esc(_(NO_SUBMISSION))}</span>',
                 "",
             ]
         )
-    columns = ["name", "score", "late", "headline mistake", "status", "report"]
-    return '<h2 id="students">Students</h2>\n' + table(columns, rows, num={"score", "report"})
+    columns = _columns(STUDENT_COLUMNS)
+    head = '<h2 id="students">' + esc(_("Students")) + "</h2>\n"
+    return head + table(columns, rows, num={columns[1], columns[5]})
 
 
 # ------------------------------------------------------------------ Markdown
@@ -454,19 +548,23 @@ def _md(text: object) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
+def _md_head(names: Sequence[str]) -> str:
+    return "| " + " | ".join(_md(_(name)) for name in names) + " |"
+
+
 def summary_md(
     results: Sequence[Graded],
     stats: ClassStats,
     similar: Report | None = None,
     missing: Sequence[tuple[str, str]] = (),
 ) -> str:
-    lines = ["# minigrad class summary", ""]
+    lines = ["# " + _("minigrad class summary"), ""]
     lines += [
         f"{_count_line(stats)} {_mean_line(stats)}",
         "",
-        "## Students",
+        "## " + _("Students"),
         "",
-        "| name | score | late | headline mistake | status |",
+        _md_head(STUDENT_COLUMNS[:5]),
         "|---|---:|---|---|---|",
     ]
     for g in results:
@@ -476,73 +574,61 @@ def summary_md(
         score = f"{points(g.final_score)} / {points(g.max_score)}" if status != "invalid" else "-"
         lines.append(
             f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | {score} | "
-            f"{_md(lateness(g))} | {_md(_headline(g, stats))} | {status} |"
+            f"{_md(lateness(g))} | {_md(_headline(g, stats))} | {_md(status_text(status))} |"
         )
     for who, why in missing:
         name = _md(who).replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"| {name} | - |  | {_md(why)} | {NO_SUBMISSION} |")
+        lines.append(f"| {name} | - |  | {_md(why)} | {_md(_(NO_SUBMISSION))} |")
     if similar is not None:
-        lines += ["", "## Possible copies", "", _similar_text(similar)]
+        lines += ["", "## " + _("Possible copies"), "", _similar_text(similar)]
         if similar.flagged:
-            lines += [
-                "",
-                "| submission | alike | its code matched | other matched | side by side |",
-                "|---|---|---:|---:|---|",
-            ]
+            lines += ["", _md_head(SIMILAR_COLUMNS), "|---|---|---:|---:|---|"]
             for m in similar.flagged:
-                other = f"archive: {m.right}" if m.kind == "archive" else m.right
-                link = f"[compare]({m.page})" if m.page else ""
+                other = (
+                    _("archive: {entry}").format(entry=m.right) if m.kind == "archive" else m.right
+                )
+                link = f"[{_md(_('compare'))}]({m.page})" if m.page else ""
                 lines.append(
                     f"| {_md(m.left)} | {_md(other)} | {m.left_share:.0%} | "
                     f"{m.right_share:.0%} | {link} |"
                 )
-    lines += ["", "## Checks the class fails most", ""]
+    lines += ["", "## " + _("Checks the class fails most"), ""]
     if stats.hardest:
-        lines += [
-            CHECKS_NOTE,
-            "",
-            "| check | lab | name | pass rate | attempted | failed | not run |",
-            "|---|---|---|---:|---:|---:|---:|",
-        ]
+        lines += [_(CHECKS_NOTE), "", _md_head(CHECK_COLUMNS), "|---|---|---|---:|---:|---:|---:|"]
         lines += [_check_md(c) for c in stats.hardest]
     else:
-        lines.append("Every graded check passed for everyone.")
-    lines += ["", "## Most frequent mistakes", ""]
+        lines.append(_("Every graded check passed for everyone."))
+    lines += ["", "## " + _("Most frequent mistakes"), ""]
     if stats.diagnoses:
-        lines += [
-            DIAGNOSES_NOTE,
-            "",
-            "| diagnosis | times | students | in checks | explanation |",
-            "|---|---:|---:|---|---|",
-        ]
+        lines += [_(DIAGNOSES_NOTE), "", _md_head(DIAGNOSIS_COLUMNS), "|---|---:|---:|---|---|"]
         lines += [
             f"| `{_md(d.code)}` | {d.count} | {len(d.students)} | "
-            f"{', '.join(f'`{_md(c)}`' for c in d.checks)} | {_md(d.explanation)} |"
+            f"{', '.join(f'`{_md(c)}`' for c in d.checks)} | {_md(_(d.explanation))} |"
             for d in stats.diagnoses
         ]
     else:
-        lines.append("No diagnosis recorded.")
+        lines.append(_("No diagnosis recorded."))
     lines += [
         "",
-        "## Score distribution",
+        "## " + _("Score distribution"),
         "",
-        "| " + " | ".join(STATS_COLUMNS) + " |",
+        _md_head(STATS_COLUMNS),
         "|---:|---:|---:|---:|---:|---:|---:|",
         "| " + " | ".join(_stats_row(stats)) + " |",
         "",
         _stats_note(stats),
         "",
-        "| score | graded submissions |",
+        _md_head([N_("score"), N_("graded submissions")]),
         "|---|---:|",
     ]
     lines += [f"| {label} | {n} |" for label, n in zip(stats.labels, stats.bins, strict=True)]
     lines += [
         "",
-        "## Every check, hardest first",
+        "## " + _("Every check, hardest first"),
         "",
-        CHECKS_NOTE,
+        _(CHECKS_NOTE),
         "",
-        "| check | lab | name | pass rate | attempted | failed | not run |",
+        _md_head(CHECK_COLUMNS),
         "|---|---|---|---:|---:|---:|---:|",
     ]
     lines += [_check_md(c) for c in stats.checks]
@@ -553,6 +639,6 @@ def summary_md(
 def _check_md(c: CheckStats) -> str:
     rate = f"{c.pass_rate:.0f}%" if c.total else "-"
     return (
-        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {rate} | {c.total} | {c.failed} "
+        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(_(c.name))} | {rate} | {c.total} | {c.failed} "
         f"| {c.not_run} |"
     )
