@@ -29,6 +29,26 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.i18n import N_, _
+from grader.render.classwords import (
+    CHECK_COLUMNS,
+    CHECKS_NOTE,
+    DIAGNOSES_NOTE,
+    DIAGNOSIS_COLUMNS,
+    NO_SUBMISSION,
+    SIMILAR_COLUMNS,
+    STATS_COLUMNS,
+    STATUS_WORDS,
+    STUDENT_COLUMNS,
+    column_names,
+    count_line,
+    headline_of,
+    lateness,
+    mean_line,
+    number,
+    similar_text,
+    stats_note,
+    status_text,
+)
 from grader.render.histogram import BINS, bin_labels, histogram, histogram_svg
 from grader.render.kit import code, esc, page, table, total_class
 from grader.render.model import diagnosis_of
@@ -182,80 +202,11 @@ def write_class_view(
     )
 
 
-def headline(g: Graded) -> str:
-    """What a TA reads first about a submission: its likely mistake, or why it has none."""
-    if g.status == "invalid":
-        return g.problem or _("not gradable")
-    if effective_status(g) == GRADER_ERROR:
-        return _("grader error, regrade: {problem}").format(
-            problem=g.problem or _("see the report")
-        )
-    likely = g.diagnosis
-    if likely and likely.get("explanation"):
-        return _(str(likely["explanation"]))
-    lost = [o for o in g.outcomes if o.status in (FAILED, GRADER_ERROR) and o.max_score > 0]
-    if lost:
-        first = lost[0]
-        if len(lost) > 1:
-            return _("fails {check}: {name} (and {more} more)").format(
-                check=first.id, name=_(first.name), more=len(lost) - 1
-            )
-        return _("fails {check}: {name}").format(check=first.id, name=_(first.name))
-    if any(o.status == NOT_RUN and o.max_score > 0 for o in g.outcomes):
-        return _("checks not run")
-    return _("every check passed")
-
-
-UNTOUCHED = N_("attempted no lab: every TODO stub of the skeleton is still there")
-
-
-def _headline(g: Graded, stats: ClassStats) -> str:
-    return _(UNTOUCHED) if g.name in stats.untouched else headline(g)
-
-
-def lateness(g: Graded) -> str:
-    """'on time', '2 d late, -20%', or '' when no commit time is known."""
-    late = g.late
-    if not late:
-        return ""
-    if not late.get("days"):
-        return _("on time")
-    return _("{days} d late, -{percent}%").format(
-        days=late["days"], percent=points(float(late["percent"]))
-    )
-
-
-def _num(x: float) -> str:
-    return f"{x:.1f}" if x != int(x) else f"{x:g}"
-
-
 # ------------------------------------------------------------------ HTML
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
 # a submission's status as the pages word it (the badge, and summary.md's code)
-STATUS_WORDS = {"graded": N_("graded"), "invalid": N_("invalid"), GRADER_ERROR: N_("grader error")}
-STATUS_CODES = {"graded": N_("graded"), "invalid": N_("invalid"), GRADER_ERROR: N_("grader_error")}
-NO_SUBMISSION = N_("no submission")
-CHECK_COLUMNS = [
-    N_("check"),
-    N_("lab"),
-    N_("name"),
-    N_("pass rate"),
-    N_("attempted"),
-    N_("failed"),
-    N_("not run"),
-]
-STATS_COLUMNS = [
-    N_("graded"),
-    N_("mean"),
-    N_("median"),
-    N_("min"),
-    N_("max"),
-    N_("out of"),
-    N_("not graded"),
-]
-
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
 .score.full { color: #1a7f37; background: #dafbe1; }
@@ -272,16 +223,6 @@ def _status_badge(status: str) -> str:
     return f'<span class="badge {kind}">{esc(word)}</span>'
 
 
-def status_text(status: str) -> str:
-    """A submission's status in text tables (summary.md, the console): the code itself
-    in English (``grader_error``), its words in another language."""
-    return _(STATUS_CODES.get(status, status))
-
-
-def _columns(names: Sequence[str]) -> list[str]:
-    return [_(name) for name in names]
-
-
 def _href(name: str, file: str) -> str:
     return esc(quote(name, safe="") + "/" + file)
 
@@ -294,16 +235,16 @@ def index_html(
 ) -> str:
     title = _("minigrad class view")
     parts = [f"<h1>{esc(title)}</h1>\n"]
-    parts.append(f"<p>{esc(_count_line(stats))} {esc(_mean_line(stats))}</p>\n")
+    parts.append(f"<p>{esc(count_line(stats))} {esc(mean_line(stats))}</p>\n")
     parts.append(_students_html(results, stats, missing))
     if similar is not None:
         parts.append(_similar_html(similar))
     parts.append(_hardest_html(stats))
     parts.append(_diagnoses_html(stats))
     parts.append("<h2>" + esc(_("Score distribution")) + "</h2>\n")
-    columns = _columns(STATS_COLUMNS)
+    columns = column_names(STATS_COLUMNS)
     parts.append(table(columns, [_stats_row(stats)], num=columns, css_class="stats"))
-    parts.append(f'<p class="muted">{esc(_stats_note(stats))}</p>\n')
+    parts.append(f'<p class="muted">{esc(stats_note(stats))}</p>\n')
     parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
     parts.append(_checks_html(stats))
     return page(title, "".join(parts), CSS)
@@ -311,123 +252,14 @@ def index_html(
 
 def _stats_row(stats: ClassStats) -> list[str]:
     numbers = [stats.mean, stats.median, stats.low, stats.high]
-    shown = [_num(x) if stats.counted else "-" for x in numbers]
-    return [str(stats.counted), *shown, _num(stats.max_score), str(stats.not_graded)]
-
-
-def _count_line(stats: ClassStats) -> str:
-    """'5 submission(s): 3 graded, 2 not graded (1 not gradable, 1 with a grader error).'"""
-    line = _("{count} submission(s): {graded} graded").format(
-        count=stats.count, graded=stats.counted
-    )
-    if stats.not_graded:
-        why = []
-        if stats.invalid:
-            why.append(_("{count} not gradable").format(count=stats.invalid))
-        if stats.grader_errors:
-            why.append(_("{count} with a grader error").format(count=stats.grader_errors))
-        line += ", " + _("{count} not graded ({why})").format(
-            count=stats.not_graded, why=", ".join(why)
-        )
-    if stats.missing:
-        line += "; " + _("{count} student(s) on the roster without a submission").format(
-            count=stats.missing
-        )
-    return line + "."
-
-
-def _mean_line(stats: ClassStats) -> str:
-    if not stats.counted:
-        return _("Nothing was graded, so there is no mean.")
-    line = _("Mean {mean}, median {median} of {top}, over the {count} graded submission(s)").format(
-        mean=_num(stats.mean),
-        median=_num(stats.median),
-        top=_num(stats.max_score),
-        count=stats.counted,
-    )
-    if stats.not_graded or stats.missing:
-        line += "; " + _("those not graded are left out, never counted as 0")
-    return line + "."
-
-
-def _stats_note(stats: ClassStats) -> str:
-    note = _(
-        "Mean, median, min, max and the bars count the {count} graded submission(s), each "
-        "after any late penalty. Not graded (not gradable or a grader error, left out): "
-        "{not_graded}"
-    ).format(count=stats.counted, not_graded=stats.not_graded)
-    if stats.missing:
-        note += "; " + _("on the roster without a submission: {count}").format(count=stats.missing)
-    return note + "."
-
-
-CHECKS_NOTE = N_(
-    "A check's pass rate is the share that passed it among the graded submissions that "
-    "attempted its lab (attempted: left fewer of the lab's TODO stubs than the skeleton "
-    "has; for a lab without stubs, ran one of its checks). Submissions not graded are "
-    "not counted."
-)
-DIAGNOSES_NOTE = N_(
-    "Times: the failed checks that name the mistake; students: the graded submissions that made it."
-)
-
-
-def _similar_text(similar: Report) -> str:
-    if similar.problem:
-        return _("Not checked: {problem}.").format(problem=similar.problem)
-    counts = {
-        "engines": len(similar.compared),
-        "entries": len(similar.archive),
-        "pairs": len(similar.flagged),
-    }
-    if similar.archive and similar.flagged:
-        text = _(
-            "{engines} engine(s) compared with each other and with {entries} archive "
-            "entr(ies); {pairs} pair(s) unusually alike (the skeleton's code not counted)."
-        )
-    elif similar.archive:
-        text = _(
-            "{engines} engine(s) compared with each other and with {entries} archive "
-            "entr(ies); none unusually alike."
-        )
-    elif similar.flagged:
-        text = _(
-            "{engines} engine(s) compared with each other; {pairs} pair(s) unusually alike "
-            "(the skeleton's code not counted)."
-        )
-    else:
-        text = _("{engines} engine(s) compared with each other; none unusually alike.")
-    return text.format(**counts)
-
-
-SIMILAR_COLUMNS = [
-    N_("submission"),
-    N_("alike"),
-    N_("its code matched"),
-    N_("other matched"),
-    N_("side by side"),
-]
-DIAGNOSIS_COLUMNS = [
-    N_("diagnosis"),
-    N_("times"),
-    N_("students"),
-    N_("in checks"),
-    N_("explanation"),
-]
-STUDENT_COLUMNS = [
-    N_("name"),
-    N_("score"),
-    N_("late"),
-    N_("headline mistake"),
-    N_("status"),
-    N_("report"),
-]
+    shown = [number(x) if stats.counted else "-" for x in numbers]
+    return [str(stats.counted), *shown, number(stats.max_score), str(stats.not_graded)]
 
 
 def _similar_html(similar: Report) -> str:
     parts = [
         '<h2 id="similarity">' + esc(_("Possible copies")) + "</h2>\n",
-        f"<p>{esc(_similar_text(similar))}</p>\n",
+        f"<p>{esc(similar_text(similar))}</p>\n",
     ]
     archive, compare = esc(_("archive")), esc(_("compare"))
     if not similar.flagged:
@@ -442,7 +274,7 @@ def _similar_html(similar: Report) -> str:
         link = f'<a href="{esc(m.page)}">{compare}</a>' if m.page else ""
         left = f'<a href="{_href(m.left, "report.html")}">{esc(m.left)}</a>'
         rows.append([left, other, f"{m.left_share:.0%}", f"{m.right_share:.0%}", link])
-    columns = _columns(SIMILAR_COLUMNS)
+    columns = column_names(SIMILAR_COLUMNS)
     parts.append(table(columns, rows, num=columns[2:4]))
     return "".join(parts)
 
@@ -460,7 +292,7 @@ def _checks_table(checks: Sequence[CheckStats]) -> str:
         ]
         for c in checks
     )
-    columns = _columns(CHECK_COLUMNS)
+    columns = column_names(CHECK_COLUMNS)
     return table(columns, rows, num=columns[3:])
 
 
@@ -495,7 +327,7 @@ def _diagnoses_html(stats: ClassStats) -> str:
         ]
         for d in stats.diagnoses
     )
-    columns = _columns(DIAGNOSIS_COLUMNS)
+    columns = column_names(DIAGNOSIS_COLUMNS)
     note = f'<p class="muted">{esc(_(DIAGNOSES_NOTE))}</p>\n'
     return head + note + table(columns, rows, num=columns[1:3])
 
@@ -519,7 +351,7 @@ def _students_html(
                 f'<a href="{report}">{esc(g.name)}</a>',
                 f'<span class="score {kind}">{score}</span>',
                 esc(lateness(g)),
-                esc(_headline(g, stats)),
+                esc(headline_of(g, stats)),
                 _status_badge(status),
                 f'<a href="{report}">html</a> <a href="{_href(g.name, "report.md")}">md</a>',
             ]
@@ -535,7 +367,7 @@ def _students_html(
                 "",
             ]
         )
-    columns = _columns(STUDENT_COLUMNS)
+    columns = column_names(STUDENT_COLUMNS)
     head = '<h2 id="students">' + esc(_("Students")) + "</h2>\n"
     return head + table(columns, rows, num={columns[1], columns[5]})
 
@@ -560,7 +392,7 @@ def summary_md(
 ) -> str:
     lines = ["# " + _("minigrad class summary"), ""]
     lines += [
-        f"{_count_line(stats)} {_mean_line(stats)}",
+        f"{count_line(stats)} {mean_line(stats)}",
         "",
         "## " + _("Students"),
         "",
@@ -574,13 +406,13 @@ def summary_md(
         score = f"{points(g.final_score)} / {points(g.max_score)}" if status != "invalid" else "-"
         lines.append(
             f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | {score} | "
-            f"{_md(lateness(g))} | {_md(_headline(g, stats))} | {_md(status_text(status))} |"
+            f"{_md(lateness(g))} | {_md(headline_of(g, stats))} | {_md(status_text(status))} |"
         )
     for who, why in missing:
         name = _md(who).replace("[", "\\[").replace("]", "\\]")
         lines.append(f"| {name} | - |  | {_md(why)} | {_md(_(NO_SUBMISSION))} |")
     if similar is not None:
-        lines += ["", "## " + _("Possible copies"), "", _similar_text(similar)]
+        lines += ["", "## " + _("Possible copies"), "", similar_text(similar)]
         if similar.flagged:
             lines += ["", _md_head(SIMILAR_COLUMNS), "|---|---|---:|---:|---|"]
             for m in similar.flagged:
@@ -616,7 +448,7 @@ def summary_md(
         "|---:|---:|---:|---:|---:|---:|---:|",
         "| " + " | ".join(_stats_row(stats)) + " |",
         "",
-        _stats_note(stats),
+        stats_note(stats),
         "",
         _md_head([N_("score"), N_("graded submissions")]),
         "|---|---:|",

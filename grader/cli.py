@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from grader import answer_key, classbook, collect, i18n, keybuild, pipeline, similarity
-from grader.classview import status_text, write_class_view
+from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find, own_language
 from grader.escape import console
 from grader.i18n import _
 from grader.integrity import Tampered, settle
+from grader.render.classwords import status_text
 from grader.render.grades import grades_csv, ungraded
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
