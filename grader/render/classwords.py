@@ -6,15 +6,46 @@ Column names and notes are module constants marked with ``N_``, translated where
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Sequence
+from typing import Protocol
 
 from grader.i18n import N_, _
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, Graded, effective_status, points
+from grader.similarity import Report
 
-if TYPE_CHECKING:
-    from grader.classview import ClassStats
-    from grader.similarity import Report
+
+class ClassStats(Protocol):
+    """The numbers the sentences word (read only: grader.classview.ClassStats)."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def counted(self) -> int: ...
+
+    @property
+    def invalid(self) -> int: ...
+
+    @property
+    def grader_errors(self) -> int: ...
+
+    @property
+    def missing(self) -> int: ...
+
+    @property
+    def mean(self) -> float: ...
+
+    @property
+    def median(self) -> float: ...
+
+    @property
+    def max_score(self) -> float: ...
+
+    @property
+    def untouched(self) -> Collection[str]: ...
+
+    @property
+    def not_graded(self) -> int: ...
 
 
 def headline(g: Graded) -> str:
