@@ -25,6 +25,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import _
 from grader.results import FAILED, PASSED, Graded, Outcome, effective_status
 from grader.roster import Roster
 
@@ -159,6 +160,6 @@ def blank_reason(g: Graded) -> str:
     if status == "graded":
         return ""
     if status == "invalid":
-        return f"not graded: {g.problem}"
-    problem = g.problem or "see its report"
-    return f"grader error, regrade it: {problem}"
+        return _("not graded: {problem}").format(problem=g.problem)
+    problem = g.problem or _("see its report")
+    return _("grader error, regrade it: {problem}").format(problem=problem)

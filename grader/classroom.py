@@ -11,7 +11,8 @@ what Classroom's own graders write: ``{"version": 1, "status", "max_score", "tes
 
 The top-level status is ``pass`` whenever the submission was graded, whatever it scored
 (the reporter fails the job on ``fail``, and losing points must never fail it), and
-``error`` when it could not be graded.
+``error`` when it could not be graded or the grader failed on a check: results.json's
+``extra_data.status`` says which, in any report language.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def _graded(results: dict[str, Any]) -> bool:
+    """Whether the submission was graded: ``extra_data.status`` (the effective status,
+    whatever language the text is in); a results.json from before that field existed
+    is read by its English score line."""
+    extra = results.get("extra_data")
+    status = extra.get("status") if isinstance(extra, dict) else None
+    if isinstance(status, str) and status:
+        return status == "graded"
+    return not str(results.get("output", "")).startswith(("Not graded", "Grader error"))
 
 
 def classroom_results(results: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +50,7 @@ def classroom_results(results: dict[str, Any]) -> dict[str, Any]:
         }
         for t in results.get("tests", [])
     ]
-    graded = not str(results.get("output", "")).startswith(("Not graded", "Grader error"))
+    graded = _graded(results)
     return {
         "version": 1,
         "status": "pass" if graded else "error",

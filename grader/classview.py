@@ -28,6 +28,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from grader.i18n import N_, _
+from grader.render.classwords import (
+    CHECK_COLUMNS,
+    CHECKS_NOTE,
+    DIAGNOSES_NOTE,
+    DIAGNOSIS_COLUMNS,
+    NO_SUBMISSION,
+    SIMILAR_COLUMNS,
+    STATS_COLUMNS,
+    STATUS_WORDS,
+    STUDENT_COLUMNS,
+    column_names,
+    count_line,
+    headline_of,
+    lateness,
+    mean_line,
+    number,
+    similar_text,
+    stats_note,
+    status_text,
+)
 from grader.render.histogram import BINS, bin_labels, histogram, histogram_svg
 from grader.render.kit import code, esc, page, table, total_class
 from grader.render.model import diagnosis_of
@@ -181,53 +202,11 @@ def write_class_view(
     )
 
 
-def headline(g: Graded) -> str:
-    """What a TA reads first about a submission: its likely mistake, or why it has none."""
-    if g.status == "invalid":
-        return g.problem or "not gradable"
-    if effective_status(g) == GRADER_ERROR:
-        return "grader error, regrade: " + (g.problem or "see the report")
-    likely = g.diagnosis
-    if likely and likely.get("explanation"):
-        return str(likely["explanation"])
-    lost = [o for o in g.outcomes if o.status in (FAILED, GRADER_ERROR) and o.max_score > 0]
-    if lost:
-        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
-        return f"fails {lost[0].id}: {lost[0].name}{more}"
-    if any(o.status == NOT_RUN and o.max_score > 0 for o in g.outcomes):
-        return "checks not run"
-    return "every check passed"
-
-
-UNTOUCHED = "attempted no lab: every TODO stub of the skeleton is still there"
-
-
-def _headline(g: Graded, stats: ClassStats) -> str:
-    return UNTOUCHED if g.name in stats.untouched else headline(g)
-
-
-def lateness(g: Graded) -> str:
-    """'on time', '2 d late, -20%', or '' when no commit time is known."""
-    late = g.late
-    if not late:
-        return ""
-    if not late.get("days"):
-        return "on time"
-    return f"{late['days']} d late, -{points(float(late['percent']))}%"
-
-
-def _num(x: float) -> str:
-    return f"{x:.1f}" if x != int(x) else f"{x:g}"
-
-
 # ------------------------------------------------------------------ HTML
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
-NO_SUBMISSION = "no submission"
-CHECK_COLUMNS = ["check", "lab", "name", "pass rate", "attempted", "failed", "not run"]
-STATS_COLUMNS = ["graded", "mean", "median", "min", "max", "out of", "not graded"]
-
+# a submission's status as the pages word it (the badge, and summary.md's code)
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
 .score.full { color: #1a7f37; background: #dafbe1; }
@@ -240,7 +219,8 @@ svg.histogram { max-width: 100%; height: auto; }
 
 def _status_badge(status: str) -> str:
     kind = STATUS_BADGE.get(status, NOT_RUN)
-    return f'<span class="badge {kind}">{esc(status.replace("_", " "))}</span>'
+    word = _(STATUS_WORDS.get(status, status.replace("_", " ")))
+    return f'<span class="badge {kind}">{esc(word)}</span>'
 
 
 def _href(name: str, file: str) -> str:
@@ -253,107 +233,49 @@ def index_html(
     similar: Report | None = None,
     missing: Sequence[tuple[str, str]] = (),
 ) -> str:
-    parts = ["<h1>minigrad class view</h1>\n"]
-    parts.append(f"<p>{esc(_count_line(stats))} {esc(_mean_line(stats))}</p>\n")
+    title = _("minigrad class view")
+    parts = [f"<h1>{esc(title)}</h1>\n"]
+    parts.append(f"<p>{esc(count_line(stats))} {esc(mean_line(stats))}</p>\n")
     parts.append(_students_html(results, stats, missing))
     if similar is not None:
         parts.append(_similar_html(similar))
     parts.append(_hardest_html(stats))
     parts.append(_diagnoses_html(stats))
-    parts.append("<h2>Score distribution</h2>\n")
-    parts.append(table(STATS_COLUMNS, [_stats_row(stats)], num=STATS_COLUMNS, css_class="stats"))
-    parts.append(f'<p class="muted">{esc(_stats_note(stats))}</p>\n')
+    parts.append("<h2>" + esc(_("Score distribution")) + "</h2>\n")
+    columns = column_names(STATS_COLUMNS)
+    parts.append(table(columns, [_stats_row(stats)], num=columns, css_class="stats"))
+    parts.append(f'<p class="muted">{esc(stats_note(stats))}</p>\n')
     parts.append(histogram_svg(stats.bins, stats.labels) + "\n")
     parts.append(_checks_html(stats))
-    return page("minigrad class view", "".join(parts), CSS)
+    return page(title, "".join(parts), CSS)
 
 
 def _stats_row(stats: ClassStats) -> list[str]:
     numbers = [stats.mean, stats.median, stats.low, stats.high]
-    shown = [_num(x) if stats.counted else "-" for x in numbers]
-    return [str(stats.counted), *shown, _num(stats.max_score), str(stats.not_graded)]
-
-
-def _count_line(stats: ClassStats) -> str:
-    """'5 submission(s): 3 graded, 2 not graded (1 not gradable, 1 with a grader error).'"""
-    line = f"{stats.count} submission(s): {stats.counted} graded"
-    if stats.not_graded:
-        why = []
-        if stats.invalid:
-            why.append(f"{stats.invalid} not gradable")
-        if stats.grader_errors:
-            why.append(f"{stats.grader_errors} with a grader error")
-        line += f", {stats.not_graded} not graded ({', '.join(why)})"
-    if stats.missing:
-        line += f"; {stats.missing} student(s) on the roster without a submission"
-    return line + "."
-
-
-def _mean_line(stats: ClassStats) -> str:
-    if not stats.counted:
-        return "Nothing was graded, so there is no mean."
-    line = (
-        f"Mean {_num(stats.mean)}, median {_num(stats.median)} of {_num(stats.max_score)}, "
-        f"over the {stats.counted} graded submission(s)"
-    )
-    if stats.not_graded or stats.missing:
-        line += "; those not graded are left out, never counted as 0"
-    return line + "."
-
-
-def _stats_note(stats: ClassStats) -> str:
-    return (
-        f"Mean, median, min, max and the bars count the {stats.counted} graded "
-        "submission(s), each after any late penalty. Not graded (not gradable or a grader "
-        f"error, left out): {stats.not_graded}"
-        + (f"; on the roster without a submission: {stats.missing}" if stats.missing else "")
-        + "."
-    )
-
-
-CHECKS_NOTE = (
-    "A check's pass rate is the share that passed it among the graded submissions that "
-    "attempted its lab (attempted: left fewer of the lab's TODO stubs than the skeleton "
-    "has; for a lab without stubs, ran one of its checks). Submissions not graded are "
-    "not counted."
-)
-DIAGNOSES_NOTE = (
-    "Times: the failed checks that name the mistake; students: the graded submissions that made it."
-)
-
-
-def _similar_text(similar: Report) -> str:
-    if similar.problem:
-        return f"Not checked: {similar.problem}."
-    text = f"{len(similar.compared)} engine(s) compared with each other"
-    if similar.archive:
-        text += f" and with {len(similar.archive)} archive entr(ies)"
-    return text + (
-        f"; {len(similar.flagged)} pair(s) unusually alike (the skeleton's code not counted)."
-        if similar.flagged
-        else "; none unusually alike."
-    )
+    shown = [number(x) if stats.counted else "-" for x in numbers]
+    return [str(stats.counted), *shown, number(stats.max_score), str(stats.not_graded)]
 
 
 def _similar_html(similar: Report) -> str:
     parts = [
-        '<h2 id="similarity">Possible copies</h2>\n',
-        f"<p>{esc(_similar_text(similar))}</p>\n",
+        '<h2 id="similarity">' + esc(_("Possible copies")) + "</h2>\n",
+        f"<p>{esc(similar_text(similar))}</p>\n",
     ]
+    archive, compare = esc(_("archive")), esc(_("compare"))
     if not similar.flagged:
         return "".join(parts)
     rows = []
     for m in similar.flagged:
         other = (
-            f'<span class="badge failed">archive</span> {esc(m.right)}'
+            f'<span class="badge failed">{archive}</span> {esc(m.right)}'
             if m.kind == "archive"
             else f'<a href="{_href(m.right, "report.html")}">{esc(m.right)}</a>'
         )
-        link = f'<a href="{esc(m.page)}">compare</a>' if m.page else ""
+        link = f'<a href="{esc(m.page)}">{compare}</a>' if m.page else ""
         left = f'<a href="{_href(m.left, "report.html")}">{esc(m.left)}</a>'
         rows.append([left, other, f"{m.left_share:.0%}", f"{m.right_share:.0%}", link])
-    columns = ["submission", "alike", "its code matched", "other matched", "side by side"]
-    parts.append(table(columns, rows, num={"its code matched", "other matched"}))
+    columns = column_names(SIMILAR_COLUMNS)
+    parts.append(table(columns, rows, num=columns[2:4]))
     return "".join(parts)
 
 
@@ -362,7 +284,7 @@ def _checks_table(checks: Sequence[CheckStats]) -> str:
         [
             code(c.id),
             esc(c.lab),
-            esc(c.name),
+            esc(_(c.name)),
             f"{c.pass_rate:.0f}%" if c.total else "-",
             str(c.total),
             str(c.failed),
@@ -370,41 +292,44 @@ def _checks_table(checks: Sequence[CheckStats]) -> str:
         ]
         for c in checks
     )
-    return table(CHECK_COLUMNS, rows, num=CHECK_COLUMNS[3:])
+    columns = column_names(CHECK_COLUMNS)
+    return table(columns, rows, num=columns[3:])
 
 
 def _hardest_html(stats: ClassStats) -> str:
-    head = '<h2 id="hardest">Checks the class fails most</h2>\n'
+    head = '<h2 id="hardest">' + esc(_("Checks the class fails most")) + "</h2>\n"
     if not stats.hardest:
-        return head + '<p class="muted">Every graded check passed for everyone.</p>\n'
-    return head + f'<p class="muted">{esc(CHECKS_NOTE)}</p>\n' + _checks_table(stats.hardest)
+        everyone = esc(_("Every graded check passed for everyone."))
+        return head + f'<p class="muted">{everyone}</p>\n'
+    return head + f'<p class="muted">{esc(_(CHECKS_NOTE))}</p>\n' + _checks_table(stats.hardest)
 
 
 def _checks_html(stats: ClassStats) -> str:
+    every, rates = esc(_("Every check, hardest first")), esc(_("pass rate of each check"))
     return (
-        '<h2 id="checks">Every check, hardest first</h2>\n<details><summary>pass rate of '
-        f'each check</summary>\n<p class="muted">{esc(CHECKS_NOTE)}</p>\n'
+        f'<h2 id="checks">{every}</h2>\n<details><summary>{rates}'
+        f'</summary>\n<p class="muted">{esc(_(CHECKS_NOTE))}</p>\n'
         f"{_checks_table(stats.checks)}</details>\n"
     )
 
 
 def _diagnoses_html(stats: ClassStats) -> str:
+    head = "<h2>" + esc(_("Most frequent mistakes")) + "</h2>\n"
     if not stats.diagnoses:
-        return '<h2>Most frequent mistakes</h2>\n<p class="muted">No diagnosis recorded.</p>\n'
+        return head + '<p class="muted">' + esc(_("No diagnosis recorded.")) + "</p>\n"
     rows = (
         [
             code(d.code),
             str(d.count),
             str(len(d.students)),
             ", ".join(code(c) for c in d.checks),
-            esc(d.explanation),
+            esc(_(d.explanation)),
         ]
         for d in stats.diagnoses
     )
-    columns = ["diagnosis", "times", "students", "in checks", "explanation"]
-    return f'<h2>Most frequent mistakes</h2>\n<p class="muted">{esc(DIAGNOSES_NOTE)}</p>\n' + table(
-        columns, rows, num={"times", "students"}
-    )
+    columns = column_names(DIAGNOSIS_COLUMNS)
+    note = f'<p class="muted">{esc(_(DIAGNOSES_NOTE))}</p>\n'
+    return head + note + table(columns, rows, num=columns[1:3])
 
 
 def _students_html(
@@ -426,7 +351,7 @@ def _students_html(
                 f'<a href="{report}">{esc(g.name)}</a>',
                 f'<span class="score {kind}">{score}</span>',
                 esc(lateness(g)),
-                esc(_headline(g, stats)),
+                esc(headline_of(g, stats)),
                 _status_badge(status),
                 f'<a href="{report}">html</a> <a href="{_href(g.name, "report.md")}">md</a>',
             ]
@@ -438,12 +363,13 @@ def _students_html(
                 '<span class="score none">&mdash;</span>',
                 "",
                 esc(why),
-                f'<span class="badge {NOT_RUN}">{NO_SUBMISSION}</span>',
+                f'<span class="badge {NOT_RUN}">{esc(_(NO_SUBMISSION))}</span>',
                 "",
             ]
         )
-    columns = ["name", "score", "late", "headline mistake", "status", "report"]
-    return '<h2 id="students">Students</h2>\n' + table(columns, rows, num={"score", "report"})
+    columns = column_names(STUDENT_COLUMNS)
+    head = '<h2 id="students">' + esc(_("Students")) + "</h2>\n"
+    return head + table(columns, rows, num={columns[1], columns[5]})
 
 
 # ------------------------------------------------------------------ Markdown
@@ -454,19 +380,23 @@ def _md(text: object) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
+def _md_head(names: Sequence[str]) -> str:
+    return "| " + " | ".join(_md(_(name)) for name in names) + " |"
+
+
 def summary_md(
     results: Sequence[Graded],
     stats: ClassStats,
     similar: Report | None = None,
     missing: Sequence[tuple[str, str]] = (),
 ) -> str:
-    lines = ["# minigrad class summary", ""]
+    lines = ["# " + _("minigrad class summary"), ""]
     lines += [
-        f"{_count_line(stats)} {_mean_line(stats)}",
+        f"{count_line(stats)} {mean_line(stats)}",
         "",
-        "## Students",
+        "## " + _("Students"),
         "",
-        "| name | score | late | headline mistake | status |",
+        _md_head(STUDENT_COLUMNS[:5]),
         "|---|---:|---|---|---|",
     ]
     for g in results:
@@ -476,73 +406,61 @@ def summary_md(
         score = f"{points(g.final_score)} / {points(g.max_score)}" if status != "invalid" else "-"
         lines.append(
             f"| [{text}]({link}/report.md) ([html]({link}/report.html)) | {score} | "
-            f"{_md(lateness(g))} | {_md(_headline(g, stats))} | {status} |"
+            f"{_md(lateness(g))} | {_md(headline_of(g, stats))} | {_md(status_text(status))} |"
         )
     for who, why in missing:
         name = _md(who).replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"| {name} | - |  | {_md(why)} | {NO_SUBMISSION} |")
+        lines.append(f"| {name} | - |  | {_md(why)} | {_md(_(NO_SUBMISSION))} |")
     if similar is not None:
-        lines += ["", "## Possible copies", "", _similar_text(similar)]
+        lines += ["", "## " + _("Possible copies"), "", similar_text(similar)]
         if similar.flagged:
-            lines += [
-                "",
-                "| submission | alike | its code matched | other matched | side by side |",
-                "|---|---|---:|---:|---|",
-            ]
+            lines += ["", _md_head(SIMILAR_COLUMNS), "|---|---|---:|---:|---|"]
             for m in similar.flagged:
-                other = f"archive: {m.right}" if m.kind == "archive" else m.right
-                link = f"[compare]({m.page})" if m.page else ""
+                other = (
+                    _("archive: {entry}").format(entry=m.right) if m.kind == "archive" else m.right
+                )
+                link = f"[{_md(_('compare'))}]({m.page})" if m.page else ""
                 lines.append(
                     f"| {_md(m.left)} | {_md(other)} | {m.left_share:.0%} | "
                     f"{m.right_share:.0%} | {link} |"
                 )
-    lines += ["", "## Checks the class fails most", ""]
+    lines += ["", "## " + _("Checks the class fails most"), ""]
     if stats.hardest:
-        lines += [
-            CHECKS_NOTE,
-            "",
-            "| check | lab | name | pass rate | attempted | failed | not run |",
-            "|---|---|---|---:|---:|---:|---:|",
-        ]
+        lines += [_(CHECKS_NOTE), "", _md_head(CHECK_COLUMNS), "|---|---|---|---:|---:|---:|---:|"]
         lines += [_check_md(c) for c in stats.hardest]
     else:
-        lines.append("Every graded check passed for everyone.")
-    lines += ["", "## Most frequent mistakes", ""]
+        lines.append(_("Every graded check passed for everyone."))
+    lines += ["", "## " + _("Most frequent mistakes"), ""]
     if stats.diagnoses:
-        lines += [
-            DIAGNOSES_NOTE,
-            "",
-            "| diagnosis | times | students | in checks | explanation |",
-            "|---|---:|---:|---|---|",
-        ]
+        lines += [_(DIAGNOSES_NOTE), "", _md_head(DIAGNOSIS_COLUMNS), "|---|---:|---:|---|---|"]
         lines += [
             f"| `{_md(d.code)}` | {d.count} | {len(d.students)} | "
-            f"{', '.join(f'`{_md(c)}`' for c in d.checks)} | {_md(d.explanation)} |"
+            f"{', '.join(f'`{_md(c)}`' for c in d.checks)} | {_md(_(d.explanation))} |"
             for d in stats.diagnoses
         ]
     else:
-        lines.append("No diagnosis recorded.")
+        lines.append(_("No diagnosis recorded."))
     lines += [
         "",
-        "## Score distribution",
+        "## " + _("Score distribution"),
         "",
-        "| " + " | ".join(STATS_COLUMNS) + " |",
+        _md_head(STATS_COLUMNS),
         "|---:|---:|---:|---:|---:|---:|---:|",
         "| " + " | ".join(_stats_row(stats)) + " |",
         "",
-        _stats_note(stats),
+        stats_note(stats),
         "",
-        "| score | graded submissions |",
+        _md_head([N_("score"), N_("graded submissions")]),
         "|---|---:|",
     ]
     lines += [f"| {label} | {n} |" for label, n in zip(stats.labels, stats.bins, strict=True)]
     lines += [
         "",
-        "## Every check, hardest first",
+        "## " + _("Every check, hardest first"),
         "",
-        CHECKS_NOTE,
+        _(CHECKS_NOTE),
         "",
-        "| check | lab | name | pass rate | attempted | failed | not run |",
+        _md_head(CHECK_COLUMNS),
         "|---|---|---|---:|---:|---:|---:|",
     ]
     lines += [_check_md(c) for c in stats.checks]
@@ -553,6 +471,6 @@ def summary_md(
 def _check_md(c: CheckStats) -> str:
     rate = f"{c.pass_rate:.0f}%" if c.total else "-"
     return (
-        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(c.name)} | {rate} | {c.total} | {c.failed} "
+        f"| `{_md(c.id)}` | {_md(c.lab)} | {_md(_(c.name))} | {rate} | {c.total} | {c.failed} "
         f"| {c.not_run} |"
     )

@@ -35,7 +35,9 @@ from grader import answer_key, classbook, collect, i18n, keybuild, pipeline, sim
 from grader.classview import write_class_view
 from grader.discover import Submission, UsageError, find, own_language
 from grader.escape import console
+from grader.i18n import _
 from grader.integrity import Tampered, settle
+from grader.render.classwords import status_text
 from grader.render.grades import grades_csv, ungraded
 from grader.report import write_all, write_labs
 from grader.results import Graded, effective_status
@@ -139,6 +141,10 @@ def _main(args: argparse.Namespace) -> int:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     submissions = _languages(submissions, args.lang, _class_roster(roster, submissions, out_dir)[1])
+    # the console speaks the students' language when they all share one (a student's own
+    # repository: their choice); the class files stay in the course's (or --lang's)
+    chosen = {s.lang for s in submissions}
+    speak = chosen.pop() if len(chosen) == 1 else i18n.current()
     if args.trust_submissions:
         os.environ[TRUST_ENV] = "1"  # read by the sandbox, in the pool's processes too
     try:
@@ -146,17 +152,21 @@ def _main(args: argparse.Namespace) -> int:
     except Unconfined as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
-    if unconfined:
-        print(f"grader: WARNING: submissions run UNCONFINED: {unconfined}", file=sys.stderr)
-    elif lacking := without_namespaces():
-        print(f"grader: confining with Landlock and seccomp only ({lacking})", file=sys.stderr)
+    with i18n.language(speak):
+        if unconfined:
+            warning = _("WARNING: submissions run UNCONFINED: {why}").format(why=unconfined)
+            print(f"grader: {warning}", file=sys.stderr)
+        elif lacking := without_namespaces():
+            confining = _("confining with Landlock and seccomp only ({why})").format(why=lacking)
+            print(f"grader: {confining}", file=sys.stderr)
     start = time.monotonic()
     key = keybuild.ensure()  # expected values: built once per grader version, then looked up
     results: list[Graded] = []
 
     def done(g: Graded) -> None:
         results.append(g)
-        _progress(g, len(results), len(submissions), time.monotonic() - start, out_dir)
+        with i18n.language(speak):
+            _progress(g, len(results), len(submissions), time.monotonic() - start, out_dir)
 
     ahead = _Ahead({s.name: s.path for s in submissions if not s.problem})
     try:
@@ -181,22 +191,29 @@ def _main(args: argparse.Namespace) -> int:
         everyone = _merge_class(in_class, submissions, roster, out_dir, archive, ahead.result())
     else:
         write_labs(out_dir)  # the skeleton's report links to the labs all the same
-    _table(results, lab_titles)
-    if unconfined:
-        warning = f"WARNING: these submissions ran UNCONFINED ({unconfined})"
+    if unconfined:  # the class page's warning, in its language
+        warning = _("WARNING: these submissions ran UNCONFINED ({why})").format(why=unconfined)
         with (out_dir / "summary.md").open("a", encoding="utf-8") as summary:
             summary.write(f"\n**{warning}**\n")
-        print(warning)
-    print(
-        f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s; "
-        f"reports in {out_dir}/"
-        + (f" (class of {len(everyone)})" if len(everyone) > len(results) else "")
-    )
-    if len(in_class) < len(results):
-        print(
-            f"the bundled skeleton's report is in {out_dir / 'skeleton'}/; as a sample, "
-            "not a student, it is kept out of the class record (grades.csv, index.html)"
-        )
+    with i18n.language(speak):
+        _table(results, lab_titles)
+        if unconfined:
+            print(_("WARNING: these submissions ran UNCONFINED ({why})").format(why=unconfined))
+        seconds = f"{time.monotonic() - start:.1f}"
+        if len(everyone) > len(results):
+            line = _(
+                "graded {count} submission(s) in {seconds} s; reports in {out}/ "
+                "(class of {everyone})"
+            )
+        else:
+            line = _("graded {count} submission(s) in {seconds} s; reports in {out}/")
+        print(line.format(count=len(results), seconds=seconds, out=out_dir, everyone=len(everyone)))
+        if len(in_class) < len(results):
+            skeleton = _(
+                "the bundled skeleton's report is in {folder}/; as a sample, not a student, "
+                "it is kept out of the class record (grades.csv, index.html)"
+            )
+            print(skeleton.format(folder=out_dir / "skeleton"))
     return 1 if any(effective_status(g) == "grader_error" for g in results) else 0
 
 
@@ -427,23 +444,25 @@ def _progress(g: Graded, count: int, total: int, elapsed: float, out_dir: Path) 
     """One plain line per graded submission (to stderr), with an ETA in a batch."""
     line = (
         f"[{count}/{total}] {console(g.name)}: {g.final_score:g} / {g.max_score:g}  "
-        f"({effective_status(g)}, "
+        f"({status_text(effective_status(g))}, "
         f"{g.seconds:.1f} s)  -> {out_dir / g.name / 'report.md'}"
     )
     if total > 1:
         left = elapsed / count * (total - count)
-        line += f"  [{elapsed:.0f} s elapsed, about {left:.0f} s left]"
+        eta = _("{elapsed:.0f} s elapsed, about {left:.0f} s left")
+        line += "  [" + eta.format(elapsed=elapsed, left=left) + "]"
     print(line, file=sys.stderr, flush=True)
     return line
 
 
 def _table(results: list[Graded], labs: dict[str, str]) -> None:
     width = max([len(g.name) for g in results] + [10])
+    submission, total, status = _("submission"), _("total"), _("status")
     print()
     print(
-        f"{'submission':<{width}}  {'total':>9}  "
+        f"{submission:<{width}}  {total:>9}  "
         + "  ".join(f"{lab:>5}" for lab in labs)
-        + "  status"
+        + f"  {status}"
     )
     for g in sorted(results, key=lambda g: g.name):
         if g.status == "invalid":  # no score, never a 0: the report says why
@@ -452,4 +471,5 @@ def _table(results: list[Graded], labs: dict[str, str]) -> None:
         else:
             cells = "  ".join(f"{g.lab_score(lab)[0]:>5g}" for lab in labs)
             total = f"{g.final_score:g}/{g.max_score:g}"
-        print(f"{console(g.name):<{width}}  {total:>9}  {cells}  {effective_status(g)}")
+        shown = status_text(effective_status(g))
+        print(f"{console(g.name):<{width}}  {total:>9}  {cells}  {shown}")

@@ -29,10 +29,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from grader import i18n
 from grader.discover import Submission
+from grader.i18n import N_, _
 from grader.integrity import settle
 from grader.pipeline import grade_one
 from grader.results import effective_status
+from grader.rubric import RUBRIC
 from grader.sandbox import Unconfined, confinement, without_namespaces
 
 ENGINE_FILE = "scalar.py"
@@ -66,10 +69,10 @@ def stage(upload: Path, target: Path) -> str:
     """Copy the upload's engine (and tests) into ``target/src/minigrad``; '' or the problem."""
     engine = find_engine(upload)
     if engine is None:
-        return (
-            f"no {ENGINE_FILE} in your upload: upload the files of src/minigrad/ "
+        return _(
+            "no {file} in your upload: upload the files of src/minigrad/ "
             "(scalar.py, nn.py, train.py, viz.py) or your whole repository"
-        )
+        ).format(file=ENGINE_FILE)
     package = target / "src" / "minigrad"
     package.mkdir(parents=True)
     for path in _regular_files(engine, "*.py"):
@@ -86,7 +89,7 @@ def stage(upload: Path, target: Path) -> str:
 
 
 # What a student reads when the autograder itself failed: not their mistake, not final.
-GRADER_FAILED = (
+GRADER_FAILED = N_(
     "The autograder could not grade this upload. This is a problem on our side, not a "
     "mistake in your code, and the 0 shown is not your grade: your instructor sees this "
     "failure and will grade your upload again. You do not need to resubmit."
@@ -99,14 +102,19 @@ def run(root: Path) -> tuple[Path, bool]:
     words; the details go to stdout, which only the instructor sees)."""
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data, report, failed = _grade(root / "submission")
-    except Exception:  # a bug of ours or a machine that cannot confine: never a quiet 0
-        print(f"grader error:\n{traceback.format_exc()}")
-        data, report, failed = {"score": 0, "tests": []}, "", True
-    if failed:
-        data["output"] = GRADER_FAILED
-        data["extra_data"] = {**data.get("extra_data", {}), "status": "grader_error"}
+    with i18n.language(RUBRIC.language):  # the course's: an upload names no language
+        try:
+            data, report, failed = _grade(root / "submission")
+        except Exception:  # a bug of ours or a machine that cannot confine: never a quiet 0
+            print(f"grader error:\n{traceback.format_exc()}")
+            data, report, failed = {"score": 0, "tests": []}, "", True
+        if failed:
+            data["output"] = _(GRADER_FAILED)
+            data["extra_data"] = {
+                **data.get("extra_data", {}),
+                "status": "grader_error",
+                "language": i18n.current(),
+            }
     data["output_format"] = "text"
     results.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(report)  # for the instructor: Gradescope keeps stdout (hidden from students)
@@ -127,7 +135,7 @@ def _grade(upload: Path) -> tuple[dict[str, Any], str, bool]:
         graded = grade_one(Submission(NAME, staged, problem), Path(tmp) / "reports", None)
         data = json.loads((Path(tmp) / "reports" / NAME / "results.json").read_text())
         report = (Path(tmp) / "reports" / NAME / "report.md").read_text()
-    data["extra_data"] = {**data.get("extra_data", {}), "status": graded.status}
+    data["extra_data"] = {**data.get("extra_data", {}), "status": effective_status(graded)}
     return data, report, effective_status(graded) == "grader_error"
 
 

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_labs(out_dir: Path, source: Path = ROOT / "labs") -> None:
-    """Copy the lab statements to ``out_dir/_labs/`` (the reports' reread links)."""
+    """Copy the lab statements, with their translations (``labs/es/``), to
+    ``out_dir/_labs/`` (the reports' reread links, in the report's language)."""
     if not source.is_dir():
         return
     for path in sorted(source.rglob("*")):

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from grader.i18n import _
 from grader.render.kit import esc
 
 WIDTH, HEIGHT = 640, 240
@@ -47,11 +48,12 @@ def loss_curve_svg(curve: dict[str, Any]) -> str:
         extra = f' stroke-dasharray="{dash}"' if dash else ""
         return f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"{extra}/>'
 
-    seed = esc(str(curve.get("seed", "")))
+    seed = str(curve.get("seed", ""))
+    title = _("Training loss by epoch (seed {seed})").format(seed=seed)
     parts = [
         f'<svg class="curve" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        'role="img" aria-label="training loss by epoch">',
-        f"<title>Training loss by epoch (seed {seed})</title>",
+        'role="img" aria-label="' + esc(_("training loss by epoch")) + '">',
+        f"<title>{esc(title)}</title>",
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" '
         'stroke="#6e7781"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" stroke="#6e7781"/>',
@@ -73,12 +75,14 @@ def loss_curve_svg(curve: dict[str, Any]) -> str:
         parts.append(line(mine, STUDENT))
     parts.append(
         f'<text x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 22}" text-anchor="middle" '
-        f'font-size="11" fill="#6e7781">epoch (0 to {epochs - 1})</text>'
+        'font-size="11" fill="#6e7781">'
+        + esc(_("epoch (0 to {last})").format(last=epochs - 1))
+        + "</text>"
     )
     legend = [
-        (STUDENT, "your fit"),
-        (CORRECT, "a correct SGD from the same start"),
-        (GOAL, f"goal: loss < {goal:g}"),
+        (STUDENT, _("your fit")),
+        (CORRECT, _("a correct SGD from the same start")),
+        (GOAL, _("goal: loss < {goal:g}").format(goal=goal)),
     ]
     lx = LEFT
     for color, label in legend:

@@ -18,6 +18,7 @@ from typing import Any
 
 from grader.classbook import blank_reason, graded_of
 from grader.escape import csv_cell
+from grader.i18n import _
 from grader.results import points
 from grader.roster import Roster, Student, no_login
 
@@ -96,11 +97,10 @@ def ungraded(
     missing = []
     for student in roster.students:
         if not student.login:
-            missing.append((student, f"not graded: {no_login(roster)}"))
+            missing.append((student, _("not graded: {problem}").format(problem=no_login(roster))))
         elif student.login.casefold() not in folded:
-            missing.append(
-                (student, f"not graded: no submission folder {student.login!r} was graded")
-            )
+            why = _("not graded: no submission folder {login} was graded")
+            missing.append((student, why.format(login=repr(student.login))))
     return missing
 
 

@@ -1,15 +1,20 @@
 """results.json: Gradescope's autograder schema, our own fields in ``extra_data``.
 
 Nothing here depends on timing except ``execution_time``, so the same submission gives
-the same file. (grader/gradescope.py is the autograder's entry point that writes it.)
+the same file. ``extra_data.status`` is the submission's effective status (``graded``,
+``invalid`` or ``grader_error``, see ``results.effective_status``) and
+``extra_data.language`` the language its text is written in: tools read those, never
+the words. (grader/gradescope.py is the autograder's entry point that writes it.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from grader.render.model import ReportModel, check_output, of
-from grader.results import PASSED, Graded
+from grader import i18n
+from grader.i18n import _
+from grader.render.model import ReportModel, check_output, lab_path, of
+from grader.results import PASSED, Graded, effective_status
 
 
 def results_json(report: ReportModel | Graded) -> dict[str, Any]:
@@ -43,9 +48,11 @@ def results_json(report: ReportModel | Graded) -> dict[str, Any]:
     # check shows (grader.results.headline), the same headline as every other report
     shown = m.likely
     if shown:
-        output.append(f"Most likely mistake: {shown['explanation']}")
+        output.append(
+            _("Most likely mistake: {explanation}").format(explanation=shown["explanation"])
+        )
         if shown.get("reread"):
-            output.append(f"Reread labs/{shown['reread']}")
+            output.append(_("Reread {path}").format(path=lab_path(shown["reread"])))
     if m.late:
         output.append(m.late)
     return {
@@ -54,6 +61,12 @@ def results_json(report: ReportModel | Graded) -> dict[str, Any]:
         "output": "\n".join(output),
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "extra_data": {"commit": m.graded.commit, "late": m.graded.late},
+        # status and language: what tools read (grader/classroom.py), whatever the words
+        "extra_data": {
+            "commit": m.graded.commit,
+            "late": m.graded.late,
+            "status": effective_status(m.graded),
+            "language": i18n.current(),
+        },
         "tests": tests,
     }

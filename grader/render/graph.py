@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
+from grader.i18n import _
 from grader.program import close
 from grader.render.kit import esc
 
@@ -63,9 +64,12 @@ def _node_name(node: Mapping[str, Any], index: int) -> str:
 
 def _node_line(node: Mapping[str, Any], index: int) -> str:
     op = node.get("op")
-    where = f"{_node_name(node, index)}" + (f" = {_short(op)}(…)" if op else " (leaf)")
-    grads = f"grad expected {_short(node.get('expected_grad'))}, got {_short(node.get('got_grad'))}"
-    mark = "   <-- WRONG" if _differs(node) else "   ok"
+    leaf = " " + _("(leaf)")
+    where = f"{_node_name(node, index)}" + (f" = {_short(op)}(…)" if op else leaf)
+    grads = _("grad expected {expected}, got {got}").format(
+        expected=_short(node.get("expected_grad")), got=_short(node.get("got_grad"))
+    )
+    mark = "   " + (_("<-- WRONG") if _differs(node) else _("ok"))
     return f"{where}   data={_short(node.get('data'))}   {grads}{mark}"
 
 
@@ -81,7 +85,7 @@ def graph_text(nodes: Sequence[Mapping[str, Any]]) -> str:
     def visit(i: int, depth: int, path: frozenset[int]) -> None:
         prefix = "    " * depth + ("└── " if depth else "")
         if i in shown:
-            again = "(cycle)" if i in path else "(shown above)"
+            again = _("(cycle)") if i in path else _("(shown above)")
             lines.append(f"{prefix}{_node_name(nodes[i], i)} {again}")
             return
         shown.add(i)
@@ -116,9 +120,9 @@ def graph_dot(nodes: Sequence[Mapping[str, Any]]) -> str:
         label = "\n".join(
             [
                 _node_name(node, i) + (f" = {_short(op)}" if op else ""),
-                f"data {_short(node.get('data'))}",
-                f"grad expected {_short(node.get('expected_grad'))}",
-                f"grad got {_short(node.get('got_grad'))}",
+                _("data {value}").format(value=_short(node.get("data"))),
+                _("grad expected {value}").format(value=_short(node.get("expected_grad"))),
+                _("grad got {value}").format(value=_short(node.get("got_grad"))),
             ]
         )
         wrong = _differs(node)
@@ -176,18 +180,23 @@ MAX_DRAWN = 80  # larger graphs are not drawn: the counterexample code shows the
 def graph_drawing(nodes: Sequence[Mapping[str, Any]]) -> str:
     """An HTML fragment drawing the graph: inline SVG if ``dot`` works, else a text tree."""
     if len(nodes) > MAX_DRAWN:
-        return f'<p class="muted">The graph has {len(nodes)} nodes: too many to draw.</p>\n'
+        many = _("The graph has {count} nodes: too many to draw.").format(count=len(nodes))
+        return f'<p class="muted">{esc(many)}</p>\n'
     svg = dot_svg(graph_dot(nodes))
     if svg is not None:
-        legend = (
-            '<p class="muted">Red nodes: the gradient your code computed differs from the '
-            "expected one. Arrows go from inputs to the values computed from them.</p>\n"
+        legend = _(
+            "Red nodes: the gradient your code computed differs from the expected one. "
+            "Arrows go from inputs to the values computed from them."
         )
+        legend = f'<p class="muted">{esc(legend)}</p>\n'
         return f'<figure class="graph">\n{svg}\n</figure>\n{legend}'
+    tree = _(
+        "Each value is listed above the values it was computed from; "
+        "<-- WRONG marks a node whose gradient differs from the expected one."
+    )
     return (
         '<figure class="graph">\n'
         f'<pre class="graph-text">{esc(graph_text(nodes))}</pre>\n'
         "</figure>\n"
-        '<p class="muted">Each value is listed above the values it was computed from; '
-        "&lt;-- WRONG marks a node whose gradient differs from the expected one.</p>\n"
+        f'<p class="muted">{esc(tree)}</p>\n'
     )

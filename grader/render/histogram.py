@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from grader.i18n import _
 from grader.render.kit import esc
 from grader.results import points
 
@@ -41,8 +42,8 @@ def histogram_svg(counts: Sequence[int], labels: Sequence[str]) -> str:
     peak = max(counts, default=0) or 1
     parts = [
         f'<svg class="histogram" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="score distribution">',
-        "<title>Score distribution</title>",
+        f'height="{height}" role="img" aria-label="' + esc(_("score distribution")) + '">',
+        "<title>" + esc(_("Score distribution")) + "</title>",
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" '
         'stroke="#6e7781"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="11" '
@@ -70,7 +71,7 @@ def histogram_svg(counts: Sequence[int], labels: Sequence[str]) -> str:
         )
     parts.append(
         f'<text x="{(left + width) / 2:.0f}" y="{height - 4}" text-anchor="middle" '
-        'font-size="11" fill="#6e7781">total score</text>'
+        'font-size="11" fill="#6e7781">' + esc(_("total score")) + "</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -12,13 +12,15 @@ from __future__ import annotations
 import html
 from collections.abc import Collection, Iterable, Sequence
 
+from grader import i18n
+from grader.i18n import N_, _
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED
 
 STATUS_LABEL: dict[str, str] = {
-    PASSED: "passed",
-    FAILED: "failed",
-    NOT_RUN: "not run",
-    GRADER_ERROR: "grader error",
+    PASSED: N_("passed"),
+    FAILED: N_("failed"),
+    NOT_RUN: N_("not run"),
+    GRADER_ERROR: N_("grader error"),
 }
 
 CSS = """
@@ -76,11 +78,17 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def prose(text: str) -> str:
+    """Our own (translated) prose as HTML text: ``<``, ``>`` and ``&`` escaped, quotes
+    kept as written (a text node, never an attribute)."""
+    return html.escape(text, quote=False)
+
+
 def page(title: str, body: str, css: str = "") -> str:
     """A complete, self-contained HTML document around ``body`` (already HTML)."""
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<html lang="{esc(i18n.current())}">\n<head>\n<meta charset="utf-8">\n'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -118,7 +126,8 @@ def code(text: object) -> str:
 
 def badge(status: str) -> str:
     """A check's status as a colored pill."""
-    return f'<span class="badge {esc(status)}">{esc(STATUS_LABEL.get(status, status))}</span>'
+    label = _(STATUS_LABEL.get(status, status))
+    return f'<span class="badge {esc(status)}">{esc(label)}</span>'
 
 
 def total_class(score: float, top: float, status: str = "graded") -> str:

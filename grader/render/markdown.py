@@ -7,8 +7,14 @@ output and counterexamples in a ``fence`` they cannot close.
 from __future__ import annotations
 
 from grader.escape import fence, md_line
-from grader.render.model import ReportModel, diagnosis_of, of
-from grader.results import LABS, PASSED, Graded, Outcome, earned, points
+from grader.i18n import _
+from grader.render.model import ReportModel, diagnosis_of, lab_href, lab_path, of
+from grader.results import PASSED, Graded, Outcome, earned, points
+
+
+def _link(reread: str) -> str:
+    """A Markdown link to a lab section, in the report's language."""
+    return f"[{lab_path(reread)}]({lab_href(reread)})"
 
 
 def report_md(report: ReportModel | Graded) -> str:
@@ -18,22 +24,25 @@ def report_md(report: ReportModel | Graded) -> str:
         lines += [m.late, ""]
     if m.likely:
         d = m.likely
+        where = _("{code}; reread {link}").format(
+            code=f"`{md_line(d['code'])}`", link=_link(d["reread"])
+        )
         lines += [
-            f"**Most likely mistake:** {md_line(d['explanation'])} (`{md_line(d['code'])}`; "
-            f"reread [labs/{d['reread']}]({LABS}{d['reread']}))",
+            "**" + _("Most likely mistake") + f":** {md_line(d['explanation'])} ({where})",
             "",
         ]
     if m.not_graded:
-        lines += ["Fix the problem above and grade again.", ""]
-    lines += ["| lab | score | checks passed |", "|---|---|---|"]
+        lines += [_("Fix the problem above and grade again."), ""]
+    head = [_("lab"), _("score"), _("checks passed")]
+    lines += ["| " + " | ".join(head) + " |", "|---|---|---|"]
     lines += [f"| {r.title} | {r.score} | {r.passed} / {r.checks} |" for r in m.labs]
     lines.append("")
     if m.errors:
-        lines += ["## Grader errors (not your fault)", ""]
+        lines += ["## " + _("Grader errors (not your fault)"), ""]
         lines += [f"- `{o.id}`: {md_line(o.summary)}" for o in m.errors]
         lines.append("")
     if m.notes:
-        lines += ["## Notes", ""] + [f"- {md_line(note)}" for note in m.notes] + [""]
+        lines += ["## " + _("Notes"), ""] + [f"- {md_line(note)}" for note in m.notes] + [""]
     for title, group in m.groups:
         lines += [f"## {title}", ""]
         for o in group:
@@ -41,16 +50,27 @@ def report_md(report: ReportModel | Graded) -> str:
     for o in m.unclaimed:
         lines += [f"- `{o.id}` ({o.name}): {md_line(o.summary)}", ""]
     if m.waiting:
-        lines += ["## Not run yet", "", "These checks wait for a check above to pass:", ""]
         lines += [
-            f"- `{o.id}` ({points(o.max_score)} pts) {o.name}: waits for `{o.blocked_by}`"
+            "## " + _("Not run yet"),
+            "",
+            _("These checks wait for a check above to pass:"),
+            "",
+        ]
+        lines += [
+            "- "
+            + _("{check} ({points} pts) {name}: waits for {blocker}").format(
+                check=f"`{o.id}`",
+                points=points(o.max_score),
+                name=o.name,
+                blocker=f"`{o.blocked_by}`",
+            )
             for o in m.waiting
         ]
         lines.append("")
     if m.output_tail:
-        lines += ["## What your code printed (last lines)", "", *fence(m.output_tail), ""]
+        lines += ["## " + _("What your code printed (last lines)"), "", *fence(m.output_tail), ""]
     if m.all_passed:
-        lines += ["Every check passed.", ""]
+        lines += [_("Every check passed."), ""]
     return "\n".join(lines)
 
 
@@ -61,18 +81,20 @@ def _check(o: Outcome) -> list[str]:
     lines += [md_line(o.summary) + ".", ""]
     found = diagnosis_of(o)
     if found:
-        lines += [f"Likely mistake: {found['explanation']} (`{found['code']}`)", ""]
+        likely = _("Likely mistake")
+        lines += [f"{likely}: {found['explanation']} (`{found['code']}`)", ""]
     if o.expected or o.got:
-        lines.append(f"- expected: {md_line(o.expected)}")
+        want, got = _("expected"), _("got")
+        lines.append(f"- {want}: {md_line(o.expected)}")
         if "\n" in o.got:
-            lines += ["- got:", "", *fence(o.got), ""]
+            lines += [f"- {got}:", "", *fence(o.got), ""]
         else:
-            lines += [f"- got: {md_line(o.got)}", ""]
+            lines += [f"- {got}: {md_line(o.got)}", ""]
     if o.counterexample:
-        lines += ["Smallest failing example (paste it into Python):", ""]
+        lines += [_("Smallest failing example (paste it into Python):"), ""]
         lines += [*fence(o.counterexample, "python"), ""]
     if o.hint:
-        lines += [f"Hint: {o.hint}", ""]
+        lines += [_("Hint") + f": {o.hint}", ""]
     if o.reread:
-        lines += [f"Reread: [labs/{o.reread}]({LABS}{o.reread})", ""]
+        lines += [_("Reread") + f": {_link(o.reread)}", ""]
     return lines

@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grader import i18n
+from grader.i18n import _
 from grader.results import (
     GRADER_ERROR,
+    LABS,
     PASSED,
     Graded,
     Outcome,
@@ -79,18 +82,18 @@ def build(graded: Graded) -> ReportModel:
     for lab, title in graded.labs.items():
         mine = [o for o in graded.outcomes if o.lab == lab]
         passed = sum(o.status == PASSED for o in mine)
-        labs.append(LabRow(title, graded.lab_cell(lab), passed, len(mine)))
+        labs.append(LabRow(_(title), graded.lab_cell(lab), passed, len(mine)))
     errors = [o for o in graded.outcomes if o.status == GRADER_ERROR]
-    groups = [("Points lost", graded.lost), *sections(graded)]
+    groups = [(_("Points lost"), graded.lost), *sections(graded)]
     return ReportModel(
         graded=graded,
-        title=f"minigrad report: {graded.name}",
+        title=_("minigrad report: {name}").format(name=graded.name),
         summary=summary_line(graded),
         late=late_line(graded),
         likely=_normal(graded.diagnosis),
         labs=labs,
         errors=errors if graded.status == "graded" else [],
-        groups=[(title, group) for title, group in groups if group],
+        groups=[(_(title), group) for title, group in groups if group],
         unclaimed=unclaimed(graded),
         waiting=waiting(graded),
         output_tail=graded.output_tail.rstrip() if graded.output_tail.strip() else "",
@@ -130,19 +133,33 @@ def curve_of(o: Outcome) -> dict[str, Any] | None:
     return dict(curve)
 
 
+def lab_path(reread: str) -> str:
+    """The lab statement a reread names, as the student's repository holds it, in the
+    language being written: ``labs/lab01-ops.md#add``, or ``labs/es/lab01-ops.md#add``
+    in Spanish (``labs/<lang>/`` has the same files and anchors)."""
+    lang = i18n.current()
+    return f"labs/{reread}" if lang == i18n.ENGLISH else f"labs/{lang}/{reread}"
+
+
+def lab_href(reread: str) -> str:
+    """The link from a report to the copy of that statement next to the reports
+    (``report.write_labs`` copies ``labs/`` with its translations)."""
+    return LABS + lab_path(reread).removeprefix("labs/")
+
+
 def check_output(o: Outcome) -> str:
     """A check's result as plain text, for the tools' own viewers (JUnit, Gradescope)."""
     if o.status == PASSED:
-        return "passed"
+        return _("passed")
     parts = [o.summary]
     if o.expected:
-        parts.append(f"expected: {o.expected}")
+        parts.append(_("expected: {expected}").format(expected=o.expected))
     if o.got:
-        parts.append(f"got: {o.got}")
+        parts.append(_("got: {got}").format(got=o.got))
     if o.counterexample:
-        parts.append("smallest failing example:\n" + o.counterexample)
+        parts.append(_("smallest failing example:") + "\n" + o.counterexample)
     if o.hint:
-        parts.append(f"hint: {o.hint}")
+        parts.append(_("hint: {hint}").format(hint=o.hint))
     if o.reread:
-        parts.append(f"reread: labs/{o.reread}")
+        parts.append(_("reread: {path}").format(path=lab_path(o.reread)))
     return "\n".join(parts)
