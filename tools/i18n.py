@@ -18,6 +18,7 @@ import io
 import string
 import sys
 import tomllib
+from datetime import UTC, datetime
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from grader.i18n import DOMAIN, ENGLISH, LANGUAGES, LOCALE_DIR
 ROOT = Path(__file__).resolve().parent.parent
 GRADER = ROOT / "grader"
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 # The child program runs confined without the grader's modules: it sends data, and the
 # grader words it. Instructor-only tools (the mistakes' matrix) are not translated.
@@ -131,6 +133,9 @@ def read(path: Path, lang: str | None = None) -> Catalog:
 
 
 def compiled(catalog: Catalog) -> bytes:
+    """The .mo bytes: the same for the same catalog on any day (Babel would stamp the
+    header with the time of the run)."""
+    catalog.creation_date = catalog.revision_date = FIXED_DATE
     buf = io.BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
     return buf.getvalue()
