@@ -419,7 +419,8 @@ def summary_md(
                 other = (
                     _("archive: {entry}").format(entry=m.right) if m.kind == "archive" else m.right
                 )
-                link = f"[{_md(_('compare'))}]({m.page})" if m.page else ""
+                compare = _("compare")
+                link = f"[{_md(compare)}]({m.page})" if m.page else ""
                 lines.append(
                     f"| {_md(m.left)} | {_md(other)} | {m.left_share:.0%} | "
                     f"{m.right_share:.0%} | {link} |"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import _
 from grader.render.kit import esc, page
 
 NOISE = 25  # k: matches shorter than this many normalized characters are ignored
@@ -276,21 +277,32 @@ def highlighted(text: str, slices: Sequence[tuple[int, int]], context: int = 3) 
 
 
 def side_by_side(match: Match, left: Document, right: Document) -> str:
-    where = "the archive entry" if match.kind == "archive" else ""
-    title = f"{match.left} and {where} {match.right}".replace("  ", " ")
+    if match.kind == "archive":
+        title = _("{left} and the archive entry {right}").format(left=match.left, right=match.right)
+    else:
+        title = _("{left} and {right}").format(left=match.left, right=match.right)
+    shares = _(
+        "{left_share} of {left}'s fingerprinted code is found in {right}; {right_share} of "
+        "{right}'s in {left}. The skeleton's given code is not counted. Marked: the "
+        "matching parts."
+    ).format(
+        left_share=f"{match.left_share:.0%}",
+        right_share=f"{match.right_share:.0%}",
+        left=esc(match.left),
+        right=esc(match.right),
+    )
+    heading = _("Similarity: {title}").format(title=title)
+    back = _("Back to the class")
     body = (
-        f"<h1>Similarity: {esc(title)}</h1>\n"
-        f"<p>{match.left_share:.0%} of {esc(match.left)}'s fingerprinted code is found in "
-        f"{esc(match.right)}; {match.right_share:.0%} of {esc(match.right)}'s in "
-        f"{esc(match.left)}. The skeleton's given code is not counted. Marked: the "
-        'matching parts. <a href="../index.html#similarity">Back to the class</a>.</p>\n'
+        f"<h1>{esc(heading)}</h1>\n"
+        f'<p>{shares} <a href="../index.html#similarity">{esc(back)}</a>.</p>\n'
         '<div class="sides">\n'
         f"<div><h2>{esc(match.left)}</h2><pre>{highlighted(left.text, match.left_slices)}"
         "</pre></div>\n"
         f"<div><h2>{esc(match.right)}</h2><pre>{highlighted(right.text, match.right_slices)}"
         "</pre></div>\n</div>\n"
     )
-    return page(f"similarity: {title}", body, CSS)
+    return page(_("similarity: {title}").format(title=title), body, CSS)
 
 
 def write_pages(
