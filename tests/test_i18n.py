@@ -146,6 +146,15 @@ def test_a_missing_or_broken_translation_is_found(
     assert any(".mo is older" in line for line in found)
 
 
+def test_a_message_inside_an_f_string_is_refused() -> None:
+    hidden = catalogs.HIDDEN_CALL.search
+    assert hidden("""        f'<p><a href="#x">{esc(_("Back to the class"))}</a></p>'""")
+    assert hidden("""    return f"{_('compare')}" """)
+    assert not hidden("""    text = _("{n} points").format(n=n)""")
+    assert not hidden("""    text = f"{_(NAME)}" """)  # a constant, marked with N_ where written
+    assert catalogs.hidden_calls() == []
+
+
 def test_every_message_the_code_uses_is_in_the_catalog() -> None:
     code = {m.id for m in catalogs.template() if m.id}
     assert len(code) > 300, "the grader's messages are extracted"
