@@ -89,6 +89,16 @@ def test_the_released_repository_grades_itself_with_its_own_venv(tmp_path: Path)
     assert classroom["status"] == "pass"
     assert all(t["status"] == "pass" for t in classroom["tests"])
     assert sum(t["score"] for t in classroom["tests"]) == classroom["max_score"] == public
+    # The student chooses Spanish in their pyproject.toml: the same points, in Spanish.
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('language = "en"', 'language = "es"'))
+    said = run([places.nox(), "-s", "check", "--", "--out", "informes"], repo)
+    assert "entrega(s) corregida(s)" in said.stdout + said.stderr
+    spanish = results(repo / "informes", "minigrad-student")
+    assert spanish["score"] == public and spanish["extra_data"]["language"] == "es"
+    assert spanish["output"].startswith("Puntuación")
+    report = (repo / "informes" / "minigrad-student" / "report.md").read_text()
+    assert report.startswith("# Informe de minigrad")
 
 
 @pytest.fixture(scope="module")
