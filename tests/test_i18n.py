@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, i18n
+from grader import cli, i18n, rubric
 from grader.discover import Submission, own_language
 from grader.i18n import _
 from grader.mistakes import VARIANTS, materialize
@@ -266,3 +266,16 @@ def test_the_language_changes_no_score(graded: dict[str, Path]) -> None:
         page = (graded[lang] / "bug-fit-wrong-update-sign" / "report.html").read_text()
         assert page.count("<polyline") >= 2, "the student's loss beside a correct run's"
         assert f'<html lang="{lang}"' in page
+
+
+def test_the_course_default_comes_from_the_rubric(tmp_path: Path) -> None:
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    assert 'language = "en"' in text
+    path = tmp_path / "rubric.toml"
+    path.write_text(text.replace('language = "en"', 'language = "es"'))
+    assert rubric.load(path).language == "es"
+    path.write_text(text.replace('language = "en"', 'language = "fr"'))
+    with pytest.raises(
+        rubric.RubricError, match=r"\[course\] language: no catalog for language 'fr'"
+    ):
+        rubric.load(path)
