@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from grader.classic import MISTAKES
 from grader.i18n import N_, _
 from grader.render.classwords import (
     CHECK_COLUMNS,
@@ -53,6 +54,7 @@ from grader.render.histogram import BINS, bin_labels, histogram, histogram_svg
 from grader.render.kit import code, esc, page, table, total_class
 from grader.render.model import diagnosis_of
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, PASSED, Graded, effective_status, points
+from grader.rubric import RUBRIC
 from grader.similarity import Report
 
 TOP_CHECKS = 10  # rows of "checks the class fails most"
@@ -129,14 +131,17 @@ def class_stats(
     max_score = max((g.max_score for g in counted or results), default=0.0)
     labs: dict[str, str] = {}
     for g in results:
-        for lab, title in g.labs.items():
-            labs.setdefault(lab, title)
+        for lab, title in g.labs.items():  # the rubric's own (English) title: then translated
+            labs.setdefault(lab, RUBRIC.labs.get(lab, title))
     checks: dict[str, CheckStats] = {}
     diagnoses: dict[str, DiagnosisStats] = {}
     for g in counted:
         tried = (attempted or {}).get(g.name)
         for o in g.outcomes:
-            stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, o.name))
+            # each report is in its student's language: the class page names the check
+            # and the mistake from the rubric's own text, in the class page's language
+            item = RUBRIC.items.get(o.id)
+            stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, item.name if item else o.name))
             stats.points = max(stats.points, o.max_score)
             if tried is not None and o.lab not in tried:
                 pass  # an untouched lab is not a failure of its checks
@@ -151,7 +156,9 @@ def class_stats(
             found = diagnosis_of(o)
             if found is None:
                 continue
-            code, explanation = found["code"], found["explanation"]
+            code = found["code"]
+            known = MISTAKES.get(code)
+            explanation = known.explain if known else found["explanation"]
             d = diagnoses.setdefault(code, DiagnosisStats(code, explanation=explanation))
             d.count += 1
             d.students.add(g.name)

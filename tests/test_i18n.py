@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,26 +208,52 @@ def test_the_language_is_per_block() -> None:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Five planted-bug engines graded once in Spanish and once in English."""
+    """Five planted-bug engines graded in Spanish, in English, and as a mixed class:
+    the first two students chose Spanish in their pyproject.toml, no --lang."""
     base = tmp_path_factory.mktemp("i18n")
     variants = {v.id: v for v in VARIANTS}
     for bug in BUGS:
         materialize(variants[bug], base / "class" / bug)
+    shutil.copytree(base / "class", base / "mixed")
+    for bug in BUGS[:2]:
+        (base / "mixed" / bug / "pyproject.toml").write_text('[tool.minigrad]\nlanguage = "es"\n')
     outs = {}
-    for lang in ("es", "en"):
-        outs[lang] = base / f"out-{lang}"
-        command = [sys.executable, "-m", "grader", str(base / "class"), "--jobs", "2"]
+    for run, folder, lang in (
+        ("es", "class", ["--lang", "es"]),
+        ("en", "class", ["--lang", "en"]),
+        ("mixed", "mixed", []),
+    ):
+        outs[run] = base / f"out-{run}"
+        command = [sys.executable, "-m", "grader", str(base / folder), "--jobs", "2", *lang]
         done = subprocess.run(
-            [*command, "--lang", lang, "--out", str(outs[lang])],
+            [*command, "--out", str(outs[run])],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=600,
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        outs[f"{lang}-console"] = Path(base / f"console-{lang}.txt")
-        outs[f"{lang}-console"].write_text(done.stdout + done.stderr)
+        outs[f"{run}-console"] = Path(base / f"console-{run}.txt")
+        outs[f"{run}-console"].write_text(done.stdout + done.stderr)
     return outs
+
+
+def test_one_class_can_mix_languages(graded: dict[str, Path]) -> None:
+    for bug in BUGS:
+        report = (graded["mixed"] / bug / "report.md").read_text()
+        spanish = bug in BUGS[:2]
+        assert report.startswith("# Informe de minigrad" if spanish else "# minigrad report")
+        same = (graded["es" if spanish else "en"] / bug / "report.md").read_text()
+        assert _without_times(report) == _without_times(same)
+    # The class page is in the course's language (English here), whatever each report's:
+    # the checks and mistakes it names are the rubric's own English text.
+    page = (graded["mixed"] / "index.html").read_text()
+    english = (graded["en"] / "index.html").read_text()
+    assert _without_times(html_text(page)) == _without_times(html_text(english))
+
+
+def _without_times(text: str) -> str:
+    return re.sub(r"\d+(\.\d+)? ?s\b", "<time>", text)
 
 
 @pytest.mark.parametrize("bug", BUGS)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
+from grader.classic import MISTAKES
 from grader.i18n import N_, _
 from grader.results import FAILED, GRADER_ERROR, NOT_RUN, Graded, effective_status, points
+from grader.rubric import RUBRIC
 from grader.similarity import Report
 
 
@@ -58,15 +60,19 @@ def headline(g: Graded) -> str:
         )
     likely = g.diagnosis
     if likely and likely.get("explanation"):
-        return _(str(likely["explanation"]))
+        # the report is in its student's language; the class page says it in its own
+        known = MISTAKES.get(str(likely.get("code", "")))
+        return _(known.explain if known else str(likely["explanation"]))
     lost = [o for o in g.outcomes if o.status in (FAILED, GRADER_ERROR) and o.max_score > 0]
     if lost:
         first = lost[0]
+        item = RUBRIC.items.get(first.id)
+        name = _(item.name if item else first.name)
         if len(lost) > 1:
             return _("fails {check}: {name} (and {more} more)").format(
-                check=first.id, name=_(first.name), more=len(lost) - 1
+                check=first.id, name=name, more=len(lost) - 1
             )
-        return _("fails {check}: {name}").format(check=first.id, name=_(first.name))
+        return _("fails {check}: {name}").format(check=first.id, name=name)
     if any(o.status == NOT_RUN and o.max_score > 0 for o in g.outcomes):
         return _("checks not run")
     return _("every check passed")
