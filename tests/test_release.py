@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import pytest
 
 from grader import answer_key
-from tools import leaks, release, skeleton, workflow
+from tools import i18n, leaks, release, skeleton, workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = leaks.load_rubric()  # with the hidden checks of grader/rubric_hidden.toml
@@ -248,6 +248,20 @@ def test_the_grader_ships_unedited_less_its_instructor_only_files(out: Path) -> 
             continue
         if any(path == p or path.is_relative_to(p) for p in leaks.INSTRUCTOR_ONLY):
             assert rel not in shipped, rel
+        elif rel.parts[0] == "locale" and rel.suffix in (".po", ".pot"):
+            # the catalogs, less the hidden checks' messages: the rest as the course's
+            private = tuple(str(p.relative_to(ROOT)) for p in leaks.INSTRUCTOR_ONLY)
+            course = {m.id: m for m in i18n.read(path) if m.id}
+            released = {m.id: m for m in i18n.read(out / "grader" / rel) if m.id}
+            assert released and set(released) < set(course), rel
+            for mid, m in course.items():
+                hidden = all(where.startswith(private) for where, _ in m.locations)
+                assert (mid not in released) == hidden, (rel, mid)
+                assert hidden or released[mid].string == m.string, (rel, mid)
+        elif rel.parts[0] == "locale" and rel.suffix == ".mo":
+            assert (out / "grader" / rel).read_bytes() == i18n.compiled(
+                i18n.read(out / "grader" / rel.with_suffix(".po"), rel.parts[1])
+            )
         elif rel.as_posix() != answer_key.SHIPPED:
             assert (out / "grader" / rel).read_bytes() == path.read_bytes(), rel
     assert not (out / "grader" / "checks" / "hidden").exists()

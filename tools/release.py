@@ -15,7 +15,8 @@ writes into OUT_DIR (new or empty; a lone ``.git`` is kept) what students get:
 The public grader is ``grader/`` without its instructor-only files (``INSTRUCTOR_ONLY``):
 the hidden checks (``grader/checks/hidden/``) and their rubric
 (``grader/rubric_hidden.toml``), and the catalog of planted-bug variants
-(``grader/mistakes/``: copies of solution lines). Nothing is edited: the files shipped
+(``grader/mistakes/``: copies of solution lines). Nothing else is edited but the message
+catalogs (``grader/locale/``), which lose the hidden checks' messages: the files shipped
 are the instructor's, so a student's run and CI show exactly what the public checks do.
 The student-facing explanations of the mistakes (``grader/diagnoses.toml``) ship.
 
