@@ -203,7 +203,8 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
     """The mistake code for one failed check, or None when no pattern fits.
 
     A check that failed because the student's code raised (an unfinished stub, a
-    crash) gets no guessed mistake unless the exception itself is the symptom.
+    crash) gets no guessed mistake unless the exception itself is the symptom; one that
+    failed because the code hung or died gets none at all.
     """
     if obs.get("set_order"):
         return "set-order"
@@ -223,6 +224,8 @@ def diagnose_check(check_id: str, obs: Observed, facts: Facts) -> str | None:
         and "_prev" in str(obs.get("message", ""))
     ):
         return "parents-name"
+    if obs.get("fault"):  # it hung, died or ran out of time: no sign of what it computes
+        return None
     registered = REGISTRY.get(check_id)
     if registered is None or registered.diagnoses is None:
         return None

@@ -61,6 +61,9 @@ NEURON_ARGS = {
         ("ops.construct", {"parents_attr": "children"}, "parents-name"),
         ("lab03.quality", {}, "lint-findings"),
         ("no.such_check", {}, None),
+        ("train.datasets", {}, "one-hot-wrong"),
+        ("train.datasets", {"fault": True}, None),  # it hung importing train.py
+        ("lab03.quality", {"fault": True}, None),
     ],
 )
 def test_a_failure_is_diagnosed_by_its_checks_own_rule(
