@@ -124,3 +124,33 @@ def test_libraries_the_tests_import_are_loaded_once_per_runner() -> None:
         "torch"
     ]
     assert preloads({"test_a.py": b"x = 1  # import torch\nimport torchvision\n"}) == []
+
+
+def test_the_runner_rewrites_the_tests_asserts_once_for_every_run(tmp_path: Path) -> None:
+    """The rewritten code goes into pytest's own cache, which a run then loads (pytest
+    reports "found cached rewritten pyc"); a file that does not parse is left to the run."""
+    import subprocess
+    import sys
+
+    from _pytest.assertion.rewrite import PYC_TAIL
+
+    from grader.child import runner
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_good.py").write_text("def test_sum():\n    x = 2\n    assert x + 1 == 4\n")
+    (tests / "test_broken.py").write_text("def test_(:\n")
+    (tests / "helper.py").write_text("X = 1\n")
+    runner._rewrite_ahead(str(tests))
+    cached = sorted(p.name for p in (tests / "__pycache__").iterdir())
+    assert cached == ["test_good" + PYC_TAIL]
+    debug = tmp_path / "debug.log"
+    command = [sys.executable, "-B", "-m", "pytest", str(tests / "test_good.py")]
+    done = subprocess.run(
+        [*command, "-p", "no:cacheprovider", f"--debug={debug}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert "assert (2 + 1) == 4" in done.stdout  # the rewritten assert, explained
+    assert "found cached rewritten pyc" in debug.read_text()
