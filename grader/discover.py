@@ -40,11 +40,15 @@ def find(paths: list[Path]) -> list[Submission]:
     for path in paths:
         if not path.exists():
             raise UsageError(
-                f"no such folder: {path}. Give a folder that holds src/minigrad/ "
-                "(one submission) or a folder of such folders."
+                _(
+                    "no such folder: {path}. Give a folder that holds src/minigrad/ "
+                    "(one submission) or a folder of such folders."
+                ).format(path=path)
             )
         if not path.is_dir():
-            raise UsageError(f"{path} is a file; give the folder that holds src/minigrad/.")
+            raise UsageError(
+                _("{path} is a file; give the folder that holds src/minigrad/.").format(path=path)
+            )
         if is_submission(path):
             found.append(Submission(path.resolve().name, path, unsafe(path)))
             continue
@@ -52,8 +56,10 @@ def find(paths: list[Path]) -> list[Submission]:
         batch = [c for c in children if is_submission(c)]
         if not batch:
             raise UsageError(
-                f"wrong layout: {path} holds no src/minigrad/ and no sub-folder does. "
-                f"A submission is a folder with src/minigrad/scalar.py in it."
+                _(
+                    "wrong layout: {path} holds no src/minigrad/ and no sub-folder does. "
+                    "A submission is a folder with src/minigrad/scalar.py in it."
+                ).format(path=path)
             )
         for child in children:
             problem = unsafe(child) if is_submission(child) else NO_PACKAGE.format(name=child.name)
