@@ -25,7 +25,6 @@ DOMAIN = "grader"
 LOCALE_DIR = Path(__file__).with_name("locale")
 ENGLISH = "en"
 LANGUAGES = ("en", "es")  # English is the message ids themselves: it needs no catalog
-NAMES = {"en": "English", "es": "Español"}
 
 _current: ContextVar[str] = ContextVar("language", default=ENGLISH)
 

@@ -37,8 +37,8 @@ FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 # The child program runs confined without the grader's modules: it sends data, and the
 # grader words it. Instructor-only tools (the mistakes' matrix) are not translated.
-SKIP = ("child/**", "mistakes/**")
-# The TOML fields a student or TA reads: (file, table path, fields)
+SKIP = ("child", "mistakes")  # folders of grader/
+# The fields a student or TA reads, per TOML file of grader/ (and every [labs] title)
 TOML_TEXT = {
     "rubric.toml": ("name", "message"),
     "rubric_hidden.toml": ("name", "message"),
@@ -59,7 +59,7 @@ def translated_languages() -> list[str]:
 
 
 def _python_messages() -> Iterator[tuple[str, int, str | tuple[str, ...], list[str]]]:
-    method_map = [*((f"{p}", "ignore") for p in SKIP), ("**.py", "python")]
+    method_map = [*((f"{folder}/**", "ignore") for folder in SKIP), ("**.py", "python")]
     for filename, lineno, message, comments, _context in extract_from_dir(
         GRADER,
         method_map=method_map,
@@ -133,6 +133,13 @@ def read(path: Path, lang: str | None = None) -> Catalog:
         return read_po(fh, locale=lang, domain=DOMAIN)
 
 
+def _save(catalog: Catalog, path: Path) -> None:
+    """Write ``catalog`` to ``path`` (a .pot, or a language's .po and its .mo beside)."""
+    _write_po(catalog, path)
+    if path.suffix == ".po":
+        path.with_suffix(".mo").write_bytes(compiled(catalog))
+
+
 def compiled(catalog: Catalog) -> bytes:
     """The .mo bytes: the same for the same catalog on any day (Babel would stamp the
     header with the time of the run)."""
@@ -144,13 +151,12 @@ def compiled(catalog: Catalog) -> bytes:
 
 def update() -> None:
     tmpl = template()
-    _write_po(tmpl, TEMPLATE)
+    _save(tmpl, TEMPLATE)
     for lang in translated_languages():
         path = po_path(lang)
         catalog = read(path, lang) if path.exists() else Catalog(locale=lang, domain=DOMAIN)
         catalog.update(tmpl, update_header_comment=False, no_fuzzy_matching=True)
-        _write_po(catalog, path)
-        mo_path(lang).write_bytes(compiled(catalog))
+        _save(catalog, path)
 
 
 def merge(parts: list[Path], lang: str = "es") -> int:
@@ -168,8 +174,7 @@ def merge(parts: list[Path], lang: str = "es") -> int:
             ):
                 mine.string = m.string
                 filled += 1
-    _write_po(catalog, po_path(lang))
-    mo_path(lang).write_bytes(compiled(catalog))
+    _save(catalog, po_path(lang))
     return filled
 
 
@@ -194,9 +199,7 @@ def drop_private(locale_dir: Path, private: tuple[str, ...]) -> int:
             if m.id and not public(m):
                 catalog.delete(m.id)
                 removed += 1
-        _write_po(catalog, path)
-        if lang is not None:
-            mo_path(lang, locale_dir).write_bytes(compiled(catalog))
+        _save(catalog, path)
     return removed
 
 
@@ -231,7 +234,7 @@ def hidden_calls() -> list[str]:
     found = []
     for path in sorted(GRADER.rglob("*.py")):
         rel = path.relative_to(GRADER).as_posix()
-        if rel.startswith(("child/", "mistakes/")):
+        if rel.split("/")[0] in SKIP:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if HIDDEN_CALL.search(line):
@@ -291,7 +294,7 @@ def main(argv: list[str]) -> int:
             print(f"i18n: ... and {len(found) - 40} more", file=sys.stderr)
         return 1 if found else 0
     else:
-        print("usage: python -m tools.i18n update|compile|check", file=sys.stderr)
+        print("usage: python -m tools.i18n update|compile|check|merge PART.po ...", file=sys.stderr)
         return 2
     return 0
 
