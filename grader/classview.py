@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from grader.classic import MISTAKES
 from grader.i18n import N_, _
 from grader.render.classwords import (
     CHECK_COLUMNS,
@@ -40,11 +39,13 @@ from grader.render.classwords import (
     STATS_COLUMNS,
     STATUS_WORDS,
     STUDENT_COLUMNS,
+    check_title,
     column_names,
     count_line,
     headline_of,
     lateness,
     mean_line,
+    mistake_text,
     number,
     similar_text,
     stats_note,
@@ -138,10 +139,7 @@ def class_stats(
     for g in counted:
         tried = (attempted or {}).get(g.name)
         for o in g.outcomes:
-            # each report is in its student's language: the class page names the check
-            # and the mistake from the rubric's own text, in the class page's language
-            item = RUBRIC.items.get(o.id)
-            stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, item.name if item else o.name))
+            stats = checks.setdefault(o.id, CheckStats(o.id, o.lab, check_title(o)))
             stats.points = max(stats.points, o.max_score)
             if tried is not None and o.lab not in tried:
                 pass  # an untouched lab is not a failure of its checks
@@ -156,9 +154,7 @@ def class_stats(
             found = diagnosis_of(o)
             if found is None:
                 continue
-            code = found["code"]
-            known = MISTAKES.get(code)
-            explanation = known.explain if known else found["explanation"]
+            code, explanation = found["code"], mistake_text(found)
             d = diagnoses.setdefault(code, DiagnosisStats(code, explanation=explanation))
             d.count += 1
             d.students.add(g.name)
@@ -213,7 +209,6 @@ def write_class_view(
 
 
 STATUS_BADGE = {"graded": PASSED, "invalid": FAILED, GRADER_ERROR: GRADER_ERROR}
-# a submission's status as the pages word it (the badge, and summary.md's code)
 CSS = """
 .score { font-weight: 700; padding: .05rem .45rem; border-radius: 6px; }
 .score.full { color: #1a7f37; background: #dafbe1; }

@@ -6,12 +6,20 @@ Column names and notes are module constants marked with ``N_``, translated where
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from grader.classic import MISTAKES
 from grader.i18n import N_, _
-from grader.results import FAILED, GRADER_ERROR, NOT_RUN, Graded, effective_status, points
+from grader.results import (
+    FAILED,
+    GRADER_ERROR,
+    NOT_RUN,
+    Graded,
+    Outcome,
+    effective_status,
+    points,
+)
 from grader.rubric import RUBRIC
 from grader.similarity import Report
 
@@ -50,6 +58,20 @@ class ClassStats(Protocol):
     def not_graded(self) -> int: ...
 
 
+# Each report is in its student's language; the class page says a check's title and a
+# mistake's explanation in its own, from the rubric's and the diagnoses' English text.
+def check_title(o: Outcome) -> str:
+    """The rubric's (English) title of ``o``'s check: translate it where shown."""
+    item = RUBRIC.items.get(o.id)
+    return item.name if item else o.name
+
+
+def mistake_text(found: Mapping[str, object]) -> str:
+    """The (English) explanation of a diagnosis: translate it where shown."""
+    known = MISTAKES.get(str(found.get("code", "")))
+    return known.explain if known else str(found.get("explanation", ""))
+
+
 def headline(g: Graded) -> str:
     """What a TA reads first about a submission: its likely mistake, or why it has none."""
     if g.status == "invalid":
@@ -60,14 +82,11 @@ def headline(g: Graded) -> str:
         )
     likely = g.diagnosis
     if likely and likely.get("explanation"):
-        # the report is in its student's language; the class page says it in its own
-        known = MISTAKES.get(str(likely.get("code", "")))
-        return _(known.explain if known else str(likely["explanation"]))
+        return _(mistake_text(likely))
     lost = [o for o in g.outcomes if o.status in (FAILED, GRADER_ERROR) and o.max_score > 0]
     if lost:
         first = lost[0]
-        item = RUBRIC.items.get(first.id)
-        name = _(item.name if item else first.name)
+        name = _(check_title(first))
         if len(lost) > 1:
             return _("fails {check}: {name} (and {more} more)").format(
                 check=first.id, name=name, more=len(lost) - 1
