@@ -294,36 +294,24 @@ def late_line(graded: Graded) -> str:
     if not graded.commit:
         return ""
     sha, time = graded.commit["sha"][:12], graded.commit.get("time")
+    commit = _("{sha} of {time}").format(sha=sha, time=time) if time else sha
     late = graded.late
     if not late:
-        if time:
-            return _("Graded commit {sha} of {time}.").format(sha=sha, time=time)
-        return _("Graded commit {sha}.").format(sha=sha)
+        return _("Graded commit {commit}.").format(commit=commit)
     if not late["days"]:
-        if time:
-            return _("Graded commit {sha} of {time}: on time (deadline {deadline}).").format(
-                sha=sha, time=time, deadline=late["deadline"]
-            )
-        return _("Graded commit {sha}: on time (deadline {deadline}).").format(
-            sha=sha, deadline=late["deadline"]
+        return _("Graded commit {commit}: on time (deadline {deadline}).").format(
+            commit=commit, deadline=late["deadline"]
         )
-    facts = {
-        "sha": sha,
-        "time": time,
-        "days": late["days"],
-        "deadline": late["deadline"],
-        "percent": points(late["percent"]),
-        "points": points(late["points"]),
-    }
-    if time:
-        return _(
-            "Graded commit {sha} of {time}: {days} day(s) after the deadline {deadline}, "
-            "late penalty {percent}% (-{points} points)."
-        ).format(**facts)
     return _(
-        "Graded commit {sha}: {days} day(s) after the deadline {deadline}, "
+        "Graded commit {commit}: {days} day(s) after the deadline {deadline}, "
         "late penalty {percent}% (-{points} points)."
-    ).format(**facts)
+    ).format(
+        commit=commit,
+        days=late["days"],
+        deadline=late["deadline"],
+        percent=points(late["percent"]),
+        points=points(late["points"]),
+    )
 
 
 def waiting(graded: Graded) -> list[Outcome]:
