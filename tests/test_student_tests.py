@@ -154,3 +154,44 @@ def test_the_runner_rewrites_the_tests_asserts_once_for_every_run(tmp_path: Path
     )
     assert "assert (2 + 1) == 4" in done.stdout  # the rewritten assert, explained
     assert "found cached rewritten pyc" in debug.read_text()
+
+
+ONLY_THE_STUDENTS_CODE = """
+import ast
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.internal.scrutineer import ModuleLocation
+
+from minigrad.scalar import Value
+
+
+@given(st.floats(-3, 3))
+def test_negation(x: float) -> None:
+    assert (-Value(x)).data == -x
+
+
+def test_hypothesis_mines_only_the_students_code() -> None:
+    where = ModuleLocation.from_path
+    assert where(ast.__file__) is ModuleLocation.STDLIB
+    assert where(sys.modules["__main__"].__file__) is not ModuleLocation.LOCAL  # the runner
+    assert where(sys.modules["minigrad.scalar"].__file__) is ModuleLocation.LOCAL
+"""
+
+
+def test_hypothesis_takes_only_the_engine_for_the_students_code(tmp_path: Path) -> None:
+    """Inside a run, hypothesis tells the standard library (read through the grader's
+    view of it) and the runner's own code from the engine, as outside: it mines only
+    the engine's constants at each collection (it parsed the whole standard library
+    again for every engine before, most of a run's time)."""
+    from grader.sandbox import Limits
+    from grader.student_tests import grade_tests
+
+    sub = with_tests(tmp_path, "mined", {"test_mined.py": ONLY_THE_STUDENTS_CODE})
+    verdict = grade_tests(sub, Limits(tests_seconds=600.0), [])
+    assert verdict.tests == [
+        "test_mined.py::test_hypothesis_mines_only_the_students_code",
+        "test_mined.py::test_negation",
+    ]
+    assert verdict.wrong == [] and verdict.refused == []

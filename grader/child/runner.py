@@ -362,6 +362,7 @@ def main() -> None:
                 "minigrad-grader", deadline=None, derandomize=True, database=None
             )
             settings.load_profile("minigrad-grader")
+        _hypothesis_locals()
     # Everything loaded so far lives as long as the runner: out of the collector's sight,
     # each forked run collects only its own objects (with torch loaded, a full
     # collection costs 0.1 s, and pytest runs two per session besides its own).
@@ -379,6 +380,36 @@ def main() -> None:
             continue  # e.g. a "stop" that came just after its run ended
         pid, results = _start_engine(root, token, config)
         _relay(pid, results, commands, replies, config["engine_seconds"])
+
+
+def _hypothesis_locals() -> None:
+    """Show hypothesis the standard library and this runner's code as what they are.
+
+    At each collection hypothesis mines the constants of every *local* module (neither
+    the standard library nor site-packages) to draw examples from. Here the standard
+    library is read through the view (``pyview``) and the runner's code sits in its
+    folder: hypothesis took both for the student's code, so each run parsed some 160
+    standard-library files again (over a second of CPU per engine, most of a run) and
+    drew on constants a plain ``pytest`` run never sees. With them known, the modules
+    loaded now are mined once, here (none is local), and each run mines only what it
+    imports itself (the engine, the tests' helpers), as plain pytest does."""
+    with contextlib.suppress(Exception):  # another hypothesis: only slower
+        import sysconfig
+        from pathlib import Path
+
+        from hypothesis.internal import constants_ast, scrutineer
+        from hypothesis.internal.conjecture import providers
+
+        from grader.child import pyview
+
+        spelled = [sysconfig.get_path(k) for k in ("stdlib", "platstdlib")]
+        spelled += [str(p) for p in scrutineer.STDLIB_DIRS]
+        known = {Path(pyview.mapped(p)).resolve() for p in spelled}
+        known.add(Path(__file__).resolve().parents[2])  # <folder>/code: the runner's
+        scrutineer.STDLIB_DIRS |= known
+        scrutineer.ModuleLocation.from_path.cache_clear()
+        constants_ast.is_local_module_file.cache_clear()
+        providers._get_local_constants()
 
 
 REWRITE_CPU_SECONDS = 20  # rewriting the asserts of every test file, once
