@@ -9,7 +9,9 @@ as the lab suggests) for the rest, with ``--jobs JOBS``. It prints, from one run
   2. the class's wall time, per submission, and against the baseline;
   3. the slowest submissions (their own ``execution_time``) and how many took over
      SLOW seconds;
-  4. the reference's own test suite as a student's tests (the extra credit): its
+  4. where the slowest submissions' time goes: each graded again alone, in this process,
+     the seconds of every check (and of the diagnosis), the largest first;
+  5. the reference's own test suite as a student's tests (the extra credit): its
      points and its time, within the rubric's default budget.
 Run: `nox -s bench` (or `python bench/class_speed.py [CLASS]` in the grader's venv).
 """
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +41,7 @@ from grader.mistakes import (  # noqa: E402
 )
 
 CLASS, JOBS, SLOW = 100, 2, 3.0
+PHASES, SHOWN = 5, 6  # submissions whose time is broken down, and checks shown for each
 
 
 def wall(cmd: list[str]) -> float:
@@ -62,6 +66,41 @@ def make_class(folder: Path, size: int) -> None:
         else:
             style = styles[i % len(styles)]
             write(folder / f"{i:03d}-correct-{style}", base_files(style), mark)
+
+
+def phases(folder: Path) -> str:
+    """Grade ``folder`` in this process, timing each check and the diagnosis: one line."""
+    from grader import score
+    from grader.discover import find
+    from grader.pipeline import grade_one
+
+    spent: list[tuple[float, str]] = []
+    names = vars(score)  # the module's globals: the two functions are wrapped there
+    run_one, diagnose = names["_run_one"], names["diagnose_failures"]
+
+    def timed_check(cid: str, *args: object) -> Any:
+        start = time.monotonic()
+        outcome = run_one(cid, *args)
+        spent.append((time.monotonic() - start, f"{cid} ({outcome.status})"))
+        return outcome
+
+    def timed_diagnosis(*args: object) -> None:
+        start = time.monotonic()
+        diagnose(*args)
+        spent.append((time.monotonic() - start, "diagnosis"))
+
+    names["_run_one"], names["diagnose_failures"] = timed_check, timed_diagnosis
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            start = time.monotonic()
+            grade_one(find([folder])[0], Path(out), None)
+            total = time.monotonic() - start
+    finally:
+        names["_run_one"], names["diagnose_failures"] = run_one, diagnose
+    spent.sort(reverse=True)
+    shown = ", ".join(f"{what} {seconds:.2f}" for seconds, what in spent[:SHOWN])
+    rest = total - sum(seconds for seconds, _ in spent[:SHOWN])
+    return f"{folder.name} {total:.2f} s: {shown}, the rest {rest:.2f}"
 
 
 def main() -> None:
@@ -91,6 +130,9 @@ def main() -> None:
         print(f"  submissions over {SLOW:g} s: {len(slow)} of {len(times)}; the slowest:")
         for spent, name in times[:8]:
             print(f"    {spent:6.2f} s  {name}")
+        print("  where their time goes (graded again alone, seconds per check):")
+        for _spent, name in times[:PHASES]:
+            print("    " + phases(subs / name))
 
         own = Path(tmp) / "reference-with-tests"
         shutil.copytree(ROOT / "reference" / "src", own / "src")

@@ -8,12 +8,14 @@ valid test fails is "caught"). Only pass/fail per test comes back from those run
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -101,104 +103,218 @@ def grade_tests(
     """
     if tests is None:  # read once, before any of them runs (later runs use these bytes)
         tests = read_tests(submission)
-    budget = limits.tests_seconds
     engines = workspace.make("minigrad-engines-")
     try:
         for vid, write in planted:
             write(engines / vid)
         every = [("reference", REFERENCE)]
         every += [(vid, engines / vid / "src" / "minigrad") for vid, _ in planted]
+        plan = _Plan(tests, every, limits.tests_seconds)
         # Without namespaces every runner's files are its own (inode numbers, times), so
         # one runner runs every engine, the reference first: a test sees the same files.
-        one_runner = confine_mode() == LANDLOCK
-        # The reference twice: once in the files' order, which gives each test's CPU
-        # time, then cheapest first; every variant then runs in that same order, so the
-        # runs a test could compare are alike, and a planted bug shows at its cheapest.
-        plan = [every[0], every[0], *(every[1:] if one_runner else [])]
-        first = _run(tests, plan, every, None, limits, budget, calibrate=True)
-        on_reference = first.results.get("reference", {})
-        wrong = sorted(t for t, ok in on_reference.items() if ok is False)
-        valid = {t for t, ok in on_reference.items() if ok}
-        refused = sorted(t for t, ok in on_reference.items() if ok is None)
-        verdict = Verdict(tests=sorted(on_reference), wrong=wrong, refused=refused)
-        if not valid:
-            verdict.missed = [vid for vid, _ in planted]
-            return verdict
-        # Every engine runs the same way (all tests, the same options): the grader, not
-        # the run, stops at the first valid test that fails and ignores the wrong ones.
-        runs = [first]
-        if not one_runner:  # two runners share the variants (and what is left of the time)
-            halves = [every[1::2], every[2::2]]
-            left = max(0.0, budget - first.used) / 2
+        count = 1 if confine_mode() == LANDLOCK else 2
+        runners: list[_Runner] = []
+        try:
+            for _ in range(count):  # started together: they warm up at the same time
+                runners.append(_Runner(tests, every, limits))
+            for runner in runners:
+                runner.wait_ready()
+            plan.watches = [runner.watch for runner in runners]
             # each thread writes in this submission's language (a copy of this context each)
-            contexts = [contextvars.copy_context() for _half in halves]
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                runs += list(
-                    pool.map(
-                        lambda context, part: context.run(
-                            _run, tests, part, every, valid, limits, left, first.order
-                        ),
-                        contexts,
-                        halves,
-                    )
-                )
-        results = {k: v for run in runs for k, v in run.results.items()}
-        for vid, _write in planted:
-            passed = results.get(vid)
-            caught = passed is not None and any(
-                ok is not True for test, ok in passed.items() if test in valid
-            )
-            (verdict.caught if caught else verdict.missed).append(vid)
-            if passed is None and any(run.out_of_time for run in runs):
-                verdict.unrun.append(vid)
-        return verdict
+            contexts = [contextvars.copy_context() for _ in runners]
+            with ThreadPoolExecutor(max_workers=len(runners)) as pool:
+                jobs = [
+                    pool.submit(context.run, _drive, plan, runner, number)
+                    for number, (context, runner) in enumerate(zip(contexts, runners, strict=True))
+                ]
+                for job in jobs:
+                    job.result()  # MachineBusy, or a bug of ours, raised here
+            alive = [runner for runner in runners if not runner.dead]
+            if alive:
+                plan.finish(alive[0])
+        finally:
+            for runner in runners:
+                runner.close()
+        return plan.verdict([vid for vid, _ in planted])
     finally:
         workspace.remove(engines)
 
 
-@dataclass
-class _Runs:
-    """What one runner found: pass/fail per test per engine that answered, the time its
-    runs used, and whether its budget ran out before every engine was run."""
+class _Plan:
+    """Which engine runs next, and what the runs found, shared by the runners.
 
-    results: dict[str, dict[str, bool | None]]
-    used: float = 0.0
-    out_of_time: bool = False
-    order: list[str] | None = None  # the tests' order, cheapest first (calibrated)
+    The reference runs twice: first in the files' order, which gives each test's CPU
+    time (the calibration), then cheapest first; every variant runs in that same order,
+    so the runs a test could compare are alike, and a planted bug shows at its cheapest.
+    The tests that pass on the reference's second run are the valid ones; a variant is
+    caught when one of them fails on it. With two runners the first calibrates and then
+    takes variants while the second runs the reference again: until that run ends, a
+    variant's run stops at the first failing test that passed in the calibration (almost
+    always the same tests), and a variant stopped by a test that then turns out not to
+    be valid runs again (``finish``). Every engine runs the same way (all tests, the
+    same options): the grader, not the run, stops it."""
+
+    def __init__(self, tests: dict[str, bytes], every: list[tuple[str, Path]], budget: float):
+        self.tests, self.budget = tests, budget
+        self.variants = [name for name, _ in every[1:]]
+        self.lock = threading.Condition()
+        self.calibrated = False  # the calibration run ended (or could not run)
+        self.order: list[str] | None = None
+        self.provisional: set[str] = set()  # passed in the calibration
+        self.valid: set[str] | None = None  # passed on the reference's second run
+        self.reference: dict[str, bool | None] | None = None
+        self.results: dict[str, dict[str, bool | None]] = {}
+        self.unsure: set[str] = set()  # stopped by a test that passed in the calibration
+        self.out_of_time = False
+        self.watches: list[clock.Stopwatch] = []
+
+    def used(self) -> float:
+        """The time every runner's runs used so far."""
+        return sum(watch.used() for watch in self.watches)
+
+    def calibrated_by(self, run: _Engine) -> None:
+        with self.lock:
+            if run.end is None:  # the runner died: nothing to compare with
+                self.reference, self.valid = {}, set()
+                self.variants.clear()
+            else:
+                self.order = run.cheapest_first()
+                self.provisional = {t for t, ok in run.by_test(self.tests).items() if ok}
+            self.calibrated = True
+            self.lock.notify_all()
+
+    def referenced_by(self, run: _Engine) -> None:
+        with self.lock:
+            self.reference = {} if run.end is None else run.by_test(self.tests)
+            self.valid = {t for t, ok in self.reference.items() if ok}
+            if not self.valid:
+                self.variants.clear()  # nothing can catch them
+            self.lock.notify_all()
+
+    def settle(self) -> None:
+        """A runner stopped (done, dead or raising): whatever it was to settle is settled
+        now, so the other never waits for it."""
+        with self.lock:
+            self.calibrated = True
+            if self.valid is None and self.reference is None and not self.provisional:
+                self.reference, self.valid = {}, set()
+                self.variants.clear()
+            self.lock.notify_all()
+
+    def wait(self, ready: Callable[[], bool]) -> None:
+        with self.lock:
+            while not ready():
+                self.lock.wait()
+
+    def next_variant(self) -> tuple[str, set[str], bool] | None:
+        """The next variant to run and the tests that stop its run (final or not);
+        None when none is left (or none can be caught). Waits for the reference's
+        second run when the calibration found no passing test."""
+        self.wait(lambda: self.valid is not None or bool(self.provisional))
+        with self.lock:
+            if not self.variants:
+                return None
+            if self.used() >= self.budget:
+                self.out_of_time = True
+                return None
+            final = self.valid is not None
+            return self.variants.pop(0), (self.valid if final else self.provisional) or set(), final
+
+    def found(self, name: str, run: _Engine, final: bool) -> None:
+        with self.lock:
+            self.results[name] = run.by_test(self.tests)
+            if not final and run.stopped_by is not None:
+                self.unsure.add(name)
+
+    def finish(self, runner: _Runner) -> None:
+        """Run again, with the valid tests known, each variant that a calibration-only
+        test stopped and no valid test caught (in practice: a test whose verdict on the
+        reference depends on the order the tests run in)."""
+        valid = self.valid or set()
+        again = [
+            name
+            for name in sorted(self.unsure)
+            if not any(ok is not True for t, ok in self.results[name].items() if t in valid)
+        ]
+        for name in again:
+            if self.used() >= self.budget:
+                self.out_of_time = True
+                del self.results[name]
+                continue
+            run = runner.run(name, valid, self)
+            if run.end is None:
+                del self.results[name]
+                break
+            self.results[name] = run.by_test(self.tests)
+
+    def verdict(self, planted: list[str]) -> Verdict:
+        on_reference = self.reference or {}
+        valid = self.valid or set()
+        verdict = Verdict(
+            tests=sorted(on_reference),
+            wrong=sorted(t for t, ok in on_reference.items() if ok is False),
+            refused=sorted(t for t, ok in on_reference.items() if ok is None),
+        )
+        if not valid:
+            verdict.missed = list(planted)
+            return verdict
+        for vid in planted:
+            passed = self.results.get(vid)
+            caught = passed is not None and any(
+                ok is not True for test, ok in passed.items() if test in valid
+            )
+            (verdict.caught if caught else verdict.missed).append(vid)
+            if passed is None and self.out_of_time:
+                verdict.unrun.append(vid)
+        return verdict
 
 
-def _run(
-    tests: dict[str, bytes],
-    engines: list[tuple[str, Path]],
-    layout: list[tuple[str, Path]],
-    valid: set[str] | None,
-    limits: Limits,
-    budget: float,
-    order: list[str] | None = None,
-    calibrate: bool = False,
-) -> _Runs:
-    """Run the tests on ``engines`` (name, folder of the package) in one runner, one
-    engine after the other; pass/fail per engine that answered (None: the sandbox
-    refused what the test did, such as starting a program). With ``valid``, a run is
-    stopped at the first of those tests that fails; without, the first engine's passing
-    tests are ``valid`` for the later ones (none: they are not run). A run is stopped
-    after ENGINE_SECONDS of time used, and no engine starts once the runs used
-    ``budget`` seconds. The tests run in ``order`` (test ids); with ``calibrate``, the
-    first engine's run (in the files' order) only measures each test's CPU time, and
-    the later runs go cheapest first (``_Runs.order``).
-
-    Every runner's folder holds all of ``layout`` (in a random order, under random
-    names), whichever engines it runs: the reference's runner looks like the others."""
-    mode = confine_mode()
-    tokens = {name: os.urandom(16).hex() for name, _ in layout}  # folder names: no tells
-    shuffled = sorted(layout, key=lambda _: os.urandom(8))
-    found = _Runs({})
-    root = workspace.make("minigrad-tests-")
+def _drive(plan: _Plan, runner: _Runner, number: int) -> None:
+    """One runner's share: the first calibrates (and, alone, runs the reference again
+    too), the second runs the reference again; then both take variants until none is
+    left, the time is up or the runner died. Whatever happens, the other runner is
+    never left waiting for this one."""
     try:
-        _layout(root, tests, [(tokens[name], path) for name, path in shuffled])
+        alone = len(plan.watches) == 1
+        if number == 0:
+            plan.calibrated_by(runner.run("reference", set(), plan, calibrate=True))
+        plan.wait(lambda: plan.calibrated)
+        if plan.reference is not None:
+            return  # the calibration could not run: nothing to compare with
+        if plan.order is not None:
+            runner.send_order(plan.order)
+        if number == 1 or alone:
+            plan.referenced_by(runner.run("reference", set(), plan))
+        while (job := plan.next_variant()) is not None:
+            name, stops, final = job
+            run = runner.run(name, stops, plan)
+            if run.end is None:
+                return  # the runner died: the other takes what is left
+            plan.found(name, run, final)
+    finally:
+        plan.settle()
+
+
+class _Runner:
+    """One test runner (grader/child/runner.py) in a folder of its own, which runs one
+    engine at a time; its folder holds every engine (in a random order, under random
+    names), whichever it runs: the reference's runner looks like the others."""
+
+    def __init__(self, tests: dict[str, bytes], every: list[tuple[str, Path]], limits: Limits):
+        self.tests = tests
+        self.mode = confine_mode()
+        self.tokens = {name: os.urandom(16).hex() for name, _ in every}  # folder names: no tells
+        shuffled = sorted(every, key=lambda _: os.urandom(8))
+        self.root = workspace.make("minigrad-tests-")
+        self.proc: subprocess.Popen[bytes] | None = None
+        try:
+            _layout(self.root, tests, [(self.tokens[name], path) for name, path in shuffled])
+        except BaseException:
+            workspace.remove(self.root)
+            raise
         config = {
-            "folder": str(root),
-            "confine": mode,
+            "folder": str(self.root),
+            "confine": self.mode,
             "view": python_view(),
             "memory_mb": max(limits.memory_mb, 2048.0),  # pytest and its plugins need room
             "output_kb": limits.output_kb,
@@ -208,71 +324,64 @@ def _run(
             "engine_seconds": clock.net(ENGINE_SECONDS),  # the runner's: a safety net
             "preload": preloads(tests),
         }
-        runner = root / "code" / "grader" / "child" / "runner.py"
-        proc = subprocess.Popen(
+        runner = self.root / "code" / "grader" / "child" / "runner.py"
+        self.proc = subprocess.Popen(
             [sys.executable, "-I", "-B", str(runner), json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            cwd=root,
+            cwd=self.root,
             env=CHILD_ENV,
             start_new_session=True,
         )
-        assert proc.stdin is not None and proc.stdout is not None
-        lines = _Objects(proc.stdout.fileno())
-        net = time.monotonic() + clock.net(budget + ENGINE_SECONDS)
+        assert self.proc.stdout is not None
+        self.lines = _Objects(self.proc.stdout.fileno())
+        self.net = time.monotonic() + clock.net(limits.tests_seconds + ENGINE_SECONDS)
+        # Without namespaces the runs' scratch is on the host's disk (else a tmpfs of the
+        # same size, inside the run's mount namespace): a watchdog caps it.
+        self.scratch = (self.root / "scratch", limits.disk_mb) if self.mode == LANDLOCK else None
+        self.dead = False
+
+    def wait_ready(self) -> None:
+        """Wait for the runner to start; from then on its runs' time is counted."""
+        if self.lines.next(self.net) != {"ready": True}:
+            # The runner died before any student code ran: pytest is missing or broken.
+            raise RuntimeError("the test runner could not start (is pytest installed?)")
+        assert self.proc is not None
+        self.watch = clock.Stopwatch(self.proc.pid, only_new=True)
+
+    def send_order(self, order: list[str]) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.write(b"order " + json.dumps(order).encode() + b"\n")
+            self.proc.stdin.flush()
+
+    def run(self, name: str, stops: set[str], plan: _Plan, calibrate: bool = False) -> _Engine:
+        """Run the tests on engine ``name``: stopped at the first failing test of
+        ``stops`` (none while calibrating); ``end`` None: the runner died."""
+        assert self.proc is not None and self.proc.stdin is not None
+        if self.dead:
+            return _Engine()
         try:
-            if lines.next(net) != {"ready": True}:
-                # The runner died before any student code ran: pytest is missing or broken.
-                raise RuntimeError("the test runner could not start (is pytest installed?)")
-            # From here on: the students' tests' time, in the runs the runner starts.
-            watch = clock.Stopwatch(proc.pid, only_new=True)
-            # Without namespaces the runs' scratch is on the host's disk (else a tmpfs of
-            # the same size, inside the run's mount namespace): a watchdog caps it.
-            scratch = (root / "scratch", limits.disk_mb) if mode == LANDLOCK else None
-            if order is not None:
-                _send_order(proc, order)
-            for number, (name, _) in enumerate(engines):
-                if watch.used() >= budget:
-                    found.out_of_time = True
-                    break
-                proc.stdin.write(tokens[name].encode() + b"\n")
-                proc.stdin.flush()
-                calibrating = calibrate and number == 0
-                known: set[str] = set() if calibrating or valid is None else valid
-                run = _one_engine(proc, lines, watch, _valid(tests, known), budget, net, scratch)
-                if run.end is None:
-                    break  # the runner died: later engines are not run
-                if calibrating:
-                    found.order = run.cheapest_first()
-                    if found.order is not None:
-                        _send_order(proc, found.order)
-                    continue
-                passed = run.by_test(tests)
-                found.results[name] = passed
-                if valid is None:
-                    valid = {test for test, ok in passed.items() if ok}
-                    if not valid:
-                        break
-            found.used = watch.used()
+            self.proc.stdin.write(self.tokens[name].encode() + b"\n")
+            self.proc.stdin.flush()
+            run = _one_engine(self, _valid(self.tests, stops), plan)
         except BrokenPipeError:
-            pass
+            run = _Engine()
+        self.dead = run.end is None
+        return run
+
+    def close(self) -> None:
+        try:
+            if self.proc is not None:
+                channel.kill(self.proc)
         finally:
-            channel.kill(proc)
-    finally:
-        workspace.remove(root)
-    return found
+            workspace.remove(self.root)
 
 
 def _valid(tests: dict[str, bytes], valid: set[str]) -> Callable[[str], bool]:
     """Whether a test id (as the runner reports it) is one of ``valid`` (test keys)."""
     return lambda nodeid: known_test(nodeid, tests) in valid
-
-
-def _send_order(proc: subprocess.Popen[bytes], order: list[str]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(b"order " + json.dumps(order).encode() + b"\n")
-    proc.stdin.flush()
 
 
 @dataclass
@@ -284,6 +393,7 @@ class _Engine:
     reports: list[tuple[str, bool | None]] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     end: dict[str, object] | None = None
+    stopped_by: str | None = None  # the failing test the run was stopped at
 
     def by_test(self, tests: dict[str, bytes]) -> dict[str, bool | None]:
         """Passed (True), failed (False) or refused (None) per test as the student wrote
@@ -306,22 +416,14 @@ class _Engine:
 MAX_ORDER = 1_000_000  # bytes: the runner takes an order of up to 2 MB
 
 
-def _one_engine(
-    proc: subprocess.Popen[bytes],
-    lines: _Objects,
-    watch: clock.Stopwatch,
-    valid: Callable[[str], bool],
-    budget: float,
-    net: float,
-    scratch: tuple[Path, float] | None = None,
-) -> _Engine:
+def _one_engine(runner: _Runner, valid: Callable[[str], bool], plan: _Plan) -> _Engine:
     """Read one engine's reports until its ``end``, telling the runner to ``stop`` once
     a ``valid`` test failed, the run used ENGINE_SECONDS or the runs their ``budget``, or
     wrote more than its share to ``scratch`` (folder, megabytes)."""
-    commands = proc.stdin
+    commands = runner.proc.stdin if runner.proc is not None else None
     assert commands is not None
     run = _Engine()
-    began, stopped = watch.used(), False
+    began, stopped = runner.watch.used(), False
 
     def stop() -> None:
         nonlocal stopped
@@ -331,18 +433,17 @@ def _one_engine(
             stopped = True
 
     while True:
-        item = lines.next(min(time.monotonic() + 0.2, net))
-        if item is None and not lines.ended:
-            if time.monotonic() >= net:
+        item = runner.lines.next(min(time.monotonic() + 0.2, runner.net))
+        if item is None and not runner.lines.ended:
+            if time.monotonic() >= runner.net:
                 raise clock.MachineBusy(
                     _(
                         "the machine was too busy to run your tests fairly (not your fault; "
                         "grade it again)"
                     )
                 )
-            used = watch.used()
-            flooded = scratch is not None and over_disk(*scratch)
-            if used - began >= ENGINE_SECONDS or used >= budget or flooded:
+            late = runner.watch.used() - began >= ENGINE_SECONDS or plan.used() >= plan.budget
+            if late or (runner.scratch is not None and over_disk(*runner.scratch)):
                 stop()
             continue
         if item is None or "end" in item:
@@ -357,7 +458,8 @@ def _one_engine(
             continue
         ok = item.get("ok") is True
         run.reports.append((nodeid, True if ok else None if item.get("refused") is True else False))
-        if not ok and valid(nodeid):
+        if not ok and valid(nodeid) and not stopped:
+            run.stopped_by = nodeid
             stop()
 
 

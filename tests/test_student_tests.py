@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.discover import Submission
-from grader.mistakes import VARIANTS, behavioural
+from grader.mistakes import VARIANTS, behavioural, materialize
 from grader.rubric import RUBRIC
 from grader.score import FAILED, NOT_RUN, PASSED, Outcome, run_checks
 
@@ -195,3 +195,93 @@ def test_hypothesis_takes_only_the_engine_for_the_students_code(tmp_path: Path) 
         "test_mined.py::test_negation",
     ]
     assert verdict.wrong == [] and verdict.refused == []
+
+
+ORDER_DEPENDENT = """
+import time
+
+from minigrad.scalar import Value
+
+RAN = []
+
+
+def burn(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_runs_before_the_cheap_one() -> None:  # first in the file, not once cheapest first
+    burn(0.05)
+    assert not RAN
+
+
+def test_sum() -> None:
+    RAN.append(1)
+    assert (Value(2.0) + Value(3.0)).data == 5.0
+
+
+def test_product_gradient() -> None:
+    burn(0.2)
+    a, b = Value(2.0), Value(3.0)
+    (a * b + a).backward()
+    assert a.grad == 4.0 and b.grad == 2.0
+"""
+
+
+def test_a_test_that_passes_only_in_the_files_order_changes_no_other_verdict(
+    tmp_path: Path,
+) -> None:
+    """The reference runs first in the files' order (to time each test), then cheapest
+    first, like every variant; a test that passes only in the first is wrong, and the
+    variants it stopped early (it passed in the first run) run again: the same engines
+    are caught as without it."""
+    from grader.sandbox import Limits
+    from grader.student_tests import grade_tests
+
+    planted = [(v.id, lambda dest, v=v: materialize(v, dest)) for v in behavioural(VARIANTS)]
+    limits = Limits(tests_seconds=1200.0)
+    with_it = with_tests(tmp_path, "with", {"test_order.py": ORDER_DEPENDENT})
+    honest = ORDER_DEPENDENT.replace("    assert not RAN\n", "")
+    without = with_tests(tmp_path, "without", {"test_order.py": honest})
+    one, two = grade_tests(with_it, limits, planted), grade_tests(without, limits, planted)
+    assert one.wrong == ["test_order.py::test_runs_before_the_cheap_one"] and two.wrong == []
+    assert one.caught == two.caught and one.missed == two.missed
+    assert "bug-mul-wrong-operand" in one.caught  # only the product's gradient catches it
+
+
+def test_a_variant_stopped_by_a_test_that_turned_out_wrong_runs_again() -> None:
+    """While the reference runs a second time, variants stop at the first failing test
+    that passed in the first (timing) run; one stopped by a test the second run finds
+    wrong, and caught by no valid test, runs again with the valid tests only."""
+    from grader.student_tests import _Engine, _Plan
+
+    tests = {"test_t.py": b"def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\n"}
+    a, b, c = (f"test_t.py::test_{x}" for x in "abc")
+
+    def engine(*reports: tuple[str, bool]) -> _Engine:
+        return _Engine(reports=list(reports), end={"end": True}, cpu={t: 0.1 for t, _ in reports})
+
+    plan = _Plan(tests, [("reference", Path()), ("v1", Path()), ("v2", Path())], 100.0)
+    plan.calibrated_by(engine((a, True), (b, True), (c, True)))
+    first, second = plan.next_variant(), plan.next_variant()
+    assert first == ("v1", {a, b, c}, False) and second is not None
+    stopped_by_a = engine((b, True), (a, False))
+    stopped_by_a.stopped_by = a
+    plan.found("v1", stopped_by_a, final=False)
+    caught_by_b = engine((b, False))
+    caught_by_b.stopped_by = b
+    plan.found("v2", caught_by_b, final=False)
+    plan.referenced_by(engine((b, True), (a, False), (c, True)))
+
+    ran: list[tuple[str, set[str]]] = []
+
+    class Runner:
+        def run(self, name: str, stops: set[str], _plan: object) -> _Engine:
+            ran.append((name, stops))
+            return engine((b, True), (a, False), (c, False))
+
+    plan.finish(Runner())  # type: ignore[arg-type]
+    assert ran == [("v1", {b, c})]  # v2 was caught by b, valid: not run again
+    verdict = plan.verdict(["v1", "v2"])
+    assert verdict.caught == ["v1", "v2"] and verdict.wrong == [a]
