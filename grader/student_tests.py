@@ -158,6 +158,7 @@ class _Plan:
         self.tests, self.budget = tests, budget
         self.variants = [name for name, _ in every[1:]]
         self.lock = threading.Condition()
+        self.sampling = threading.Lock()  # never held while taking ``lock``
         self.calibrated = False  # the calibration run ended (or could not run)
         self.order: list[str] | None = None
         self.provisional: set[str] = set()  # passed in the calibration
@@ -168,9 +169,11 @@ class _Plan:
         self.out_of_time = False
         self.watches: list[clock.Stopwatch] = []
 
-    def used(self) -> float:
-        """The time every runner's runs used so far."""
-        return sum(watch.used() for watch in self.watches)
+    def used(self, watch: clock.Stopwatch | None = None) -> float:
+        """The time every runner's runs used so far (or ``watch``'s runner's): one thread
+        at a time samples the watches, which both runners' threads read."""
+        with self.sampling:
+            return watch.used() if watch else sum(each.used() for each in self.watches)
 
     def calibrated_by(self, run: _Engine) -> None:
         with self.lock:
@@ -423,7 +426,7 @@ def _one_engine(runner: _Runner, valid: Callable[[str], bool], plan: _Plan) -> _
     commands = runner.proc.stdin if runner.proc is not None else None
     assert commands is not None
     run = _Engine()
-    began, stopped = runner.watch.used(), False
+    began, stopped = plan.used(runner.watch), False
 
     def stop() -> None:
         nonlocal stopped
@@ -442,7 +445,7 @@ def _one_engine(runner: _Runner, valid: Callable[[str], bool], plan: _Plan) -> _
                         "grade it again)"
                     )
                 )
-            late = runner.watch.used() - began >= ENGINE_SECONDS or plan.used() >= plan.budget
+            late = plan.used(runner.watch) - began >= ENGINE_SECONDS or plan.used() >= plan.budget
             if late or (runner.scratch is not None and over_disk(*runner.scratch)):
                 stop()
             continue
