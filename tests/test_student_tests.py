@@ -285,3 +285,61 @@ def test_a_variant_stopped_by_a_test_that_turned_out_wrong_runs_again() -> None:
     assert ran == [("v1", {b, c})]  # v2 was caught by b, valid: not run again
     verdict = plan.verdict(["v1", "v2"])
     assert verdict.caught == ["v1", "v2"] and verdict.wrong == [a]
+
+
+def test_a_runner_that_raises_never_leaves_the_other_waiting() -> None:
+    """The grading stops (the machine too busy, a bug of ours) whichever runner's run
+    raises: the other runner starts nothing more and returns."""
+    import threading
+    import time
+
+    from grader.clock import MachineBusy
+    from grader.student_tests import _drive, _Engine, _Plan
+
+    tests = {"test_t.py": b"def test_a(): pass\n"}
+    every = [("reference", Path()), *((f"v{n}", Path()) for n in range(20))]
+
+    class Watch:
+        def used(self) -> float:
+            return 0.0
+
+    class Runner:
+        def __init__(self, raises: str) -> None:
+            self.raises, self.ran = raises, list[str]()
+
+        def send_order(self, order: list[str]) -> None:
+            pass
+
+        def run(self, name: str, stops: set[str], plan: object, calibrate: bool = False) -> _Engine:
+            self.ran.append(name)
+            what = "timing" if calibrate else "reference" if name == "reference" else "variant"
+            if what == self.raises:
+                raise MachineBusy("too busy")
+            time.sleep(0.05 if what == "variant" else 0)
+            return _Engine(reports=[("test_t.py::test_a", True)], end={"end": True}, cpu={})
+
+    for raises in ("timing", "reference"):
+        plan = _Plan(tests, every, 100.0)
+        plan.watches = [Watch(), Watch()]  # type: ignore[list-item]
+        runners = [Runner(raises), Runner(raises)]
+        raised: list[BaseException] = []
+
+        def drive(
+            number: int,
+            plan: _Plan = plan,
+            runners: list[Runner] = runners,
+            raised: list[BaseException] = raised,
+        ) -> None:
+            try:
+                _drive(plan, runners[number], number)  # type: ignore[arg-type]
+            except MachineBusy as busy:
+                raised.append(busy)
+
+        threads = [threading.Thread(target=drive, args=(n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert not any(thread.is_alive() for thread in threads), raises
+        assert len(raised) == 1, raises
+        assert sum(len(runner.ran) for runner in runners) < 5, (raises, runners[0].ran)
