@@ -12,7 +12,9 @@ as the lab suggests) for the rest, with ``--jobs JOBS``. It prints, from one run
   4. where the slowest submissions' time goes: each graded again alone, in this process,
      the seconds of every check (and of the diagnosis), the largest first;
   5. the reference's own test suite as a student's tests (the extra credit): its
-     points and its time, within the rubric's default budget.
+     points and its time, within the rubric's default budget; then where that time
+     goes (the same runs again in this process: the runners' start, the reference's
+     timing run and second run, the planted-bug engines' runs).
 Run: `nox -s bench` (or `python bench/class_speed.py [CLASS]` in the grader's venv).
 """
 
@@ -103,6 +105,51 @@ def phases(folder: Path) -> str:
     return f"{folder.name} {total:.2f} s: {shown}, the rest {rest:.2f}"
 
 
+def students_tests(submission: Path) -> str:
+    """Run ``submission``'s tests on every planted-bug engine in this process, timing
+    each engine's run (wall seconds): one line."""
+    from grader import student_tests
+    from grader.checks.hidden.student import PLANTED
+    from grader.rubric import RUBRIC
+
+    runs: list[tuple[str, bool, float]] = []
+    names = vars(student_tests._Runner)
+    run, ready = names["run"], names["wait_ready"]
+
+    def timed_run(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        start = time.monotonic()
+        engine = run(self, name, *args, **kwargs)
+        runs.append((name, bool(kwargs.get("calibrate")), time.monotonic() - start))
+        return engine
+
+    def timed_ready(self: Any) -> None:
+        start = time.monotonic()
+        ready(self)
+        runs.append(("<start>", False, time.monotonic() - start))
+
+    setattr(student_tests._Runner, "run", timed_run)  # noqa: B010
+    setattr(student_tests._Runner, "wait_ready", timed_ready)  # noqa: B010
+    try:
+        start = time.monotonic()
+        verdict = student_tests.grade_tests(submission, RUBRIC.limits, PLANTED)
+        total = time.monotonic() - start
+    finally:
+        setattr(student_tests._Runner, "run", run)  # noqa: B010
+        setattr(student_tests._Runner, "wait_ready", ready)  # noqa: B010
+    timing = sum(s for name, cal, s in runs if name == "reference" and cal)
+    again = sum(s for name, cal, s in runs if name == "reference" and not cal)
+    variants = sorted(((s, name) for name, _cal, s in runs if name not in ("reference", "<start>")))
+    started = max((s for name, _cal, s in runs if name == "<start>"), default=0.0)
+    spent = sum(s for s, _name in variants)
+    longest = f"longest {variants[-1][0]:.2f} s, {variants[-1][1]}" if variants else "none"
+    return (
+        f"where it goes ({total:.1f} s, {len(verdict.caught)} of {len(PLANTED)} caught): "
+        f"runners' start {started:.1f} s (together), the reference's timing run {timing:.1f} s, "
+        f"its second run {again:.1f} s, {len(variants)} engines' runs {spent:.1f} s "
+        f"(on two runners; mean {spent / max(1, len(variants)):.2f} s, {longest})"
+    )
+
+
 def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else CLASS
     py = sys.executable
@@ -145,6 +192,7 @@ def main() -> None:
             f"the reference's own tests as a student's (extra credit): {extra:.2f} of 5 in "
             f"{spent:6.2f} s (goal >= 4.5 in <= 15 s)"
         )
+        print("  " + students_tests(own))
 
 
 if __name__ == "__main__":
