@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,27 @@ def make_class(folder: Path, size: int) -> None:
             write(folder / f"{i:03d}-correct-{style}", base_files(style), mark)
 
 
+@contextmanager
+def timed(
+    owner: Any, name: str, spent: list[tuple[float, str]], label: Callable[..., str]
+) -> Iterator[None]:
+    """Within the block, ``owner.name`` (a module's function, a class's method) times
+    each call: (wall seconds, ``label(args, kwargs, result)``) into ``spent``."""
+    original = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.monotonic()
+        result = original(*args, **kwargs)
+        spent.append((time.monotonic() - start, label(args, kwargs, result)))
+        return result
+
+    setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
 def phases(folder: Path) -> str:
     """Grade ``folder`` in this process, timing each check and the diagnosis: one line."""
     from grader import score
@@ -77,28 +100,14 @@ def phases(folder: Path) -> str:
     from grader.pipeline import grade_one
 
     spent: list[tuple[float, str]] = []
-    names = vars(score)  # the module's globals: the two functions are wrapped there
-    run_one, diagnose = names["_run_one"], names["diagnose_failures"]
-
-    def timed_check(cid: str, *args: object) -> Any:
+    with (
+        timed(score, "_run_one", spent, lambda a, _kw, out: f"{a[0]} ({out.status})"),
+        timed(score, "diagnose_failures", spent, lambda *_: "diagnosis"),
+        tempfile.TemporaryDirectory() as out,
+    ):
         start = time.monotonic()
-        outcome = run_one(cid, *args)
-        spent.append((time.monotonic() - start, f"{cid} ({outcome.status})"))
-        return outcome
-
-    def timed_diagnosis(*args: object) -> None:
-        start = time.monotonic()
-        diagnose(*args)
-        spent.append((time.monotonic() - start, "diagnosis"))
-
-    names["_run_one"], names["diagnose_failures"] = timed_check, timed_diagnosis
-    try:
-        with tempfile.TemporaryDirectory() as out:
-            start = time.monotonic()
-            grade_one(find([folder])[0], Path(out), None)
-            total = time.monotonic() - start
-    finally:
-        names["_run_one"], names["diagnose_failures"] = run_one, diagnose
+        grade_one(find([folder])[0], Path(out), None)
+        total = time.monotonic() - start
     spent.sort(reverse=True)
     shown = ", ".join(f"{what} {seconds:.2f}" for seconds, what in spent[:SHOWN])
     rest = total - sum(seconds for seconds, _ in spent[:SHOWN])
@@ -112,34 +121,23 @@ def students_tests(submission: Path) -> str:
     from grader.checks.hidden.student import PLANTED
     from grader.rubric import RUBRIC
 
-    runs: list[tuple[str, bool, float]] = []
-    names = vars(student_tests._Runner)
-    run, ready = names["run"], names["wait_ready"]
+    def which(args: tuple[Any, ...], kwargs: dict[str, Any], _out: object) -> str:
+        return "<timing>" if kwargs.get("calibrate") else str(args[1])  # args[0]: the runner
 
-    def timed_run(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-        start = time.monotonic()
-        engine = run(self, name, *args, **kwargs)
-        runs.append((name, bool(kwargs.get("calibrate")), time.monotonic() - start))
-        return engine
-
-    def timed_ready(self: Any) -> None:
-        start = time.monotonic()
-        ready(self)
-        runs.append(("<start>", False, time.monotonic() - start))
-
-    setattr(student_tests._Runner, "run", timed_run)  # noqa: B010
-    setattr(student_tests._Runner, "wait_ready", timed_ready)  # noqa: B010
-    try:
+    runs: list[tuple[float, str]] = []
+    with (
+        timed(student_tests._Runner, "run", runs, which),
+        timed(student_tests._Runner, "wait_ready", runs, lambda *_: "<start>"),
+    ):
         start = time.monotonic()
         verdict = student_tests.grade_tests(submission, RUBRIC.limits, PLANTED)
         total = time.monotonic() - start
-    finally:
-        setattr(student_tests._Runner, "run", run)  # noqa: B010
-        setattr(student_tests._Runner, "wait_ready", ready)  # noqa: B010
-    timing = sum(s for name, cal, s in runs if name == "reference" and cal)
-    again = sum(s for name, cal, s in runs if name == "reference" and not cal)
-    variants = sorted(((s, name) for name, _cal, s in runs if name not in ("reference", "<start>")))
-    started = max((s for name, _cal, s in runs if name == "<start>"), default=0.0)
+    timing = sum(s for s, name in runs if name == "<timing>")
+    again = sum(s for s, name in runs if name == "reference")
+    variants = sorted(
+        (s, name) for s, name in runs if not name.startswith("<") and name != "reference"
+    )
+    started = max((s for s, name in runs if name == "<start>"), default=0.0)
     spent = sum(s for s, _name in variants)
     longest = f"longest {variants[-1][0]:.2f} s, {variants[-1][1]}" if variants else "none"
     return (
