@@ -178,8 +178,7 @@ class _Plan:
     def calibrated_by(self, run: _Engine) -> None:
         with self.lock:
             if run.end is None:  # the runner died: nothing to compare with
-                self.reference, self.valid = {}, set()
-                self.variants.clear()
+                self._nothing_to_compare()
             else:
                 self.order = run.cheapest_first()
                 self.provisional = {t for t, ok in run.by_test(self.tests).items() if ok}
@@ -200,9 +199,13 @@ class _Plan:
         with self.lock:
             self.calibrated = True
             if self.valid is None and self.reference is None and not self.provisional:
-                self.reference, self.valid = {}, set()
-                self.variants.clear()
+                self._nothing_to_compare()
             self.lock.notify_all()
+
+    def _nothing_to_compare(self) -> None:
+        """No reference results (its runner died or raised): no variant can be caught."""
+        self.reference, self.valid = {}, set()
+        self.variants.clear()
 
     def abandon(self) -> None:
         """Start no more runs: a runner's thread raised, and so will the grading."""
@@ -318,12 +321,23 @@ class _Runner:
         self.tokens = {name: os.urandom(16).hex() for name, _ in every}  # folder names: no tells
         shuffled = sorted(every, key=lambda _: os.urandom(8))
         self.root = workspace.make("minigrad-tests-")
-        self.proc: subprocess.Popen[bytes] | None = None
         try:
             _layout(self.root, tests, [(self.tokens[name], path) for name, path in shuffled])
+            self.proc = self._start(limits, preloads(tests))
         except BaseException:
             workspace.remove(self.root)
             raise
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.commands = self.proc.stdin
+        self.lines = _Objects(self.proc.stdout.fileno())
+        self.net = time.monotonic() + clock.net(limits.tests_seconds + ENGINE_SECONDS)
+        # Without namespaces the runs' scratch is on the host's disk (else a tmpfs of the
+        # same size, inside the run's mount namespace): a watchdog caps it.
+        self.scratch = (self.root / "scratch", limits.disk_mb) if self.mode == LANDLOCK else None
+        self.dead = False
+
+    def _start(self, limits: Limits, preload: list[str]) -> subprocess.Popen[bytes]:
+        """Start the runner on this folder (it confines itself, then says it is ready)."""
         config = {
             "folder": str(self.root),
             "confine": self.mode,
@@ -334,10 +348,10 @@ class _Runner:
             "test_seconds": TEST_SECONDS,  # CPU, counted by the run itself
             "test_wall_seconds": clock.net(TEST_SECONDS),  # pytest-timeout: a safety net
             "engine_seconds": clock.net(ENGINE_SECONDS),  # the runner's: a safety net
-            "preload": preloads(tests),
+            "preload": preload,
         }
         runner = self.root / "code" / "grader" / "child" / "runner.py"
-        self.proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-I", "-B", str(runner), json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -346,37 +360,27 @@ class _Runner:
             env=CHILD_ENV,
             start_new_session=True,
         )
-        assert self.proc.stdout is not None
-        self.lines = _Objects(self.proc.stdout.fileno())
-        self.net = time.monotonic() + clock.net(limits.tests_seconds + ENGINE_SECONDS)
-        # Without namespaces the runs' scratch is on the host's disk (else a tmpfs of the
-        # same size, inside the run's mount namespace): a watchdog caps it.
-        self.scratch = (self.root / "scratch", limits.disk_mb) if self.mode == LANDLOCK else None
-        self.dead = False
 
     def wait_ready(self) -> None:
         """Wait for the runner to start; from then on its runs' time is counted."""
         if self.lines.next(self.net) != {"ready": True}:
             # The runner died before any student code ran: pytest is missing or broken.
             raise RuntimeError("the test runner could not start (is pytest installed?)")
-        assert self.proc is not None
         self.watch = clock.Stopwatch(self.proc.pid, only_new=True)
 
     def send_order(self, order: list[str]) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
         with contextlib.suppress(BrokenPipeError):
-            self.proc.stdin.write(b"order " + json.dumps(order).encode() + b"\n")
-            self.proc.stdin.flush()
+            self.commands.write(b"order " + json.dumps(order).encode() + b"\n")
+            self.commands.flush()
 
     def run(self, name: str, stops: set[str], plan: _Plan, calibrate: bool = False) -> _Engine:
         """Run the tests on engine ``name``: stopped at the first failing test of
         ``stops`` (none while calibrating); ``end`` None: the runner died."""
-        assert self.proc is not None and self.proc.stdin is not None
         if self.dead:
             return _Engine()
         try:
-            self.proc.stdin.write(self.tokens[name].encode() + b"\n")
-            self.proc.stdin.flush()
+            self.commands.write(self.tokens[name].encode() + b"\n")
+            self.commands.flush()
             run = _one_engine(self, _valid(self.tests, stops), plan)
         except BrokenPipeError:
             run = _Engine()
@@ -385,8 +389,7 @@ class _Runner:
 
     def close(self) -> None:
         try:
-            if self.proc is not None:
-                channel.kill(self.proc)
+            channel.kill(self.proc)
         finally:
             workspace.remove(self.root)
 
@@ -432,8 +435,7 @@ def _one_engine(runner: _Runner, valid: Callable[[str], bool], plan: _Plan) -> _
     """Read one engine's reports until its ``end``, telling the runner to ``stop`` once
     a ``valid`` test failed, the run used ENGINE_SECONDS or the runs their ``budget``, or
     wrote more than its share to ``scratch`` (folder, megabytes)."""
-    commands = runner.proc.stdin if runner.proc is not None else None
-    assert commands is not None
+    commands = runner.commands
     run = _Engine()
     began, stopped = plan.used(runner.watch), False
 
