@@ -246,3 +246,39 @@ def test_a_failed_op_check_carries_its_graph_for_the_drawing(tmp_path: Path) -> 
     assert mul.status == FAILED and isinstance(nodes, list) and len(nodes) == 3
     a = next(n for n in nodes if n["name"] == "a")
     assert a["expected_grad"] != a["got_grad"]
+
+
+def test_a_network_whose_parameters_never_move_fails_training_in_one_chunk(
+    tmp_path: Path,
+) -> None:
+    """backward() that never seeds the output's grad moves no parameter: the training
+    checks stop after STILL epochs (not 300, nor 100) and say why, with the verdicts of a
+    full run."""
+    from grader.checks.train import STILL
+    from grader.mistakes import VARIANTS, materialize
+
+    variant = next(v for v in VARIANTS if v.id == "bug-backward-not-seeded")
+    sub = materialize(variant, tmp_path / "still")
+    graded = run_checks(Submission("still", sub), labs={"lab02", "lab03", "lab04"})
+    by_id = {o.id: o for o in graded.outcomes}
+    for cid in ("train.fit_tense", "train.fit_toy", "train.engine_sgd"):
+        outcome = by_id[cid]
+        assert outcome.status == FAILED, cid
+        assert outcome.got.count(f"epochs 1 to {STILL} changed no parameter") == 2, outcome.got
+    assert by_id["train.fit_tense"].score == 0.0
+
+
+def test_only_a_trace_that_stands_still_ends_training_early() -> None:
+    """The stop rule the child applies and the grader checks again: the last ``epochs``
+    epochs left every parameter and the loss as they were."""
+    from grader.child.interpreter import stands_still
+
+    flat = [[1.0, 2.0]] * 11
+    assert stands_still(flat, [3.0] * 10, 10)
+    assert not stands_still(flat, [3.0] * 9 + [2.0], 10)  # the loss moved
+    assert not stands_still([[1.0, 2.5], *flat[1:]], [3.0] * 10, 10)  # a parameter moved
+    assert stands_still([[0.0, 0.0], *flat], [5.0, *[3.0] * 10], 10)  # earlier: no matter
+    assert not stands_still(flat[:5], [3.0] * 4, 10)  # too few epochs yet
+    assert not stands_still(flat, [3.0] * 9, 10)  # a trace that does not fit its losses
+    nan = float("nan")
+    assert not stands_still([[nan]] * 11, [nan] * 10, 10)  # NaN never equals itself

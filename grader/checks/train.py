@@ -9,6 +9,7 @@ from typing import Any
 from grader.checks import proof
 from grader.checks.base import Context, Fail, Run, check
 from grader.checks.proof import GRADIENT_CHECKS
+from grader.child.interpreter import stands_still
 from grader.classic import Facts, Observed, activation_mistake, training_mistake
 from grader.i18n import _
 from grader.program import close, fmt
@@ -44,17 +45,33 @@ def _train_seeds(
         if curve is not None and tried == 0:
             curve(runs[-1], losses)
         if not losses or not losses[-1] < goal:
-            shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else _("no loss")
-            missed.append(
-                _("seed {seed}: loss {loss} after {n} epochs").format(
-                    seed=seed, loss=shown, n=len(losses)
-                )
-            )
+            missed.append(_missed(seed, runs[-1], losses))
     if len(SEEDS) - len(missed) < MOST:
         return missed
     for run in runs:
         verify(run)
     return []
+
+
+def _missed(seed: int, run: Run, losses: list[float]) -> str:
+    """How the run of ``seed`` missed the goal, for the failure message."""
+    shown = f"{fmt(losses[0])} -> {fmt(losses[-1])}" if losses else _("no loss")
+    if _stood_still(run, losses):
+        return _(
+            "seed {seed}: loss {loss}, and epochs {first} to {n} changed no parameter: "
+            "it stays there"
+        ).format(seed=seed, loss=shown, first=len(losses) - STILL + 1, n=len(losses))
+    return _("seed {seed}: loss {loss} after {n} epochs").format(
+        seed=seed, loss=shown, n=len(losses)
+    )
+
+
+def _stood_still(run: Run, losses: list[float]) -> bool:
+    """Whether fit stopped because its last STILL epochs changed neither a parameter
+    nor the loss (every later epoch repeats them), checked again on the trace."""
+    trace = run.reads.get("losses#trace")
+    datas = trace.get("data") if isinstance(trace, dict) else None
+    return isinstance(datas, list) and stands_still(datas, losses, STILL)
 
 
 def _decided(tried: int, missed: list[str]) -> bool:
@@ -68,6 +85,9 @@ TENSE_EPOCHS, TENSE_LR, TENSE_GOAL = 300, 0.05, 0.5
 # fit keeps no state beyond the model, so CHUNK-epoch calls equal one long call; they
 # let a check stop as soon as the loss is below its goal instead of running every epoch.
 CHUNK = 10
+# A traced fit whose last STILL epochs moved no parameter and kept the same loss stops:
+# fit keeps no state beyond the model, so every later epoch would be the same.
+STILL = CHUNK
 NETWORK = ["nn.build", "nn.param_count", "graph.backward_runs"]
 # What training rests on: a training check that fails with no diagnosis of its own is
 # charged to the first of these that failed (an op, the backward pass, the network).
@@ -92,8 +112,8 @@ def fit_toy_step(epochs: int) -> list[Any]:
 
 def fit_until(xs: Any, ys: Any, most: int, lr: float, goal: float) -> list[Any]:
     """``losses`` = the student's fit on model m, CHUNK epochs at a time, until < goal
-    (every epoch's parameters traced)."""
-    return ["fit_until", "losses", "m", xs, ys, CHUNK, most, lr, goal, True]
+    or until STILL epochs changed nothing (every epoch's parameters traced)."""
+    return ["fit_until", "losses", "m", xs, ys, CHUNK, most, lr, goal, True, STILL]
 
 
 TOY_SIZES = [3, 4, 4, 1]
@@ -208,7 +228,7 @@ def _network(obs: Observed, facts: Facts) -> str | None:
 def engine_sgd(ctx: Context) -> None:
     def steps(seed: int) -> list[list[Any]]:
         sgd = ["sgd", "losses", "m", data(TOY_XS), data(TOY_YS), TOY_EPOCHS, TOY_LR, TOY_GOAL]
-        return [*toy_model(seed), [*sgd, True]]
+        return [*toy_model(seed), [*sgd, True, STILL]]
 
     def verify(run: Run) -> None:
         proof.check_sgd(ctx, run, TOY_XS, TOY_YS, TOY_LR, TOY_SIZES)

@@ -279,6 +279,7 @@ class Interpreter:
         lr: float,
         goal: float | None = None,
         trace: bool = False,
+        still: int = 0,
     ) -> None:
         """The grader's own training loop on the student's engine (not the student's fit).
 
@@ -286,17 +287,18 @@ class Interpreter:
         reset by assigning 0.0 directly, so a broken zero_grad or fit cannot matter.
         With a ``goal`` it stops at the first epoch whose loss is below it. With
         ``trace``, ``name#trace`` holds every parameter object's data before each epoch
-        (and after the last) and its grad after each backward (objects as ``net``)."""
+        (and after the last) and its grad after each backward (objects as ``net``);
+        with ``still`` too, it stops once ``still`` epochs in a row changed nothing."""
         net = self.env[model]
         xs, ys = self.arg(xs), self.arg(ys)
         params = net.parameters()
         objects = net_objects(net)[0] if trace else []
         datas: list[list[float]] = []
         grads: list[list[float]] = []
-        losses = []
+        losses: list[float] = []
+        if trace:
+            datas.append([number(v.data, "parameter.data") for v in objects])
         for _ in range(epochs):
-            if trace:
-                datas.append([number(v.data, "parameter.data") for v in objects])
             loss = self.value(0.0)
             for x, y in zip(xs, ys, strict=True):
                 out = net(x)
@@ -313,11 +315,14 @@ class Interpreter:
             for p in params:
                 p.data -= lr * p.grad
             losses.append(number(loss.data, "loss.data"))
+            if trace:
+                datas.append([number(v.data, "parameter.data") for v in objects])
             if goal is not None and losses[-1] < goal:
+                break
+            if trace and still and stands_still(datas, losses, still):
                 break
         self.reads[name] = losses
         if trace:
-            datas.append([number(v.data, "parameter.data") for v in objects])
             self.reads[name + "#trace"] = {"data": datas, "grad": grads}
 
     def do_fit_until(
@@ -331,6 +336,7 @@ class Interpreter:
         lr: float,
         goal: float,
         trace: bool = False,
+        still: int = 0,
     ) -> None:
         """The student's fit, ``chunk`` epochs at a time until the loss < goal.
 
@@ -338,6 +344,8 @@ class Interpreter:
         early only saves time. With ``trace`` each chunk is ``chunk`` calls of one epoch,
         and ``name#trace`` holds every parameter object's data (objects as ``net``)
         before each epoch and after the last, and the data the model was fitted to.
+        With ``still`` too, fit also stops once ``still`` epochs in a row changed neither
+        a parameter nor the loss: every later epoch would repeat them.
         """
         fit = importlib.import_module("minigrad.train").fit
         net = self.env[model]
@@ -351,18 +359,20 @@ class Interpreter:
                     fitted[key] = _plain(list(rows), key)
                 except Exception:  # not plain numbers: the grader says it cannot check
                     fitted[key] = None
+            datas.append([number(v.data, "parameter.data") for v in objects])
         losses: list[float] = []
         while len(losses) < most and not (losses and losses[-1] < goal):
             for epochs in [1] * chunk if trace else [chunk]:
-                if trace:
-                    datas.append([number(v.data, "parameter.data") for v in objects])
                 part = fit(net, xs, ys, epochs, lr)
                 if not isinstance(part, list) or len(part) != epochs:
                     raise TypeError(f"fit(..., epochs={epochs}, ...) must return {epochs} losses")
                 losses.extend(_plain(list(part), "fit(...)"))
+                if trace:
+                    datas.append([number(v.data, "parameter.data") for v in objects])
+            if trace and still and stands_still(datas, losses, still):
+                break
         self.reads[name] = losses
         if trace:
-            datas.append([number(v.data, "parameter.data") for v in objects])
             self.reads[name + "#trace"] = {"data": datas, **fitted}
 
     def do_to_dot(self, name: str, root: str) -> None:
@@ -370,6 +380,16 @@ class Interpreter:
         if not isinstance(text, str):
             raise TypeError(f"to_dot returned a {type(text).__name__}, not a str")
         self.reads[name] = str.__str__(text)[:MAX_DOT]
+
+
+def stands_still(datas: list[list[float]], losses: list[float], epochs: int) -> bool:
+    """Whether the last ``epochs`` epochs changed neither a parameter (``datas``: every
+    parameter before each epoch and after the last) nor the loss."""
+    if epochs < 1 or len(losses) < epochs or len(datas) != len(losses) + 1:
+        return False
+    return all(d == datas[-1] for d in datas[-epochs - 1 :]) and all(
+        v == losses[-1] for v in losses[-epochs:]
+    )
 
 
 def _single(out: Any) -> Any:
