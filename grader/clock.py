@@ -130,16 +130,20 @@ class Stopwatch:
         for the grader between them)."""
         self.pid, self.below, self.only_new = pid, below, only_new
         self.proc = os.path.isdir(f"/proc/{pid}")
+        self.seen: dict[int, _Seen] = {}
+        self.alive: set[int] | None = None  # the leaves alive at the last sample (None: none yet)
         self.start()
 
     def _sample(self, born_after: float | None) -> None:
         now = _now()
+        self.alive = set()
         for leaf in (leaves(self.pid) if self.below else [self.pid]) if self.proc else []:
             alive = _cpu(leaf)
             if alive is None:
                 continue
             cpu, born = alive
             waited = _waited(leaf)
+            self.alive.add(leaf)
             seen = self.seen.get(leaf)
             if seen is None and born_after is not None and born >= born_after:
                 seen = self.seen[leaf] = _Seen(0.0, 0.0, born, cpu, waited, now)
@@ -150,11 +154,25 @@ class Stopwatch:
             seen.cpu, seen.waited, seen.wall = cpu, waited, now
 
     def start(self) -> None:
-        """Start counting from now."""
-        self.seen: dict[int, _Seen] = {}
-        self.began = _now()
-        self.wall0 = time.monotonic()
-        self._sample(None)
+        """Start counting from now.
+
+        After the first sample, the processes alive at the last one are counted on from
+        the counters read then, without walking the tree again: a request starts where
+        the previous one ended (one walk per request, not two). What they used in
+        between is the student's own; a process born in between is counted from when
+        it is first seen."""
+        began = _now()
+        if self.only_new or self.alive is None:
+            self.seen = {}
+            self.began, self.wall0 = began, time.monotonic()
+            self._sample(None)
+            return
+        self.seen = {
+            pid: _Seen(s.cpu, s.waited, began, s.cpu, s.waited, began)
+            for pid, s in self.seen.items()
+            if pid in self.alive
+        }
+        self.began, self.wall0 = began, time.monotonic()
 
     def used(self) -> float:
         """Seconds used since ``start``: per leaf, max(CPU, wall - waiting for a CPU)."""
