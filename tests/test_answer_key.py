@@ -143,3 +143,29 @@ def test_a_reference_that_fails_its_checks_builds_no_key() -> None:
     skeleton = Path(__file__).resolve().parent.parent / "skeleton" / "src" / "minigrad"
     with pytest.raises(RuntimeError, match="no answer key was built"):
         keybuild.build(skeleton)
+
+
+def test_without_a_key_the_random_graphs_are_searched_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graphs a search went through serve the next engine too, every op included."""
+    from grader.checks.hidden import graph
+
+    monkeypatch.setenv(answer_key.ENV, "off")
+    monkeypatch.setattr(graph, "_SEARCHED", {})
+    searched: list[frozenset[str]] = []
+    real = graph._search
+
+    def search(ctx: Any, ops: frozenset[str], reflected: bool) -> None:
+        searched.append(ops)
+        real(ctx, ops, reflected)
+
+    monkeypatch.setattr(graph, "_search", search)
+    statuses = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        shutil.copytree(ROOT / "reference" / "src" / "minigrad", folder / "src" / "minigrad")
+        graded = run_checks(Submission(name, folder), labs={"lab01", "lab02"})
+        statuses.append(next(o.status for o in graded.outcomes if o.id == "graph.random_dags"))
+    assert statuses == ["passed", "passed"]
+    assert searched == [graph.ALL]

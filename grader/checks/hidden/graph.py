@@ -183,7 +183,8 @@ def random_dags(ctx: Context) -> None:
     graph.
     """
     ops, reflected = usable_ops(ctx)
-    known = answer_key.dags() if ops == ALL and reflected else _SEARCHED.get((ops, reflected))
+    keyed = answer_key.dags() if ops == ALL and reflected else None
+    known = keyed if keyed is not None else _SEARCHED.get((ops, reflected))
     if known is not None:
         try:
             if all(_mismatch(ctx, Program(steps)) is None for steps in known):
