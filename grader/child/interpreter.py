@@ -341,7 +341,8 @@ class Interpreter:
         """The student's fit, ``chunk`` epochs at a time until the loss < goal.
 
         fit keeps no state beyond the model, so chunks equal one long call; stopping
-        early only saves time. With ``trace`` each chunk is ``chunk`` calls of one epoch,
+        early only saves time. With ``trace`` each chunk is ``chunk`` calls of one epoch
+        (stopping at the first epoch whose loss is below the goal),
         and ``name#trace`` holds every parameter object's data (objects as ``net``)
         before each epoch and after the last, and the data the model was fitted to.
         With ``still`` too, fit also stops once ``still`` epochs in a row changed neither
@@ -369,6 +370,8 @@ class Interpreter:
                 losses.extend(_plain(list(part), "fit(...)"))
                 if trace:
                     datas.append([number(v.data, "parameter.data") for v in objects])
+                    if losses[-1] < goal:
+                        break  # one epoch at a time: stop at the first below the goal
             if trace and still and stands_still(datas, losses, still):
                 break
         self.reads[name] = losses
