@@ -282,3 +282,56 @@ def test_only_a_trace_that_stands_still_ends_training_early() -> None:
     assert not stands_still(flat, [3.0] * 9, 10)  # a trace that does not fit its losses
     nan = float("nan")
     assert not stands_still([[nan]] * 11, [nan] * 10, 10)  # NaN never equals itself
+
+
+def test_mypy_forked_by_the_server_finds_what_python_m_mypy_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same findings, exit status and crash report from a forked run as from a
+    process of its own; the server is used when it runs, and not otherwise."""
+    from grader.checks import mypy_fork
+    from grader.checks.quality import MYPY, _Tool, mypy_seed
+
+    pkg = tmp_path / "minigrad"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import math\n\n\ndef f(x):\n    return math.exp(x)\n")
+    (pkg / "nn.py").write_text(
+        "from minigrad import f\n\n\ndef g(y: int) -> str:\n    return f(y)\n"
+    )
+    seed = mypy_seed()
+    found = {}
+    for way in ("forked", "own process"):
+        if way == "own process":
+            monkeypatch.setattr(mypy_fork, "server", lambda: None)
+        tool = _Tool(MYPY, tmp_path, seed)
+        assert (tool.forked is not None) == (way == "forked")
+        found[way] = tool.output()
+        tool.stop()
+        crashing = _Tool(["mypy", "--no-such-option"], tmp_path)
+        with pytest.raises(RuntimeError, match="mypy crashed"):
+            crashing.output()
+        crashing.stop()
+    assert "no-untyped-def" in found["forked"] and "no-any-return" in found["forked"]
+    assert found["forked"] == found["own process"]
+
+
+def test_a_forked_mypy_stopped_early_is_killed_and_collected(tmp_path: Path) -> None:
+    from grader.checks import mypy_fork
+    from grader.checks.quality import MYPY, _Tool
+
+    pkg = tmp_path / "minigrad"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("x: int = 1\n")
+    tool = _Tool(MYPY, tmp_path)  # no seed: it analyses the standard library, slowly
+    assert tool.forked is not None
+    pid = tool.forked.pid
+    assert Path(f"/proc/{pid}").exists()
+    tool.stop()
+    server = mypy_fork.server()
+    assert server is not None
+    # the server collects it before it reads its next request: then it is gone
+    after = mypy_fork.Run(server, ["--version"], tmp_path)
+    assert not Path(f"/proc/{pid}").exists()
+    assert after.finished(60) and after.result()[0] == 0 and "mypy" in after.result()[1]
+    after.stop()
+    assert not tool.forked.folder.exists() and not tool.cache.exists()

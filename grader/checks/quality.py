@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from grader import clock, workspace
-from grader.checks import graph, nn, ops, train, viz  # noqa: F401  (register them first)
+from grader.checks import graph, mypy_fork, nn, ops, train, viz  # noqa: F401  (register them first)
 from grader.checks.base import REGISTRY, Context, Fail, check, import_hidden
 from grader.i18n import _
 from grader.rubric import RUBRIC
@@ -59,7 +59,9 @@ MYPY = [
 class _Tool:
     """ruff or mypy, started in the background on the copied source; its output later.
 
-    A crash (an exit status other than 0 or 1) is the grader's error (RuntimeError),
+    mypy is forked by this process's mypy server when there is one (``mypy_fork``: the
+    same run without the start-up cost), else run as ``python -m mypy`` like ruff. A
+    crash (an exit status other than 0 or 1) is the grader's error (RuntimeError),
     never an empty list of findings.
     """
 
@@ -69,48 +71,72 @@ class _Tool:
         self.cache = workspace.make(f"minigrad-{self.name}-cache-")
         if seed is not None:  # the grader's own copy of what every run would compute first
             shutil.copytree(seed, self.cache, dirs_exist_ok=True)
+        argv = [a.replace("{cache}", str(self.cache)) for a in args]
+        self.forked: mypy_fork.Run | None = None
+        self.proc: subprocess.Popen[str] | None = None
+        owner = mypy_fork.server() if self.name == "mypy" else None
+        if owner is not None:
+            try:
+                self.forked = mypy_fork.Run(owner, argv[1:], cwd)
+            except OSError:
+                self.forked = None  # the server is gone: as before
+        pid = self.forked.pid if self.forked is not None else self._popen(argv, cwd).pid
+        self.watch = clock.Stopwatch(pid, below=False)
+
+    def _popen(self, argv: list[str], cwd: Path) -> subprocess.Popen[str]:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", *(a.replace("{cache}", str(self.cache)) for a in args)],
+            [sys.executable, "-m", *argv],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            env=mypy_fork.ENV,
         )
-        self.watch = clock.Stopwatch(self.proc.pid, below=False)
+        return self.proc
+
+    def _ended(self) -> tuple[int, str, str] | None:
+        """(exit status, output, errors) once the tool has ended; None after 0.2 s."""
+        if self.forked is not None:
+            return self.forked.result() if self.forked.finished(0.2) else None
+        assert self.proc is not None
+        try:
+            printed, errors = self.proc.communicate(timeout=0.2)
+        except subprocess.TimeoutExpired:  # retrying loses no output
+            return None
+        return self.proc.returncode, printed, errors
 
     def output(self) -> str:
         """What the tool printed; Fail when it used TOOL_SECONDS (CPU, not load) on the
         student's code, ``clock.MachineBusy`` when the machine was too busy to tell."""
         net = self.started + clock.net(TOOL_SECONDS)
-        while True:
-            try:
-                printed, errors = self.proc.communicate(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:  # retrying loses no output
-                if self.watch.used() >= TOOL_SECONDS:
-                    self.stop()
-                    late = _("{tool} did not finish within {seconds} s on your code").format(
-                        tool=self.name, seconds=f"{TOOL_SECONDS:g}"
-                    )
-                    raise Fail(late) from None
-                if time.monotonic() >= net:
-                    self.stop()
-                    raise clock.MachineBusy(
-                        _(
-                            "the machine was too busy to run {tool} on your code (not your "
-                            "fault; grade it again)"
-                        ).format(tool=self.name)
-                    ) from None
-        if self.proc.returncode not in (0, 1):
+        while (ended := self._ended()) is None:
+            if self.watch.used() >= TOOL_SECONDS:
+                self.stop()
+                late = _("{tool} did not finish within {seconds} s on your code").format(
+                    tool=self.name, seconds=f"{TOOL_SECONDS:g}"
+                )
+                raise Fail(late)
+            if time.monotonic() >= net:
+                self.stop()
+                raise clock.MachineBusy(
+                    _(
+                        "the machine was too busy to run {tool} on your code (not your "
+                        "fault; grade it again)"
+                    ).format(tool=self.name)
+                )
+        code, printed, errors = ended
+        if code not in (0, 1):
             tail = (errors or printed).strip().splitlines()[-1:]
-            raise RuntimeError(f"{self.name} crashed (exit status {self.proc.returncode}): {tail}")
+            raise RuntimeError(f"{self.name} crashed (exit status {code}): {tail}")
         return printed
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
+        if self.forked is not None:
+            self.forked.stop()
+        elif self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.communicate()
         workspace.remove(self.cache)
 
 
