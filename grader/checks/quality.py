@@ -15,7 +15,9 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from grader import clock, workspace
@@ -140,6 +142,41 @@ class _Tool:
         workspace.remove(self.cache)
 
 
+class _Starting:
+    """A tool whose start waits for something slow (mypy's seed, built once per grading
+    process: about 1 s): started in a thread, so the checks run meanwhile; its output
+    and stop wait for the start."""
+
+    def __init__(self, start: Callable[[], _Tool]) -> None:
+        self.tool: _Tool | None = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.tool = start()
+            except BaseException as exc:  # said again by output(): a grader error
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="quality-start", daemon=True)
+        self.thread.start()
+
+    def _started(self) -> _Tool:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.tool is not None
+        return self.tool
+
+    def output(self) -> str:
+        return self._started().output()
+
+    def stop(self) -> None:
+        self.thread.join()
+        if self.tool is not None:
+            self.tool.stop()
+
+
+_SEED_LOCK = threading.Lock()
 _SEED: list[Path] = []  # built once per grader process, in the run's folder
 # What the engine may import (lab 1): mypy's analysis of these stubs is the same for
 # every submission, so it is done once and copied into each run's own fresh cache.
@@ -151,21 +188,22 @@ SEED_SOURCE = (
 def mypy_seed() -> Path | None:
     """A mypy cache of the standard library's stubs, built by the grader itself once per
     process (no student code near it); None when it cannot be built."""
-    if not _SEED:
-        folder = workspace.make("minigrad-mypy-seed-")
-        (folder / "src" / "minigrad").mkdir(parents=True)
-        (folder / "src" / "minigrad" / "__init__.py").write_text(SEED_SOURCE)
-        tool = _Tool(MYPY, folder / "src")
-        try:
-            tool.output()
-            shutil.copytree(tool.cache, folder / "cache")
-        except (Fail, RuntimeError, OSError):
-            workspace.remove(folder)
-            return None
-        finally:
-            tool.stop()
-        _SEED.append(folder)
-    return _SEED[0] / "cache"
+    with _SEED_LOCK:  # built in a tool's starting thread
+        if not _SEED:
+            folder = workspace.make("minigrad-mypy-seed-")
+            (folder / "src" / "minigrad").mkdir(parents=True)
+            (folder / "src" / "minigrad" / "__init__.py").write_text(SEED_SOURCE)
+            tool = _Tool(MYPY, folder / "src")
+            try:
+                tool.output()
+                shutil.copytree(tool.cache, folder / "cache")
+            except (Fail, RuntimeError, OSError):
+                workspace.remove(folder)
+                return None
+            finally:
+                tool.stop()
+            _SEED.append(folder)
+        return _SEED[0] / "cache"
 
 
 # source hash -> findings, for this grader process (never on disk: nothing to poison)
@@ -190,7 +228,8 @@ def start(ctx: Context) -> None:
         ctx.cache["quality"] = _FINDINGS[key]
         return
     pkg = ctx.package_dir.parent
-    ctx.cache["quality_tools"] = [_Tool(RUFF, pkg), _Tool(MYPY, pkg, mypy_seed())]
+    mypy = _Starting(lambda: _Tool(MYPY, pkg, mypy_seed()))
+    ctx.cache["quality_tools"] = [_Tool(RUFF, pkg), mypy]
 
 
 def stop(ctx: Context) -> None:
@@ -205,7 +244,7 @@ def findings(ctx: Context) -> dict[str, list[str]]:
     if "quality" in ctx.cache:
         found: dict[str, list[str]] = ctx.cache["quality"]
         return found
-    tools: list[_Tool] = ctx.cache["quality_tools"]
+    tools: list[_Tool | _Starting] = ctx.cache["quality_tools"]
     try:
         ruff, mypy = (tool.output() for tool in tools)
     finally:
