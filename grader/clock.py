@@ -161,18 +161,16 @@ class Stopwatch:
         the previous one ended (one walk per request, not two). What they used in
         between is the student's own; a process born in between is counted from when
         it is first seen."""
-        began = _now()
+        self.began, self.wall0 = _now(), time.monotonic()
         if self.only_new or self.alive is None:
             self.seen = {}
-            self.began, self.wall0 = began, time.monotonic()
             self._sample(None)
             return
         self.seen = {
-            pid: _Seen(s.cpu, s.waited, began, s.cpu, s.waited, began)
+            pid: _Seen(s.cpu, s.waited, self.began, s.cpu, s.waited, self.began)
             for pid, s in self.seen.items()
             if pid in self.alive
         }
-        self.began, self.wall0 = began, time.monotonic()
 
     def used(self) -> float:
         """Seconds used since ``start``: per leaf, max(CPU, wall - waiting for a CPU)."""

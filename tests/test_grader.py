@@ -316,7 +316,10 @@ def test_mypy_forked_by_the_server_finds_what_python_m_mypy_finds(
     assert found["forked"] == found["own process"]
 
 
-def test_a_forked_mypy_stopped_early_is_killed_and_collected(tmp_path: Path) -> None:
+def test_a_forked_mypy_stopped_early_is_killed_and_collected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grader import workspace
     from grader.checks import mypy_fork
     from grader.checks.quality import MYPY, _Tool
 
@@ -327,15 +330,26 @@ def test_a_forked_mypy_stopped_early_is_killed_and_collected(tmp_path: Path) -> 
     assert tool.forked is not None
     pid = tool.forked.pid
     assert Path(f"/proc/{pid}").exists()
+    removed: list[Path] = []  # kept until the run is collected: did it write its status?
+
+    def keep(path: Path | str) -> bool:
+        removed.append(Path(path))
+        return True
+
+    monkeypatch.setattr(workspace, "remove", keep)
     tool.stop()
+    monkeypatch.undo()
     server = mypy_fork.server()
     assert server is not None
     # the server collects it before it reads its next request: then it is gone
     after = mypy_fork.Run(server, ["--version"], tmp_path)
     assert not Path(f"/proc/{pid}").exists()
+    assert not (tool.forked.folder / "status").exists()  # killed, not waited for
     assert after.finished(60) and after.result()[0] == 0 and "mypy" in after.result()[1]
     after.stop()
-    assert not tool.forked.folder.exists() and not tool.cache.exists()
+    assert sorted(removed) == sorted([tool.forked.folder, tool.cache])
+    for path in removed:
+        assert workspace.remove(path)
 
 
 def test_quality_checks_run_last_and_are_reported_in_the_rubrics_order(

@@ -178,14 +178,6 @@ def server() -> Server | None:
     return _SERVER[0]
 
 
-def shutdown() -> None:
-    """Stop this process's server (at exit; tests)."""
-    while _SERVER:
-        if _SERVER[0].owner == os.getpid():
-            _SERVER[0].close()
-        _SERVER.pop()
-
-
 class Run:
     """One mypy run forked by the server: a process id, and files for what it printed."""
 

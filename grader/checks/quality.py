@@ -11,6 +11,7 @@ identical submission in a batch) is not linted again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -78,10 +79,8 @@ class _Tool:
         self.proc: subprocess.Popen[str] | None = None
         owner = mypy_fork.server() if self.name == "mypy" else None
         if owner is not None:
-            try:
+            with contextlib.suppress(OSError):  # the server is gone: as before
                 self.forked = mypy_fork.Run(owner, argv[1:], cwd)
-            except OSError:
-                self.forked = None  # the server is gone: as before
         pid = self.forked.pid if self.forked is not None else self._popen(argv, cwd).pid
         self.watch = clock.Stopwatch(pid, below=False)
 
